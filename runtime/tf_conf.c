@@ -1,0 +1,406 @@
+/*
+ * tf_conf.c - load, validate and publish configuration snapshots.
+ *
+ * libcyaml maps the file onto `conf_file_t`; it reports syntax and shape
+ * errors with line numbers through our log callback. The checks cyaml
+ * cannot express (ranges, known log levels, environment references) run
+ * afterwards and find their line through tf_yaml_lines.
+ */
+#include "tf_conf.h"
+
+#include <cyaml/cyaml.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tf_log.h"
+#include "tf_yaml_lines.h"
+
+/* ------------------------------------------------------------------ */
+/* The file's shape                                                    */
+
+typedef struct conf_listen_file {
+    char *address;
+    unsigned port;
+    int tls; /* CONF_UNSET/FALSE/TRUE */
+} conf_listen_file_t;
+
+typedef struct conf_file {
+    struct {
+        char *name;
+    } node;
+    conf_listen_file_t *listen;
+    unsigned listen_count;
+    struct {
+        char *cert_file;
+        char *key_file;
+        int create_self_signed; /* CONF_UNSET/FALSE/TRUE */
+    } tls;
+    unsigned threads;
+    struct {
+        char *url;
+        unsigned connections_per_thread;
+        char *migrations;
+        unsigned *startup_wait_seconds;
+    } database;
+    struct {
+        uint64_t max_body_bytes;
+    } limits;
+    struct {
+        char *level;
+        char *file;
+    } log;
+} conf_file_t;
+
+/* Booleans as a strict enum: libcyaml 1.3 reads any unknown word ("maybe")
+ * as true, which would turn a typo into TLS-on or self-signed-on. */
+/* 0 stays "not given". */
+enum { CONF_UNSET = 0, CONF_FALSE = 1, CONF_TRUE = 2 };
+static const cyaml_strval_t bool_strings[] = {{"false", CONF_FALSE}, {"true", CONF_TRUE}};
+#define BOOL_FIELD(key, flags, st, member) \
+    CYAML_FIELD_ENUM(key, (flags) | CYAML_FLAG_STRICT, st, member, bool_strings, 2)
+
+static const cyaml_schema_field_t node_fields[] = {
+    CYAML_FIELD_STRING_PTR("name", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, typeof(((conf_file_t *)0)->node), name, 1, 128),
+    CYAML_FIELD_END};
+
+static const cyaml_schema_field_t listen_fields[] = {
+    CYAML_FIELD_STRING_PTR("address", CYAML_FLAG_POINTER, conf_listen_file_t, address, 1, 255),
+    CYAML_FIELD_UINT("port", CYAML_FLAG_DEFAULT, conf_listen_file_t, port),
+    BOOL_FIELD("tls", CYAML_FLAG_OPTIONAL, conf_listen_file_t, tls),
+    CYAML_FIELD_END};
+
+static const cyaml_schema_value_t listen_entry = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, conf_listen_file_t, listen_fields),
+};
+
+typedef typeof(((conf_file_t *)0)->tls) tls_t;
+static const cyaml_schema_field_t tls_fields[] = {
+    CYAML_FIELD_STRING_PTR("cert_file", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, tls_t, cert_file, 1, 4096),
+    CYAML_FIELD_STRING_PTR("key_file", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, tls_t, key_file, 1, 4096),
+    BOOL_FIELD("create_self_signed", CYAML_FLAG_OPTIONAL, tls_t, create_self_signed),
+    CYAML_FIELD_END};
+
+typedef typeof(((conf_file_t *)0)->database) db_t;
+static const cyaml_schema_field_t db_fields[] = {
+    CYAML_FIELD_STRING_PTR("url", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, db_t, url, 0, 4096),
+    CYAML_FIELD_UINT("connections_per_thread", CYAML_FLAG_OPTIONAL, db_t, connections_per_thread),
+    CYAML_FIELD_STRING_PTR("migrations", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, db_t, migrations, 1, 4096),
+    CYAML_FIELD_UINT_PTR("startup_wait_seconds", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, db_t, startup_wait_seconds),
+    CYAML_FIELD_END};
+
+typedef typeof(((conf_file_t *)0)->limits) limits_t;
+static const cyaml_schema_field_t limits_fields[] = {
+    CYAML_FIELD_UINT("max_body_bytes", CYAML_FLAG_OPTIONAL, limits_t, max_body_bytes),
+    CYAML_FIELD_END};
+
+typedef typeof(((conf_file_t *)0)->log) log_t;
+static const cyaml_schema_field_t log_fields[] = {
+    CYAML_FIELD_STRING_PTR("level", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, log_t, level, 1, 16),
+    CYAML_FIELD_STRING_PTR("file", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, log_t, file, 0, 4096),
+    CYAML_FIELD_END};
+
+static const cyaml_schema_field_t top_fields[] = {
+    CYAML_FIELD_MAPPING("node", CYAML_FLAG_OPTIONAL, conf_file_t, node, node_fields),
+    CYAML_FIELD_SEQUENCE("listen", CYAML_FLAG_POINTER, conf_file_t, listen, &listen_entry, 1, 16),
+    CYAML_FIELD_MAPPING("tls", CYAML_FLAG_OPTIONAL, conf_file_t, tls, tls_fields),
+    CYAML_FIELD_UINT("threads", CYAML_FLAG_OPTIONAL, conf_file_t, threads),
+    CYAML_FIELD_MAPPING("database", CYAML_FLAG_OPTIONAL, conf_file_t, database, db_fields),
+    CYAML_FIELD_MAPPING("limits", CYAML_FLAG_OPTIONAL, conf_file_t, limits, limits_fields),
+    CYAML_FIELD_MAPPING("log", CYAML_FLAG_OPTIONAL, conf_file_t, log, log_fields),
+    CYAML_FIELD_END};
+
+static const cyaml_schema_value_t top_schema = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, conf_file_t, top_fields),
+};
+
+/* ------------------------------------------------------------------ */
+/* Error collection                                                    */
+
+typedef struct errbuf {
+    char *buf;
+    size_t cap, len;
+    const char *file;
+    int count;
+    char cyaml_msg[512]; /* the first cyaml error, waiting for its line */
+    unsigned cyaml_line;
+} errbuf_t;
+
+static void err_add(errbuf_t *e, unsigned line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void err_add(errbuf_t *e, unsigned line, const char *fmt, ...)
+{
+    if (e->len + 1 >= e->cap)
+        return;
+    int n = line ? snprintf(e->buf + e->len, e->cap - e->len, "%s:%u: ", e->file, line)
+                 : snprintf(e->buf + e->len, e->cap - e->len, "%s: ", e->file);
+    if (n > 0)
+        e->len = e->len + (size_t)n < e->cap ? e->len + (size_t)n : e->cap - 1;
+    va_list ap;
+    va_start(ap, fmt);
+    n = vsnprintf(e->buf + e->len, e->cap - e->len, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        e->len = e->len + (size_t)n < e->cap ? e->len + (size_t)n : e->cap - 1;
+    if (e->len + 1 < e->cap)
+        e->buf[e->len++] = '\n';
+    e->buf[e->len] = '\0';
+    e->count++;
+}
+
+/*
+ * cyaml logs an error as "Load: <reason>" followed by backtrace lines
+ * "Load: Backtrace:" / "  in mapping field 'x' (line: N, column: M)". We keep
+ * the reason and the innermost line, which is the first backtrace entry.
+ */
+static void conf_cyaml_log(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
+{
+    errbuf_t *e = ctx;
+    if (level < CYAML_LOG_ERROR)
+        return;
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, args);
+    size_t l = strlen(msg);
+    while (l > 0 && (msg[l - 1] == '\n' || msg[l - 1] == ' '))
+        msg[--l] = '\0';
+    const char *p = msg;
+    if (strncmp(p, "Load: ", 6) == 0)
+        p += 6;
+    while (*p == ' ')
+        p++;
+    const char *ln = strstr(p, "(line: ");
+    if (ln != NULL) {
+        if (e->cyaml_line == 0)
+            e->cyaml_line = (unsigned)strtoul(ln + 7, NULL, 10);
+        return;
+    }
+    if (strncmp(p, "Backtrace", 9) == 0 || *p == '\0')
+        return;
+    if (e->cyaml_msg[0] == '\0')
+        snprintf(e->cyaml_msg, sizeof(e->cyaml_msg), "%s", p);
+}
+
+/* ------------------------------------------------------------------ */
+/* Post-load checks                                                    */
+
+/*
+ * Expands ${NAME} references from the environment, so secrets (database
+ * passwords, later API keys) need not be written into conf/. An unset
+ * variable is an error rather than an empty string: an empty database URL
+ * silently means "local socket, current user".
+ */
+static char *expand_env(const char *s, errbuf_t *e, unsigned line, const char *field)
+{
+    size_t cap = strlen(s) + 1, len = 0;
+    char *out = malloc(cap);
+    for (const char *p = s; *p;) {
+        if (p[0] == '$' && p[1] == '{') {
+            const char *end = strchr(p + 2, '}');
+            if (end == NULL) {
+                err_add(e, line, "%s: unterminated ${ in value", field);
+                free(out);
+                return NULL;
+            }
+            char name[128];
+            size_t nl = (size_t)(end - p - 2);
+            if (nl == 0 || nl >= sizeof(name)) {
+                err_add(e, line, "%s: bad environment reference", field);
+                free(out);
+                return NULL;
+            }
+            memcpy(name, p + 2, nl);
+            name[nl] = '\0';
+            const char *v = getenv(name);
+            if (v == NULL) {
+                err_add(e, line, "%s: environment variable %s is not set", field, name);
+                free(out);
+                return NULL;
+            }
+            size_t vl = strlen(v);
+            cap += vl;
+            out = realloc(out, cap);
+            memcpy(out + len, v, vl);
+            len += vl;
+            p = end + 1;
+        } else {
+            out[len++] = *p++;
+        }
+    }
+    out[len] = '\0';
+    return out;
+}
+
+static char *dup_or(const char *s, const char *dflt)
+{
+    return strdup(s != NULL ? s : dflt);
+}
+
+static int build(tf_conf_t *c, const conf_file_t *f, const tf_yaml_lines_t *yl, errbuf_t *e)
+{
+    c->node_name = dup_or(f->node.name, "triforce");
+
+    c->listen_count = f->listen_count;
+    c->listen = calloc(f->listen_count, sizeof(*c->listen));
+    const conf_listen_file_t *lf = f->listen;
+    for (unsigned i = 0; i < f->listen_count; i++) {
+        char path[64];
+        c->listen[i].address = strdup(lf[i].address);
+        c->listen[i].port = lf[i].port;
+        c->listen[i].tls = lf[i].tls == CONF_TRUE;
+        if (lf[i].port == 0 || lf[i].port > 65535) {
+            snprintf(path, sizeof(path), "listen[%u].port", i);
+            err_add(e, tf_yaml_lines_get(yl, path), "listen[%u].port: %u is not a port (1-65535)", i, lf[i].port);
+        }
+        for (unsigned j = 0; j < i; j++)
+            if (lf[j].port == lf[i].port && strcmp(lf[j].address, lf[i].address) == 0) {
+                snprintf(path, sizeof(path), "listen[%u]", i);
+                err_add(e, tf_yaml_lines_get(yl, path), "listen[%u]: %s:%u is listed twice", i, lf[i].address, lf[i].port);
+            }
+    }
+
+    c->tls_cert_file = dup_or(f->tls.cert_file, "var/tls/cert.pem");
+    c->tls_key_file = dup_or(f->tls.key_file, "var/tls/key.pem");
+    c->tls_create_self_signed = f->tls.create_self_signed != CONF_FALSE;
+
+    if (f->threads > 256)
+        err_add(e, tf_yaml_lines_get(yl, "threads"), "threads: %u is more than 256", f->threads);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    c->threads = f->threads != 0 ? f->threads : (unsigned)(ncpu > 0 ? ncpu : 1);
+
+    if (f->database.url != NULL)
+        c->db_url = expand_env(f->database.url, e, tf_yaml_lines_get(yl, "database.url"), "database.url");
+    else
+        c->db_url = strdup("dbname=triforce");
+    if (c->db_url == NULL)
+        c->db_url = strdup("");
+    c->db_connections_per_thread = f->database.connections_per_thread ? f->database.connections_per_thread : 2;
+    if (c->db_connections_per_thread > 64)
+        err_add(e, tf_yaml_lines_get(yl, "database.connections_per_thread"), "database.connections_per_thread: %u is more than 64",
+                c->db_connections_per_thread);
+    c->db_migrations = dup_or(f->database.migrations, "runtime/db/migrations");
+    c->db_startup_wait_seconds = f->database.startup_wait_seconds != NULL ? *f->database.startup_wait_seconds : 10;
+
+    c->max_body_bytes = f->limits.max_body_bytes ? f->limits.max_body_bytes : 1024 * 1024;
+    if (c->max_body_bytes > 64 * 1024 * 1024)
+        err_add(e, tf_yaml_lines_get(yl, "limits.max_body_bytes"), "limits.max_body_bytes: more than 64 MiB");
+
+    c->log_level = TF_LOG_INFO;
+    if (f->log.level != NULL && (c->log_level = tf_log_level_parse(f->log.level)) < 0)
+        err_add(e, tf_yaml_lines_get(yl, "log.level"), "log.level: '%s' is not one of debug, info, warn, error, off",
+                f->log.level);
+    c->log_file = dup_or(f->log.file, "");
+    return e->count == 0 ? 0 : -1;
+}
+
+static void conf_free(tf_conf_t *c)
+{
+    if (c == NULL)
+        return;
+    free(c->node_name);
+    for (unsigned i = 0; c->listen != NULL && i < c->listen_count; i++)
+        free(c->listen[i].address);
+    free(c->listen);
+    free(c->tls_cert_file);
+    free(c->tls_key_file);
+    if (c->db_url != NULL)
+        explicit_bzero(c->db_url, strlen(c->db_url)); /* may hold a password */
+    free(c->db_url);
+    free(c->db_migrations);
+    free(c->log_file);
+    free(c->path);
+    free(c);
+}
+
+tf_conf_t *tf_conf_load(const char *file, char *err, size_t errlen)
+{
+    errbuf_t e = {.buf = err, .cap = errlen, .file = file};
+    if (errlen > 0)
+        err[0] = '\0';
+    if (access(file, R_OK) != 0) {
+        err_add(&e, 0, "cannot read the file: %m");
+        return NULL;
+    }
+    cyaml_config_t cfg = {
+        .log_fn = conf_cyaml_log,
+        .log_ctx = &e,
+        .mem_fn = cyaml_mem,
+        .log_level = CYAML_LOG_ERROR,
+        .flags = CYAML_CFG_DEFAULT,
+    };
+    conf_file_t *f = NULL;
+    cyaml_err_t rc = cyaml_load_file(file, &cfg, &top_schema, (cyaml_data_t **)&f, NULL);
+    if (rc != CYAML_OK) {
+        err_add(&e, e.cyaml_line, "%s", e.cyaml_msg[0] ? e.cyaml_msg : cyaml_strerror(rc));
+        return NULL;
+    }
+    tf_yaml_lines_t *yl = tf_yaml_lines_load(file);
+    tf_conf_t *c = calloc(1, sizeof(*c));
+    c->refcnt = 1;
+    c->path = strdup(file);
+    int ok = build(c, f, yl, &e) == 0;
+    tf_yaml_lines_free(yl);
+    cyaml_free(&cfg, &top_schema, f, 0);
+    if (!ok) {
+        conf_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+tf_conf_t *tf_conf_ref(tf_conf_t *c)
+{
+    __atomic_add_fetch(&c->refcnt, 1, __ATOMIC_RELAXED);
+    return c;
+}
+
+void tf_conf_unref(tf_conf_t *c)
+{
+    if (c != NULL && __atomic_sub_fetch(&c->refcnt, 1, __ATOMIC_ACQ_REL) == 0)
+        conf_free(c);
+}
+
+/* The current snapshot. Readers are rare (loop threads keep their own
+ * reference and are told about a new one), so a mutex is enough. */
+static pthread_mutex_t current_mu = PTHREAD_MUTEX_INITIALIZER;
+static tf_conf_t *current;
+static uint64_t last_generation;
+
+tf_conf_t *tf_conf_current(void)
+{
+    pthread_mutex_lock(&current_mu);
+    tf_conf_t *c = current != NULL ? tf_conf_ref(current) : NULL;
+    pthread_mutex_unlock(&current_mu);
+    return c;
+}
+
+void tf_conf_publish(tf_conf_t *c)
+{
+    pthread_mutex_lock(&current_mu);
+    tf_conf_t *old = current;
+    c->generation = ++last_generation;
+    current = c;
+    pthread_mutex_unlock(&current_mu);
+    tf_conf_unref(old);
+}
+
+const char *tf_conf_restart_needed(const tf_conf_t *a, const tf_conf_t *b)
+{
+    if (a->listen_count != b->listen_count)
+        return "listen";
+    for (unsigned i = 0; i < a->listen_count; i++)
+        if (a->listen[i].port != b->listen[i].port || a->listen[i].tls != b->listen[i].tls ||
+            strcmp(a->listen[i].address, b->listen[i].address) != 0)
+            return "listen";
+    if (a->threads != b->threads)
+        return "threads";
+    if (strcmp(a->tls_cert_file, b->tls_cert_file) != 0 || strcmp(a->tls_key_file, b->tls_key_file) != 0)
+        return "tls";
+    if (a->max_body_bytes != b->max_body_bytes)
+        return "limits.max_body_bytes";
+    if (a->db_connections_per_thread != b->db_connections_per_thread)
+        return "database.connections_per_thread";
+    return NULL;
+}

@@ -1,0 +1,64 @@
+/*
+ * tf_conf - the operator's configuration (conf/triforce.yaml).
+ *
+ * A loaded configuration is an immutable, reference-counted snapshot. A
+ * request takes a reference when it starts and drops it when it ends, so a
+ * reload (SIGHUP or POST /v1/admin/reload) swaps in a new snapshot without
+ * changing anything under a request in flight. Errors name `file:line`.
+ */
+#ifndef TF_CONF_H
+#define TF_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct tf_conf_listen {
+    char *address; /* "127.0.0.1", "::1", "0.0.0.0" */
+    unsigned port;
+    int tls;       /* serve TLS (HTTP/1.1 and HTTP/2 by ALPN) instead of cleartext (HTTP/1.1 + h2c) */
+} tf_conf_listen_t;
+
+typedef struct tf_conf {
+    /* --- from the file (defaults applied) --- */
+    char *node_name;
+    tf_conf_listen_t *listen;
+    unsigned listen_count;
+    char *tls_cert_file;
+    char *tls_key_file;
+    int tls_create_self_signed;
+    unsigned threads; /* resolved: never 0 */
+    char *db_url;     /* environment references expanded; never logged */
+    unsigned db_connections_per_thread;
+    char *db_migrations;
+    unsigned db_startup_wait_seconds;
+    uint64_t max_body_bytes;
+    int log_level;    /* TF_LOG_* */
+    char *log_file;   /* "" = stderr */
+
+    /* --- bookkeeping --- */
+    char *path;          /* the file it came from */
+    uint64_t generation; /* 1 for the first load, +1 per accepted reload */
+    int refcnt;          /* atomic */
+} tf_conf_t;
+
+/*
+ * Loads and validates `file`. On error returns NULL and writes
+ * "file:line: reason" lines (all that were found) into err.
+ */
+tf_conf_t *tf_conf_load(const char *file, char *err, size_t errlen);
+
+tf_conf_t *tf_conf_ref(tf_conf_t *c);
+void tf_conf_unref(tf_conf_t *c);
+
+/*
+ * The process-wide current snapshot. tf_conf_current() returns a new
+ * reference (release with tf_conf_unref). tf_conf_publish() takes over the
+ * caller's reference to `c`, stamps its generation and returns it.
+ */
+tf_conf_t *tf_conf_current(void);
+void tf_conf_publish(tf_conf_t *c);
+
+/* Settings that only a restart applies; returns a static description of the first difference, or NULL. */
+const char *tf_conf_restart_needed(const tf_conf_t *running, const tf_conf_t *next);
+
+#endif

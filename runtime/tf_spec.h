@@ -1,0 +1,105 @@
+/*
+ * tf_spec.h - the contract between the code generator's output
+ * (generated/) and the runtime (runtime/).
+ *
+ * codegen reads spec/*.yaml and emits C tables of the types declared here;
+ * the runtime walks those tables. Nothing in this header depends on h2o so
+ * the generated code and its unit tests build without the server.
+ */
+#ifndef TF_SPEC_H
+#define TF_SPEC_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+/* Request handling context, defined by the runtime (tf_http.h). */
+typedef struct tf_req tf_req_t;
+
+/*
+ * A route handler. Returns 0 when it has answered or will answer later
+ * (asynchronously, via tf_respond_*), -1 on an internal fault (the pipeline
+ * then answers 500).
+ */
+typedef int (*tf_handler_fn)(tf_req_t *req);
+
+/* A byte range inside a buffer that outlives its use (the request path). */
+typedef struct tf_span {
+    const char *base;
+    size_t len;
+} tf_span_t;
+
+/* ------------------------------------------------------------------ */
+/* Validators                                                          */
+
+/* Why a JSON value was refused: where (JSON pointer) and which rule. */
+typedef struct tf_verr {
+    char pointer[256]; /* RFC 6901 pointer, "" for the document root */
+    const char *rule;  /* schema keyword: "type", "required", "maxLength", ... */
+    char message[256]; /* a sentence for humans */
+} tf_verr_t;
+
+/*
+ * Validates `v` against one schema. Applies `default` values of absent
+ * properties into `v` (so `v` is not const). Returns 0 when valid, -1 with
+ * *err filled otherwise. Stops at the first violation.
+ */
+typedef int (*tf_validator_fn)(json_t *v, tf_verr_t *err);
+
+/* ------------------------------------------------------------------ */
+/* Routes                                                              */
+
+typedef enum tf_auth_policy {
+    TF_AUTH_PUBLIC = 0, /* anyone, guests included */
+    TF_AUTH_USER = 1,   /* an authenticated user */
+    TF_AUTH_ADMIN = 2   /* an authenticated admin */
+} tf_auth_policy_t;
+
+#define TF_ROUTE_MAX_PARAMS 4
+
+/* Route flags. */
+#define TF_ROUTE_NEEDS_DB 0x1u /* answer 503 at once when the database is down */
+
+typedef struct tf_route {
+    const char *name;    /* spec name, unique: "health", "tiers_list" */
+    const char *method;  /* "GET", "POST", "PUT", "PATCH", "DELETE" */
+    const char *path;    /* as written in the spec: "/v1/mesh/task/{id}" */
+    tf_auth_policy_t auth;
+    int min_tier;        /* index into tf_tiers[] */
+    unsigned flags;      /* TF_ROUTE_* */
+    tf_validator_fn validate; /* request body schema, NULL when none */
+    const char *schema;  /* schema name, NULL when none */
+    tf_handler_fn handler;
+    const char *handler_name; /* "tf_api_health" */
+    int nparams;
+    const char *param_names[TF_ROUTE_MAX_PARAMS];
+} tf_route_t;
+
+/* Path parameters of a matched route, in the order of param_names. */
+typedef struct tf_route_params {
+    int count;
+    tf_span_t values[TF_ROUTE_MAX_PARAMS];
+} tf_route_params_t;
+
+#define TF_ROUTE_NOT_FOUND (-1)          /* no route has this path: 404 */
+#define TF_ROUTE_METHOD_NOT_ALLOWED (-2) /* path known, method not: 405 */
+
+/* ------------------------------------------------------------------ */
+/* Tiers                                                               */
+
+typedef struct tf_tier {
+    const char *id;           /* "guest", "registered", "pro", "unlimited" */
+    const char *name;         /* display name */
+    const char *const *aliases; /* NULL-terminated: "enterprise" */
+    int rank;                 /* position in the spec; higher is more */
+    double price_monthly;     /* EUR */
+    double price_yearly;      /* EUR, < 0 when not offered */
+    const char *const *models; /* NULL-terminated glob patterns */
+    long long daily_tokens;   /* < 0: unlimited */
+    int ollama_unlimited;     /* ollama/ models do not count against daily_tokens */
+    long long requests_per_hour; /* < 0: unlimited */
+    int mcp_access;
+    int priority;             /* priority queue */
+    const char *const *features; /* NULL-terminated, shown to users */
+} tf_tier_t;
+
+#endif

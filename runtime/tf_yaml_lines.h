@@ -1,0 +1,23 @@
+/*
+ * tf_yaml_lines - where each node of a YAML file is, by path.
+ *
+ * libcyaml loads a file into C structs but forgets positions; checks that
+ * run after loading (port out of range, unknown log level) still have to
+ * say `file:line`. This module walks the file once with libyaml's event
+ * parser and records the line of every node under a path such as
+ * "listen[1].port".
+ */
+#ifndef TF_YAML_LINES_H
+#define TF_YAML_LINES_H
+
+#include <stddef.h>
+
+typedef struct tf_yaml_lines tf_yaml_lines_t;
+
+/* NULL when the file cannot be read or parsed (cyaml will report why). */
+tf_yaml_lines_t *tf_yaml_lines_load(const char *file);
+/* Line (1-based) of the node at `path`, or of its nearest recorded parent; 0 if unknown. */
+unsigned tf_yaml_lines_get(const tf_yaml_lines_t *yl, const char *path);
+void tf_yaml_lines_free(tf_yaml_lines_t *yl);
+
+#endif
