@@ -1,0 +1,77 @@
+/*
+ * tf_http - the request pipeline and response helpers.
+ *
+ * Every request goes router -> auth policy -> tier gate -> body limit ->
+ * JSON body + validator -> handler. The route table, validators and tiers
+ * are generated from spec/. Handlers are plain functions `tf_api_<name>`.
+ *
+ * A tf_req_t lives in the h2o request's memory pool. When the client goes
+ * away h2o frees that pool: anything asynchronous a handler started must be
+ * registered here (dbq, job) so the pipeline cancels it instead of letting
+ * it answer into freed memory.
+ */
+#ifndef TF_HTTP_H
+#define TF_HTTP_H
+
+#include <h2o.h>
+#include <jansson.h>
+#include <stdint.h>
+
+#include "tf_conf.h"
+#include "tf_spec.h"
+
+struct tf_thread;
+struct tf_db_query;
+struct tf_work;
+
+/* Who is calling. */
+typedef struct tf_identity {
+    int authenticated;  /* 0: guest (identified by address) */
+    int64_t user_id;    /* 0 for guests */
+    char subject[256];  /* user email, or the guest's address */
+    int tier;           /* index into tf_tiers[] */
+    int is_admin;
+} tf_identity_t;
+
+struct tf_req {
+    h2o_req_t *h2o;
+    struct tf_thread *thr;
+    tf_conf_t *conf;          /* snapshot held from start to end */
+    size_t route;             /* index into tf_routes[], tf_routes_count when unmatched */
+    tf_route_params_t params;
+    json_t *body;             /* validated request body, or NULL */
+    tf_identity_t who;
+    char id[32];              /* request id, also in X-Request-Id */
+    uint64_t start_ns;
+    int status;               /* 0 until answered */
+    struct tf_db_query *dbq;  /* pending query, cancelled if the client leaves */
+    struct tf_work *job;      /* pending worker job, cancelled likewise */
+    void *hctx;               /* handler state */
+    void (*on_dispose)(tf_req_t *r); /* handler cleanup when the request ends, answered or not */
+};
+
+/* Installs the pipeline as the single handler of `pathconf`. */
+void tf_http_register(h2o_pathconf_t *pathconf);
+
+/* Answers with `body` (reference stolen). */
+void tf_respond_json(tf_req_t *r, int status, json_t *body);
+/* Answers with bytes already in the request pool (or static). */
+void tf_respond_raw(tf_req_t *r, int status, const char *content_type, h2o_iovec_t body);
+/*
+ * The error format of PRODUCT.md:
+ * {"error":{"type":..., "code":..., "message":..., "param":...}}.
+ * `param` may be NULL.
+ */
+void tf_respond_error(tf_req_t *r, int status, const char *code, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* Adds a response header (name lower-case, value copied into the pool). */
+void tf_add_header(tf_req_t *r, const char *name, const char *value);
+
+/* A path parameter by name, as a NUL-terminated copy in the pool; NULL if absent. */
+const char *tf_req_param(tf_req_t *r, const char *name);
+
+/* Monotonic nanoseconds. */
+uint64_t tf_now_ns(void);
+
+#endif

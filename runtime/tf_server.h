@@ -1,0 +1,55 @@
+/*
+ * tf_server - threads, listeners, signals and configuration reload.
+ *
+ * One h2o event loop per thread; every thread opens its own listening
+ * sockets with SO_REUSEPORT so the kernel spreads connections. The main
+ * thread owns no loop: it waits for signals (signalfd) and reload requests
+ * and swaps configuration snapshots, telling each loop thread by message.
+ */
+#ifndef TF_SERVER_H
+#define TF_SERVER_H
+
+#include <h2o.h>
+#include <openssl/ssl.h>
+
+#include "tf_conf.h"
+#include "tf_metrics.h"
+
+struct tf_db_pool;
+
+#define TF_MAX_LISTEN 16
+
+typedef struct tf_thread {
+    int index;
+    pthread_t tid;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_plain, accept_tls;
+    h2o_socket_t *listeners[TF_MAX_LISTEN];
+    size_t nlisteners;
+    tf_conf_t *conf;             /* this thread's snapshot; requests take references */
+    struct tf_db_pool *db;
+    tf_metrics_thread_t *metrics;
+    h2o_multithread_receiver_t ctl;  /* control messages from the main thread */
+    h2o_multithread_receiver_t work; /* finished tf_work jobs */
+    uint64_t req_seq;
+    long nconns;
+    int shutting_down;
+    int exit_loop;
+    int drain_ticks;
+    h2o_timeout_entry_t db_stats_tick;
+} tf_thread_t;
+
+/* The loop thread running the caller (NULL on other threads). */
+extern __thread tf_thread_t *tf_thread;
+
+/* Runs the server until SIGTERM/SIGINT; returns the exit status. */
+int tf_server_run(tf_conf_t *conf);
+
+/*
+ * Asks the main thread to reload conf from its file. `done` is called on
+ * the calling loop thread with ok=1 or ok=0 and the error text.
+ */
+typedef void (*tf_reload_cb)(void *ud, int ok, const char *msg);
+void tf_server_request_reload(tf_reload_cb done, void *ud);
+
+#endif
