@@ -33,7 +33,7 @@ int tf_auth_identify(tf_req_t *r)
     /* Token verification (JWT, API keys) arrives with the users issue; until
      * then no credential can be valid, and one that is presented must not
      * quietly fall back to guest. */
-    h2o_add_header_by_str(&r->h2o->pool, &r->h2o->res.headers, H2O_STRLIT("www-authenticate"), 0,
+    h2o_add_header_by_str(&r->h2o->pool, &r->h2o->res.headers, H2O_STRLIT("www-authenticate"), 0, NULL,
                           H2O_STRLIT("Bearer realm=\"triforce\", error=\"invalid_token\""));
     tf_respond_error(r, 401, "invalid_credentials", NULL, "the credentials are not valid");
     return -1;

@@ -60,7 +60,7 @@ void tf_add_header(tf_req_t *r, const char *name, const char *value)
     h2o_req_t *req = r->h2o;
     size_t vl = strlen(value);
     h2o_iovec_t v = h2o_strdup(&req->pool, value, vl);
-    h2o_add_header_by_str(&req->pool, &req->res.headers, name, strlen(name), 1, v.base, v.len);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, name, strlen(name), 1, NULL, v.base, v.len);
 }
 
 void tf_respond_raw(tf_req_t *r, int status, const char *content_type, h2o_iovec_t body)
@@ -73,9 +73,9 @@ void tf_respond_raw(tf_req_t *r, int status, const char *content_type, h2o_iovec
     req->res.status = status;
     req->res.reason = status < 400 ? "OK" : "Error";
     req->res.content_length = body.len;
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, content_type, strlen(content_type));
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, H2O_STRLIT("no-store"));
-    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, r->id, strlen(r->id));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, r->id, strlen(r->id));
     h2o_start_response(req, &generator);
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")))
         h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);

@@ -2,7 +2,7 @@
  * tf_spec.h - the contract between the code generator's output
  * (generated/) and the runtime (runtime/).
  *
- * codegen reads spec/*.yaml and emits C tables of the types declared here;
+ * codegen reads the YAML under spec/ and emits C tables of the types declared here;
  * the runtime walks those tables. Nothing in this header depends on h2o so
  * the generated code and its unit tests build without the server.
  */
