@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
@@ -98,19 +99,60 @@ static size_t line_head(char *buf, size_t cap, int level, const char *category, 
     return len;
 }
 
+#define TBUF_SIZE 65536
+static __thread char *tbuf;
+static __thread size_t tbuf_len;
+
+static void write_all(const char *buf, size_t len)
+{
+    int fd = __atomic_load_n(&log_fd, __ATOMIC_ACQUIRE);
+    /* Logging must never take the server down; a failed write is dropped.
+     * Lines are whole within one write, so threads never interleave. */
+    while (len > 0) {
+        ssize_t r = write(fd, buf, len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return;
+        buf += r;
+        len -= (size_t)r;
+    }
+}
+
+void tf_log_thread_buffered(int on)
+{
+    if (on && tbuf == NULL) {
+        tbuf = malloc(TBUF_SIZE);
+        tbuf_len = 0;
+    } else if (!on && tbuf != NULL) {
+        tf_log_flush();
+        free(tbuf);
+        tbuf = NULL;
+    }
+}
+
+void tf_log_flush(void)
+{
+    if (tbuf != NULL && tbuf_len > 0) {
+        write_all(tbuf, tbuf_len);
+        tbuf_len = 0;
+    }
+}
+
 static void line_emit(char *buf, size_t len, size_t cap)
 {
     if (len + 2 >= cap)
         len = cap - 3;
     buf[len++] = '}';
     buf[len++] = '\n';
-    int fd = __atomic_load_n(&log_fd, __ATOMIC_ACQUIRE);
-    /* Logging must never take the server down or block forever on a full
-     * pipe; a failed write is dropped. */
-    ssize_t r;
-    do {
-        r = write(fd, buf, len);
-    } while (r < 0 && errno == EINTR);
+    if (tbuf == NULL) {
+        write_all(buf, len);
+        return;
+    }
+    if (tbuf_len + len > TBUF_SIZE)
+        tf_log_flush();
+    memcpy(tbuf + tbuf_len, buf, len);
+    tbuf_len += len;
 }
 
 void tf_log(int level, const char *category, const char *req_id, const char *fmt, ...)

@@ -39,6 +39,15 @@ int tf_log_open(const char *path);
 void tf_log(int level, const char *category, const char *req_id, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/*
+ * Event-loop threads buffer their lines and write them in one call per
+ * loop iteration (tf_log_flush after h2o_evloop_run returns): a write(2)
+ * per request would cost more than serving /health. Other threads write
+ * each line at once.
+ */
+void tf_log_thread_buffered(int on);
+void tf_log_flush(void);
+
 /* One access-log line for a finished request (category "api"). */
 void tf_log_access(const char *req_id, const char *method, size_t method_len, const char *path, size_t path_len,
                    const char *route, int status, const char *protocol, double duration_ms, size_t bytes_in);

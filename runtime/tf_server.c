@@ -206,7 +206,6 @@ static int open_listener(const tf_conf_listen_t *l, char *err, size_t errlen)
             close(fd);
         return -1;
     }
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
     return fd;
 }
 
@@ -242,8 +241,13 @@ static void *thread_main(void *arg)
     h2o_timeout_link(thr->ctx.loop, &thr->ctx.one_sec_timeout, &thr->db_stats_tick);
 
     pthread_barrier_wait(&start_barrier);
+    tf_log_thread_buffered(1);
+    /* h2o_evloop_run returns after each iteration: flush the lines that
+     * iteration produced in one write. */
     while (!thr->exit_loop) {
-        if (h2o_evloop_run(thr->ctx.loop, INT32_MAX) != 0 && errno != EINTR) {
+        int rc = h2o_evloop_run(thr->ctx.loop, INT32_MAX);
+        tf_log_flush();
+        if (rc != 0 && errno != EINTR) {
             tf_log(TF_LOG_ERROR, "error", NULL, "thread %d: event loop failed: %m", thr->index);
             break;
         }
@@ -255,6 +259,7 @@ static void *thread_main(void *arg)
     thr->db = NULL;
     tf_work_unregister_loop(thr->ctx.queue, &thr->work);
     h2o_multithread_unregister_receiver(thr->ctx.queue, &thr->ctl);
+    tf_log_thread_buffered(0);
     return NULL;
 }
 
@@ -429,6 +434,8 @@ int tf_server_run(tf_conf_t *conf)
     }
     for (unsigned i = 0; i < nthreads; i++)
         pthread_join(threads[i].tid, NULL);
+    if (ssl_ctx != NULL)
+        SSL_CTX_free(ssl_ctx);
     tf_log(TF_LOG_INFO, "system", NULL, "stopped");
     return 0;
 }
