@@ -51,10 +51,12 @@ build: $(TRIFORCE)
 
 # --- code generation ----------------------------------------------------
 
-$(CODEGEN): $(CODEGEN_SRC) $(wildcard codegen/*.h) runtime/tf_spec.h
+# The generator shares the YAML line index with the runtime's conf loader.
+CODEGEN_SHARED := runtime/tf_yaml_lines.c
+$(CODEGEN): $(CODEGEN_SRC) $(CODEGEN_SHARED) $(wildcard codegen/*.h) runtime/tf_spec.h runtime/tf_yaml_lines.h
 	@mkdir -p build
 	$(CC) -std=gnu11 -O1 -g $(WARN) -D_GNU_SOURCE -Iruntime -Icodegen $(shell pkg-config --cflags libcyaml yaml-0.1 jansson) \
-	  -o $@ $(CODEGEN_SRC) $(shell pkg-config --libs libcyaml yaml-0.1 jansson)
+	  -o $@ $(CODEGEN_SRC) $(CODEGEN_SHARED) $(shell pkg-config --libs libcyaml yaml-0.1 jansson)
 
 # The stamp keeps `make` from rerunning the generator when nothing changed;
 # the generator itself only rewrites files whose contents differ.

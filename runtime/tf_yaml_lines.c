@@ -77,8 +77,9 @@ tf_yaml_lines_t *tf_yaml_lines_load(const char *file)
         unsigned line = (unsigned)ev.start_mark.line + 1;
         frame_t *top = depth > 0 ? &stack[depth - 1] : NULL;
         switch (ev.type) {
+        case YAML_ALIAS_EVENT: /* a value like a scalar: *anchor */
         case YAML_SCALAR_EVENT:
-            if (top != NULL && !top->is_seq && top->expect_key) {
+            if (ev.type == YAML_SCALAR_EVENT && top != NULL && !top->is_seq && top->expect_key) {
                 snprintf(key, sizeof(key), "%s", (const char *)ev.data.scalar.value);
                 top->expect_key = 0;
                 size_t l = child_path(path, sizeof(path), top, key);

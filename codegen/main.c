@@ -1,0 +1,71 @@
+/*
+ * tf-codegen - spec/ in, generated/ out.
+ *
+ *   tf-codegen --spec DIR --out DIR --handlers DIR [--tools DIR] [--no-stubs]
+ *
+ * Reads DIR/endpoints.yaml, DIR/tiers.yaml and every DIR/schemas/NAME.yaml, checks
+ * them against each other and against the handler sources, and writes the
+ * router, validators, tier table and handler prototypes. On any error it
+ * prints every "file:line: reason" it found, writes nothing, exits 1.
+ * (--tools and --no-stubs are for MCP tool stubs, which a later part adds.)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "tf_cg.h"
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: tf-codegen --spec DIR --out DIR --handlers DIR [--tools DIR] [--no-stubs]\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    const char *spec = NULL, *out = NULL, *handlers = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--spec") && i + 1 < argc)
+            spec = argv[++i];
+        else if (!strcmp(argv[i], "--out") && i + 1 < argc)
+            out = argv[++i];
+        else if (!strcmp(argv[i], "--handlers") && i + 1 < argc)
+            handlers = argv[++i];
+        else if (!strcmp(argv[i], "--tools") && i + 1 < argc)
+            i++;
+        else if (!strcmp(argv[i], "--no-stubs"))
+            ;
+        else
+            usage();
+    }
+    if (spec == NULL || out == NULL || handlers == NULL)
+        usage();
+
+    tf_cg_spec_t s;
+    memset(&s, 0, sizeof(s));
+    s.dir = strdup(spec);
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/tiers.yaml", spec);
+    tf_cg_load_tiers(&s, path);
+    snprintf(path, sizeof(path), "%s/schemas", spec);
+    tf_cg_load_schemas(&s, path);
+    snprintf(path, sizeof(path), "%s/endpoints.yaml", spec);
+    tf_cg_load_endpoints(&s, path);
+    tf_cg_scan_handlers(&s, handlers);
+    if (tf_cg_error_count() == 0)
+        tf_cg_check(&s);
+    if (tf_cg_error_count() > 0) {
+        fprintf(stderr, "tf-codegen: %d error(s); nothing written\n", tf_cg_error_count());
+        return 1;
+    }
+    mkdir(out, 0755);
+    int rc = tf_cg_emit_validators(&s, out);
+    rc |= tf_cg_emit_tiers(&s, out);
+    rc |= tf_cg_emit_handlers(&s, out);
+    rc |= tf_cg_emit_routes(&s, out);
+    if (rc != 0 || tf_cg_error_count() > 0)
+        return 1;
+    tf_cg_remove_stale(out);
+    return 0;
+}
