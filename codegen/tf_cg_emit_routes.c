@@ -157,8 +157,18 @@ int tf_cg_emit_routes(const tf_cg_spec_t *s, const char *out)
                      "static int match_path(const unsigned char *in, tf_route_params_t *params)\n{\n"
                      "    const unsigned char *YYCURSOR = in;\n"
                      "    const unsigned char *YYMARKER __attribute__((unused));\n"
-                     "    /*!stags:re2c format = 'const unsigned char *@@ = NULL;\\n'; */\n"
-                     "    params->count = 0;\n"
+                     "    /*!stags:re2c format = 'const unsigned char *@@ = NULL;\\n'; */\n");
+    /* The named tags are ours to declare; re2c declares only its own (yyt*). */
+    for (int p = 0; p < npaths; p++) {
+        size_t first = 0;
+        while (pid[first] != p)
+            first++;
+        char names[8][64];
+        int np = param_names(s->routes[first].path, names);
+        for (int k = 0; k < np; k++)
+            tf_cg_printf(&r, "    const unsigned char *p%d_%ds = NULL, *p%d_%de = NULL;\n", p, k, p, k);
+    }
+    tf_cg_printf(&r, "    params->count = 0;\n"
                      "    /*!re2c\n"
                      "        re2c:define:YYCTYPE = \"unsigned char\";\n"
                      "        re2c:yyfill:enable = 0;\n"

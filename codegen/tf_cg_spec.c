@@ -49,6 +49,12 @@ static int cy_load(const char *file, const cyaml_schema_value_t *schema, void **
     cyaml_config_t cfg = {.log_fn = cy_log, .log_ctx = &lg, .mem_fn = cyaml_mem, .log_level = CYAML_LOG_ERROR};
     cyaml_err_t rc = cyaml_load_file(file, &cfg, schema, (cyaml_data_t **)out, NULL);
     if (rc != CYAML_OK) {
+        if (strncmp(lg.msg, "Unexpected key: ", 16) == 0) {
+            tf_yaml_lines_t *yl = tf_yaml_lines_load(file);
+            unsigned kl = tf_yaml_lines_find_key(yl, lg.msg + 16);
+            lg.line = kl ? kl : lg.line;
+            tf_yaml_lines_free(yl);
+        }
         tf_cg_error(file, lg.line, "%s", lg.msg[0] ? lg.msg : cyaml_strerror(rc));
         return -1;
     }

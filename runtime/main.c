@@ -5,7 +5,9 @@
  *   triforce --check-conf FILE    validate a configuration and exit
  *   triforce --migrate [--conf F] apply database migrations and exit
  */
+#include <signal.h>
 #include <sodium.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +84,15 @@ int main(int argc, char **argv)
         return 0;
     }
     tf_conf_publish(tf_conf_ref(conf));
+    /* Before any thread exists: every thread inherits the mask, so the
+     * signals reach only the main thread's signalfd (tf_server_run). */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
     if (tf_work_start(conf->threads) != 0) {
         tf_log(TF_LOG_ERROR, "error", NULL, "cannot start worker threads");
         return 1;

@@ -333,7 +333,14 @@ tf_conf_t *tf_conf_load(const char *file, char *err, size_t errlen)
     conf_file_t *f = NULL;
     cyaml_err_t rc = cyaml_load_file(file, &cfg, &top_schema, (cyaml_data_t **)&f, NULL);
     if (rc != CYAML_OK) {
-        err_add(&e, e.cyaml_line, "%s", e.cyaml_msg[0] ? e.cyaml_msg : cyaml_strerror(rc));
+        unsigned line = e.cyaml_line;
+        if (strncmp(e.cyaml_msg, "Unexpected key: ", 16) == 0) {
+            tf_yaml_lines_t *yl = tf_yaml_lines_load(file);
+            unsigned kl = tf_yaml_lines_find_key(yl, e.cyaml_msg + 16);
+            line = kl ? kl : line;
+            tf_yaml_lines_free(yl);
+        }
+        err_add(&e, line, "%s", e.cyaml_msg[0] ? e.cyaml_msg : cyaml_strerror(rc));
         return NULL;
     }
     tf_yaml_lines_t *yl = tf_yaml_lines_load(file);

@@ -161,6 +161,18 @@ unsigned tf_yaml_lines_get(const tf_yaml_lines_t *yl, const char *path)
     }
 }
 
+unsigned tf_yaml_lines_find_key(const tf_yaml_lines_t *yl, const char *key)
+{
+    size_t kl = strlen(key);
+    for (size_t i = 0; yl != NULL && i < yl->n; i++) {
+        const char *p = yl->v[i].path;
+        size_t pl = strlen(p);
+        if (pl >= kl && strcmp(p + pl - kl, key) == 0 && (pl == kl || p[pl - kl - 1] == '.'))
+            return yl->v[i].line;
+    }
+    return 0;
+}
+
 void tf_yaml_lines_free(tf_yaml_lines_t *yl)
 {
     if (yl == NULL)

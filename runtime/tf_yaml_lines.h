@@ -18,6 +18,9 @@ typedef struct tf_yaml_lines tf_yaml_lines_t;
 tf_yaml_lines_t *tf_yaml_lines_load(const char *file);
 /* Line (1-based) of the node at `path`, or of its nearest recorded parent; 0 if unknown. */
 unsigned tf_yaml_lines_get(const tf_yaml_lines_t *yl, const char *path);
+/* Line of the first mapping key named `key` at any depth; 0 if none. (libcyaml
+ * reports an unknown key with the line of its mapping, not of the key.) */
+unsigned tf_yaml_lines_find_key(const tf_yaml_lines_t *yl, const char *key);
 void tf_yaml_lines_free(tf_yaml_lines_t *yl);
 
 #endif
