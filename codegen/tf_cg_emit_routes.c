@@ -173,11 +173,16 @@ int tf_cg_emit_routes(const tf_cg_spec_t *s, const char *out)
                      "        re2c:define:YYCTYPE = \"unsigned char\";\n"
                      "        re2c:yyfill:enable = 0;\n"
                      "        re2c:flags:tags = 1;\n\n");
+    /* Rules without parameters first: re2c prefers the earlier of two rules
+     * matching the same text, and /v1/task/search must beat /v1/task/{id}. */
+    for (int pass = 0; pass < 2; pass++)
     for (int p = 0; p < npaths; p++) {
         size_t first = 0;
         while (pid[first] != p)
             first++;
         const char *path = s->routes[first].path;
+        if ((strchr(path, '{') != NULL) != pass)
+            continue;
         tf_cg_printf(&r, "        ");
         int k = 0, in_lit = 0;
         for (const char *c = path; *c; c++) {

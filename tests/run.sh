@@ -70,8 +70,15 @@ start_server() {
   "$TF_BIN" --conf "$TF_CONF" 2>>"$TF_TMP/stderr.log" &
   TF_PID=$!
   export TF_PID
-  for _ in $(seq 1 100); do
-    curl -s -o /dev/null -m 1 "http://127.0.0.1:$TF_PLAIN/health" && return 0
+  # Ready when /health says 200 several times in a row: every loop thread
+  # has its database connections (a thread still connecting answers 503).
+  local good=0
+  for _ in $(seq 1 150); do
+    if [ "$(curl -s -o /dev/null -m 1 -w '%{http_code}' "http://127.0.0.1:$TF_PLAIN/health")" = 200 ]; then
+      good=$((good + 1)); [ $good -ge 6 ] && return 0
+      continue
+    fi
+    good=0
     kill -0 "$TF_PID" 2>/dev/null || break
     sleep 0.1
   done
@@ -99,6 +106,7 @@ for pass in $PASSES; do
   if [ "$pass" = asan ]; then
     export TF_BIN=$ROOT/build-asan/triforce SAN=1
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
+    export LSAN_OPTIONS=suppressions=$ROOT/tests/lsan.supp:print_suppressions=0
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   else
     export TF_BIN=$ROOT/build/triforce SAN=0

@@ -8,8 +8,8 @@ expect_eq "  ... reports the database up" "$(jqr .database.status)" up
 expect_eq "  ... names the node from conf" "$(jqr .node)" test-node
 expect_match "  ... carries an X-Request-Id" "$(header x-request-id)" '^[0-9a-f]{8}-[0-9a-f]{2}-[0-9a-f]{8}$'
 RID=$(header x-request-id)
-sleep 0.2
-check "  ... and the access log has that request id with category api" grep -q "\"cat\":\"api\",\"req\":\"$RID\"" "$TF_LOG"
+# Lines are written once per event-loop iteration: allow a moment.
+check "  ... and the access log has that request id with category api" wait_for "" 3 grep -q "\"cat\":\"api\",\"req\":\"$RID\"" "$TF_LOG"
 
 req --http2-prior-knowledge "$(plain /health)"
 expect_eq "GET /health over h2c (prior knowledge) is 200" "$STATUS" 200

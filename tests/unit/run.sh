@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# tests/unit/run.sh - builds and runs the unit tests; SAN=1 builds them with
+# ASan+UBSan. Prints TAP lines and "N passed, M failed".
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+SAN=${SAN:-0}
+B=build/unit; [ "$SAN" = 1 ] && B=build-asan/unit
+mkdir -p "$B"
+CF="-std=gnu11 -g -O1 -DH2O_USE_LIBUV=0 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wstrict-prototypes -Iruntime"
+[ "$SAN" = 1 ] && CF="$CF -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
+PKG="libh2o-evloop openssl jansson"
+P=0; F=0
+run() { # run NAME CMD... : runs a TAP-printing test program
+  local name=$1 out rc; shift
+  out=$("$@" 2>&1); rc=$?
+  printf '%s\n' "$out"
+  local p f
+  p=$(grep -c '^ok ' <<<"$out"); f=$(grep -c '^not ok ' <<<"$out")
+  if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; echo "not ok - $name exited with $rc"; fi
+  P=$((P + p)); F=$((F + f))
+}
+build() { # build OUT SOURCES... (extra -I via BUILD_INC)
+  local out=$1; shift
+  # shellcheck disable=SC2046
+  cc $CF ${BUILD_INC:-} $(pkg-config --cflags $PKG) -o "$out" "$@" $(pkg-config --libs $PKG) -lssl -lcrypto -lz -lpthread -lm 2>&1 \
+    || { echo "not ok - build $out"; F=$((F + 1)); return 1; }
+}
+
+make -s build/tf-codegen >/dev/null || { echo "not ok - build tf-codegen"; exit 1; }
+run codegen tests/unit/test_codegen.sh
+
+# Router and validators from the fixture spec, generated fresh.
+G=$B/fixture-gen
+rm -rf "$G"
+if build/tf-codegen --spec tests/unit/fixture --out "$G" --handlers tests/unit/fixture/handlers; then
+  FIX="$G/tf_routes.c $G/tf_validators.c $G/tf_tiers.c runtime/tf_validate.c tests/unit/fixture/handlers/h.c"
+  BUILD_INC="-I$G" build "$B/test_router" tests/unit/test_router.c $FIX && run router "$B/test_router"
+  BUILD_INC="-I$G" build "$B/test_validators" tests/unit/test_validators.c $FIX && run validators "$B/test_validators"
+else
+  echo "not ok - generate the fixture spec"; F=$((F + 1))
+fi
+
+build "$B/test_tls" tests/unit/test_tls.c runtime/tf_tls.c && run tls "$B/test_tls"
+
+echo "$P passed, $F failed"
+[ $F -eq 0 ]
