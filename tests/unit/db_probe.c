@@ -405,6 +405,18 @@ static void test_pool(void)
     r = query_wait("SELECT ($1::text IS NULL)::text || ' ' || $2::text", 2, np);
     check(r.err == NULL && strcmp(r.value, "true h\xc3\xa9llo") == 0, "pool: NULL and UTF-8 parameters [%s]", r.value);
 
+    /* A parameter larger than the socket buffer: PQflush returns 1 and the
+     * rest goes out when the socket is writable. */
+    size_t big_len = 8u << 20;
+    char *big = malloc(big_len + 1);
+    memset(big, 'x', big_len);
+    big[big_len] = '\0';
+    const char *bp[] = {big};
+    max_gap = 0;
+    r = query_wait("SELECT length($1)", 1, bp);
+    free(big);
+    check(r.err == NULL && atol(r.value) == (long)big_len, "pool: an 8 MiB parameter is flushed in pieces [%s]", r.value);
+
     /* Cancelling: one running, one waiting. */
     result_t c1, c2, c3, c4;
     memset(&c1, 0, sizeof(c1));
