@@ -47,8 +47,6 @@ all: build
 deps:
 	@scripts/deps.sh
 
-build: $(TRIFORCE)
-
 # --- code generation ----------------------------------------------------
 
 # The generator shares the YAML line index with the runtime's conf loader.
@@ -80,12 +78,16 @@ $(B)/obj/%.o: %.c build/generated.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
 
-$(TRIFORCE): build/generated.stamp
-	@$(MAKE) --no-print-directory B=$(B) SAN=$(SAN) link
+# Two steps: generate first, then a fresh make that sees the generated
+# sources (their list is read when make starts) and relinks on any change.
+build: build/generated.stamp
+	@$(MAKE) --no-print-directory B=$(B) SAN=$(SAN) binary
 
-.PHONY: link
-link: $(OBJS)
-	$(CC) $(SAN_LDFLAGS) -o $(TRIFORCE) $(OBJS) $(PKG_LIBS)
+.PHONY: binary
+binary: $(TRIFORCE)
+
+$(TRIFORCE): $(OBJS)
+	$(CC) $(SAN_LDFLAGS) -o $@ $(OBJS) $(PKG_LIBS)
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 

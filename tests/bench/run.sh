@@ -181,7 +181,9 @@ threads: $THREADS
 database:
   url: "\${TRIFORCE_DATABASE_URL}"
 log:
-  level: warn
+  # The default level: every request writes its JSON access-log line.
+  level: ${BENCH_TF_LOG_LEVEL:-info}
+  file: $TMP/triforce.log
 CONF
   TRIFORCE_DATABASE_URL=$(scripts/pg.sh url "$PG_DIR") "$TF_BIN" --conf "$conf" 2>"$TMP/triforce.stderr" &
   SERVER_PID=$!
