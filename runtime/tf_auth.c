@@ -3,25 +3,19 @@
  */
 #include "tf_auth.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "tf_tiers.h"
 
+/* Guests are identified by address, looked up only when something needs it. */
 static void guest_identity(tf_req_t *r)
 {
-    struct sockaddr_storage ss;
-    char host[INET6_ADDRSTRLEN] = "unknown";
-    h2o_conn_t *conn = r->h2o->conn;
-    socklen_t sl = conn->callbacks->get_peername != NULL ? conn->callbacks->get_peername(conn, (struct sockaddr *)&ss) : 0;
-    if (sl > 0 && ss.ss_family == AF_INET)
-        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
-    else if (sl > 0 && ss.ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
-    memset(&r->who, 0, sizeof(r->who));
-    snprintf(r->who.subject, sizeof(r->who.subject), "%s", host);
+    r->who.authenticated = 0;
+    r->who.user_id = 0;
+    r->who.subject[0] = '\0';
     r->who.tier = TF_TIER_GUEST;
+    r->who.is_admin = 0;
 }
 
 int tf_auth_identify(tf_req_t *r)

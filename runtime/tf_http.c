@@ -3,6 +3,7 @@
  */
 #include "tf_http.h"
 
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -138,20 +139,49 @@ static void on_req_dispose(void *p)
     }
     r->h2o = NULL;
     json_decref(r->body);
-    tf_conf_unref(r->conf);
+    tf_conf_hold_release(r->hold);
 }
 
+/* "pppppppp-tt-ssssssss": process tag, thread, sequence; hex, no printf. */
 static void make_request_id(tf_req_t *r)
 {
+    static const char hex[] = "0123456789abcdef";
     static uint32_t process_tag;
-    if (process_tag == 0) {
+    uint32_t tag = __atomic_load_n(&process_tag, __ATOMIC_RELAXED);
+    if (tag == 0) {
         /* Distinguishes restarts and nodes in merged logs; not a secret. */
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        __atomic_store_n(&process_tag, (uint32_t)(ts.tv_nsec ^ (ts.tv_sec << 8) ^ (uint32_t)getpid()) | 1, __ATOMIC_RELAXED);
+        tag = ((uint32_t)ts.tv_nsec ^ ((uint32_t)ts.tv_sec << 8) ^ (uint32_t)getpid()) | 1;
+        __atomic_store_n(&process_tag, tag, __ATOMIC_RELAXED);
     }
-    snprintf(r->id, sizeof(r->id), "%08x-%02x-%08llx", process_tag, r->thr->index & 0xff,
-             (unsigned long long)++r->thr->req_seq);
+    uint64_t seq = ++r->thr->req_seq;
+    char *p = r->id;
+    for (int i = 28; i >= 0; i -= 4)
+        *p++ = hex[(tag >> i) & 15];
+    *p++ = '-';
+    *p++ = hex[(r->thr->index >> 4) & 15];
+    *p++ = hex[r->thr->index & 15];
+    *p++ = '-';
+    for (int i = 28; i >= 0; i -= 4)
+        *p++ = hex[(seq >> i) & 15];
+    *p = '\0';
+}
+
+const char *tf_req_client_addr(tf_req_t *r)
+{
+    if (r->client_addr[0] != '\0' || r->h2o == NULL)
+        return r->client_addr;
+    struct sockaddr_storage ss;
+    h2o_conn_t *conn = r->h2o->conn;
+    socklen_t sl = conn->callbacks->get_peername != NULL ? conn->callbacks->get_peername(conn, (struct sockaddr *)&ss) : 0;
+    if (sl > 0 && ss.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, r->client_addr, sizeof(r->client_addr));
+    else if (sl > 0 && ss.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, r->client_addr, sizeof(r->client_addr));
+    else
+        snprintf(r->client_addr, sizeof(r->client_addr), "unknown");
+    return r->client_addr;
 }
 
 static int is_json_content_type(const h2o_req_t *req)
@@ -205,7 +235,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     r->h2o = req;
     r->thr = thr;
     r->start_ns = tf_now_ns();
-    r->conf = tf_conf_ref(thr->conf);
+    r->hold = thr->hold;
+    r->hold->users++;
+    r->conf = r->hold->conf;
     make_request_id(r);
 
     size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;

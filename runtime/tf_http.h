@@ -28,7 +28,7 @@ struct tf_work;
 typedef struct tf_identity {
     int authenticated;  /* 0: guest (identified by address) */
     int64_t user_id;    /* 0 for guests */
-    char subject[256];  /* user email, or the guest's address */
+    char subject[256];  /* user email; "" for guests (see tf_req_client_addr) */
     int tier;           /* index into tf_tiers[] */
     int is_admin;
 } tf_identity_t;
@@ -37,11 +37,13 @@ struct tf_req {
     h2o_req_t *h2o;
     struct tf_thread *thr;
     tf_conf_t *conf;          /* snapshot held from start to end */
+    struct tf_conf_hold *hold; /* what keeps `conf` alive (tf_server.h) */
     size_t route;             /* index into tf_routes[], tf_routes_count when unmatched */
     tf_route_params_t params;
     json_t *body;             /* validated request body, or NULL */
     tf_identity_t who;
     char id[32];              /* request id, also in X-Request-Id */
+    char client_addr[48];     /* tf_req_client_addr's cache */
     uint64_t start_ns;
     int status;               /* 0 until answered */
     struct tf_db_query *dbq;  /* pending query, cancelled if the client leaves */
@@ -70,6 +72,9 @@ void tf_add_header(tf_req_t *r, const char *name, const char *value);
 
 /* A path parameter by name, as a NUL-terminated copy in the pool; NULL if absent. */
 const char *tf_req_param(tf_req_t *r, const char *name);
+
+/* The client's address as text ("127.0.0.1", "::1"), computed on first use. */
+const char *tf_req_client_addr(tf_req_t *r);
 
 /* Monotonic nanoseconds. */
 uint64_t tf_now_ns(void);

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,22 +80,59 @@ size_t tf_log_json_escape(char *buf, size_t len, size_t cap, const char *s, size
     return len;
 }
 
+/* Small appenders: the access log runs once per request, and printf's
+ * format parsing was the largest cost of serving /health. */
+static size_t app(char *buf, size_t len, size_t cap, const char *s, size_t n)
+{
+    if (len + n >= cap)
+        n = len < cap - 1 ? cap - 1 - len : 0;
+    memcpy(buf + len, s, n);
+    return len + n;
+}
+
+static size_t app_u64(char *buf, size_t len, size_t cap, uint64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[sizeof(tmp) - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return app(buf, len, cap, tmp + sizeof(tmp) - n, n);
+}
+
+#define APP_LIT(buf, len, cap, lit) app(buf, len, cap, lit, sizeof(lit) - 1)
+
+/* "2026-11-23T01:02:03" for the current second, cached per thread. */
+static __thread time_t ts_sec = -1;
+static __thread char ts_text[64];
+
 /* Writes `{"ts":"...","level":"...","cat":"...","req":"..."` into buf. */
 static size_t line_head(char *buf, size_t cap, int level, const char *category, const char *req_id)
 {
-    struct timeval tv;
-    struct tm tm;
-    gettimeofday(&tv, NULL);
-    gmtime_r(&tv.tv_sec, &tm);
-    int n = snprintf(buf, cap, "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\",\"level\":\"%s\",\"cat\":\"%s\"",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000),
-                     level_names[level], category);
-    size_t len = (size_t)n;
-    if (req_id != NULL && len < cap) {
-        len += (size_t)snprintf(buf + len, cap - len, ",\"req\":\"");
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (now.tv_sec != ts_sec) {
+        struct tm tm;
+        gmtime_r(&now.tv_sec, &tm);
+        snprintf(ts_text, sizeof(ts_text), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                 tm.tm_hour, tm.tm_min, tm.tm_sec);
+        ts_sec = now.tv_sec;
+    }
+    int ms = (int)(now.tv_nsec / 1000000);
+    char msbuf[5] = {'.', (char)('0' + ms / 100), (char)('0' + ms / 10 % 10), (char)('0' + ms % 10), 0};
+    size_t len = APP_LIT(buf, 0, cap, "{\"ts\":\"");
+    len = app(buf, len, cap, ts_text, strlen(ts_text));
+    len = app(buf, len, cap, msbuf, 4);
+    len = APP_LIT(buf, len, cap, "Z\",\"level\":\"");
+    len = app(buf, len, cap, level_names[level], strlen(level_names[level]));
+    len = APP_LIT(buf, len, cap, "\",\"cat\":\"");
+    len = app(buf, len, cap, category, strlen(category));
+    len = APP_LIT(buf, len, cap, "\"");
+    if (req_id != NULL) {
+        len = APP_LIT(buf, len, cap, ",\"req\":\"");
         len = tf_log_json_escape(buf, len, cap, req_id, strlen(req_id));
-        if (len + 1 < cap)
-            buf[len++] = '"';
+        len = APP_LIT(buf, len, cap, "\"");
     }
     return len;
 }
@@ -181,14 +219,26 @@ void tf_log_access(const char *req_id, const char *method, size_t method_len, co
     if (!tf_log_enabled(TF_LOG_INFO))
         return;
     char buf[4096];
-    size_t len = line_head(buf, sizeof(buf), TF_LOG_INFO, "api", req_id);
-    len += (size_t)snprintf(buf + len, sizeof(buf) - len, ",\"method\":\"");
-    len = tf_log_json_escape(buf, len, sizeof(buf) - 256, method, method_len);
-    len += (size_t)snprintf(buf + len, sizeof(buf) - len, "\",\"path\":\"");
+    size_t cap = sizeof(buf) - 256; /* room for the fixed tail */
+    size_t len = line_head(buf, cap, TF_LOG_INFO, "api", req_id);
+    len = APP_LIT(buf, len, cap, ",\"method\":\"");
+    len = tf_log_json_escape(buf, len, cap, method, method_len);
+    len = APP_LIT(buf, len, cap, "\",\"path\":\"");
     /* The query string may carry secrets (?key=...): log the path only. */
-    len = tf_log_json_escape(buf, len, sizeof(buf) - 200, path, path_len);
-    len += (size_t)snprintf(buf + len, sizeof(buf) - len,
-                            "\",\"route\":\"%s\",\"status\":%d,\"proto\":\"%s\",\"ms\":%.3f,\"bytes_in\":%zu", route, status,
-                            protocol, duration_ms, bytes_in);
+    len = tf_log_json_escape(buf, len, cap, path, path_len);
+    cap = sizeof(buf);
+    len = APP_LIT(buf, len, cap, "\",\"route\":\"");
+    len = app(buf, len, cap, route, strlen(route));
+    len = APP_LIT(buf, len, cap, "\",\"status\":");
+    len = app_u64(buf, len, cap, (uint64_t)status);
+    len = APP_LIT(buf, len, cap, ",\"proto\":\"");
+    len = app(buf, len, cap, protocol, strlen(protocol));
+    len = APP_LIT(buf, len, cap, "\",\"ms\":");
+    uint64_t us = duration_ms > 0 ? (uint64_t)(duration_ms * 1000.0 + 0.5) : 0;
+    len = app_u64(buf, len, cap, us / 1000);
+    char frac[4] = {'.', (char)('0' + us % 1000 / 100), (char)('0' + us % 100 / 10), (char)('0' + us % 10)};
+    len = app(buf, len, cap, frac, 4);
+    len = APP_LIT(buf, len, cap, ",\"bytes_in\":");
+    len = app_u64(buf, len, cap, bytes_in);
     line_emit(buf, len, sizeof(buf));
 }

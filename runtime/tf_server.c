@@ -84,6 +84,22 @@ void tf_server_request_reload(tf_reload_cb done, void *ud)
 /* ------------------------------------------------------------------ */
 /* Loop-thread side                                                    */
 
+static tf_conf_hold_t *hold_new(tf_conf_t *conf)
+{
+    tf_conf_hold_t *h = malloc(sizeof(*h));
+    h->conf = conf;
+    h->users = 1;
+    return h;
+}
+
+void tf_conf_hold_release(tf_conf_hold_t *h)
+{
+    if (--h->users == 0) {
+        tf_conf_unref(h->conf);
+        free(h);
+    }
+}
+
 static void check_drained(tf_thread_t *thr)
 {
     if (thr->shutting_down && thr->nconns == 0)
@@ -153,11 +169,12 @@ static void on_ctl(h2o_multithread_receiver_t *receiver, h2o_linklist_t *message
         h2o_linklist_unlink(&m->super.link);
         switch (m->kind) {
         case CTL_CONF_SWAP: {
-            tf_conf_t *old = thr->conf;
+            tf_conf_hold_t *old = thr->hold;
+            thr->hold = hold_new(m->conf);
             thr->conf = m->conf;
-            if (strcmp(old->db_url, m->conf->db_url) != 0)
+            if (strcmp(old->conf->db_url, m->conf->db_url) != 0)
                 tf_db_pool_set_conninfo(thr->db, m->conf->db_url);
-            tf_conf_unref(old);
+            tf_conf_hold_release(old); /* freed when its last request ends */
             break;
         }
         case CTL_SHUTDOWN:
@@ -221,6 +238,7 @@ static void *thread_main(void *arg)
     thread_start_t *ts = arg;
     tf_thread_t *thr = ts->thr;
     tf_thread = thr;
+    thr->hold = hold_new(thr->conf);
     h2o_context_init(&thr->ctx, h2o_evloop_create(), &globalconf);
     thr->accept_plain.ctx = &thr->ctx;
     thr->accept_plain.hosts = globalconf.hosts;
@@ -259,6 +277,9 @@ static void *thread_main(void *arg)
     thr->db = NULL;
     tf_work_unregister_loop(thr->ctx.queue, &thr->work);
     h2o_multithread_unregister_receiver(thr->ctx.queue, &thr->ctl);
+    tf_conf_hold_release(thr->hold);
+    thr->hold = NULL;
+    thr->conf = NULL;
     tf_log_thread_buffered(0);
     return NULL;
 }

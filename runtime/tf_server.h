@@ -19,6 +19,18 @@ struct tf_db_pool;
 
 #define TF_MAX_LISTEN 16
 
+/*
+ * A loop thread's hold on a configuration snapshot. Requests count
+ * themselves here instead of on the snapshot's atomic refcount, which every
+ * thread would otherwise bounce between cores on every request.
+ */
+typedef struct tf_conf_hold {
+    tf_conf_t *conf; /* one reference on the snapshot */
+    long users;      /* requests using it, +1 while it is the thread's current one */
+} tf_conf_hold_t;
+
+void tf_conf_hold_release(tf_conf_hold_t *h);
+
 typedef struct tf_thread {
     int index;
     pthread_t tid;
@@ -26,7 +38,8 @@ typedef struct tf_thread {
     h2o_accept_ctx_t accept_plain, accept_tls;
     h2o_socket_t *listeners[TF_MAX_LISTEN];
     size_t nlisteners;
-    tf_conf_t *conf;             /* this thread's snapshot; requests take references */
+    tf_conf_t *conf;             /* this thread's snapshot (== hold->conf) */
+    tf_conf_hold_t *hold;        /* requests hold this while they run */
     struct tf_db_pool *db;
     tf_metrics_thread_t *metrics;
     h2o_multithread_receiver_t ctl;  /* control messages from the main thread */
