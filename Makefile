@@ -96,7 +96,9 @@ $(TRIFORCE): $(OBJS)
 run: deps
 	@$(MAKE) --no-print-directory build
 	@scripts/pg.sh start var/pg
-	@TRIFORCE_DATABASE_URL="$$(scripts/pg.sh url var/pg)" exec $(TRIFORCE) --conf conf/triforce.yaml
+	@[ -s var/jwt_secret ] || (umask 077; head -c 48 /dev/urandom | base64 -w0 > var/jwt_secret)
+	@TRIFORCE_DATABASE_URL="$$(scripts/pg.sh url var/pg)" TRIFORCE_JWT_SECRET="$$(cat var/jwt_secret)" \
+	  exec $(TRIFORCE) --conf conf/triforce.yaml
 
 pg-start:
 	@scripts/pg.sh start var/pg

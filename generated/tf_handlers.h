@@ -9,5 +9,17 @@ int tf_api_metrics(tf_req_t *req);
 int tf_api_tiers_list(tf_req_t *req);
 int tf_api_auth_register(tf_req_t *req);
 int tf_api_admin_reload(tf_req_t *req);
+int tf_api_auth_login(tf_req_t *req);
+int tf_api_auth_refresh(tf_req_t *req);
+int tf_api_auth_logout(tf_req_t *req);
+int tf_api_keys_list(tf_req_t *req);
+int tf_api_keys_create(tf_req_t *req);
+int tf_api_keys_revoke(tf_req_t *req);
+int tf_api_client_tier(tf_req_t *req);
+int tf_api_tokens_usage(tf_req_t *req);
+int tf_api_admin_users_list(tf_req_t *req);
+int tf_api_admin_user_update(tf_req_t *req);
+int tf_api_admin_keys_create(tf_req_t *req);
+int tf_api_admin_keys_revoke(tf_req_t *req);
 
 #endif

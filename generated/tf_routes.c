@@ -13,8 +13,21 @@ const tf_route_t tf_routes[] = {
     {"auth_register", "POST", "/v1/auth/register", TF_AUTH_PUBLIC, 0, TF_ROUTE_NEEDS_DB, tf_validate_register_request, "register_request", tf_api_auth_register, "tf_api_auth_register", 0, {NULL}},
     {"client_register", "POST", "/v1/client/register", TF_AUTH_PUBLIC, 0, TF_ROUTE_NEEDS_DB, tf_validate_register_request, "register_request", tf_api_auth_register, "tf_api_auth_register", 0, {NULL}},
     {"admin_reload", "POST", "/v1/admin/reload", TF_AUTH_ADMIN, 0, 0, NULL, NULL, tf_api_admin_reload, "tf_api_admin_reload", 0, {NULL}},
+    {"auth_login", "POST", "/v1/auth/login", TF_AUTH_PUBLIC, 0, TF_ROUTE_NEEDS_DB, tf_validate_login_request, "login_request", tf_api_auth_login, "tf_api_auth_login", 0, {NULL}},
+    {"client_login", "POST", "/v1/client/login", TF_AUTH_PUBLIC, 0, TF_ROUTE_NEEDS_DB, tf_validate_login_request, "login_request", tf_api_auth_login, "tf_api_auth_login", 0, {NULL}},
+    {"auth_refresh", "POST", "/v1/auth/refresh", TF_AUTH_PUBLIC, 0, TF_ROUTE_NEEDS_DB, tf_validate_refresh_request, "refresh_request", tf_api_auth_refresh, "tf_api_auth_refresh", 0, {NULL}},
+    {"auth_logout", "POST", "/v1/auth/logout", TF_AUTH_USER, 0, TF_ROUTE_NEEDS_DB, tf_validate_logout_request, "logout_request", tf_api_auth_logout, "tf_api_auth_logout", 0, {NULL}},
+    {"client_keys_list", "GET", "/v1/client/keys", TF_AUTH_USER, 0, TF_ROUTE_NEEDS_DB, NULL, NULL, tf_api_keys_list, "tf_api_keys_list", 0, {NULL}},
+    {"client_keys_create", "POST", "/v1/client/keys", TF_AUTH_USER, 0, TF_ROUTE_NEEDS_DB, tf_validate_key_create_request, "key_create_request", tf_api_keys_create, "tf_api_keys_create", 0, {NULL}},
+    {"client_keys_revoke", "DELETE", "/v1/client/keys/{id}", TF_AUTH_USER, 0, TF_ROUTE_NEEDS_DB, NULL, NULL, tf_api_keys_revoke, "tf_api_keys_revoke", 1, {"id"}},
+    {"client_tier", "GET", "/v1/client/tier", TF_AUTH_USER, 0, 0, NULL, NULL, tf_api_client_tier, "tf_api_client_tier", 0, {NULL}},
+    {"client_tokens_usage", "GET", "/v1/client/tokens/usage", TF_AUTH_USER, 0, TF_ROUTE_NEEDS_DB, NULL, NULL, tf_api_tokens_usage, "tf_api_tokens_usage", 0, {NULL}},
+    {"admin_users_list", "GET", "/v1/admin/users", TF_AUTH_ADMIN, 0, TF_ROUTE_NEEDS_DB, NULL, NULL, tf_api_admin_users_list, "tf_api_admin_users_list", 0, {NULL}},
+    {"admin_user_update", "PATCH", "/v1/admin/users/{id}", TF_AUTH_ADMIN, 0, TF_ROUTE_NEEDS_DB, tf_validate_admin_user_update, "admin_user_update", tf_api_admin_user_update, "tf_api_admin_user_update", 1, {"id"}},
+    {"admin_user_keys_create", "POST", "/v1/admin/users/{id}/keys", TF_AUTH_ADMIN, 0, TF_ROUTE_NEEDS_DB, tf_validate_key_create_request, "key_create_request", tf_api_admin_keys_create, "tf_api_admin_keys_create", 1, {"id"}},
+    {"admin_keys_revoke", "DELETE", "/v1/admin/keys/{id}", TF_AUTH_ADMIN, 0, TF_ROUTE_NEEDS_DB, NULL, NULL, tf_api_admin_keys_revoke, "tf_api_admin_keys_revoke", 1, {"id"}},
 };
-const size_t tf_routes_count = 6;
+const size_t tf_routes_count = 19;
 
 static const struct {
     int path;
@@ -27,6 +40,19 @@ static const struct {
     {3, "POST", 3},
     {4, "POST", 4},
     {5, "POST", 5},
+    {6, "POST", 6},
+    {7, "POST", 7},
+    {8, "POST", 8},
+    {9, "POST", 9},
+    {10, "GET", 10},
+    {10, "POST", 11},
+    {11, "DELETE", 12},
+    {12, "GET", 13},
+    {13, "GET", 14},
+    {14, "GET", 15},
+    {15, "PATCH", 16},
+    {16, "POST", 17},
+    {17, "DELETE", 18},
 };
 
 /* The Allow header of each path. */
@@ -37,6 +63,18 @@ static const char *const allow_of[] = {
     "POST",
     "POST",
     "POST",
+    "POST",
+    "POST",
+    "POST",
+    "POST",
+    "GET, HEAD, POST",
+    "DELETE",
+    "GET, HEAD",
+    "GET, HEAD",
+    "GET, HEAD",
+    "PATCH",
+    "POST",
+    "DELETE",
 };
 
 /* Path id for a NUL-terminated path, or -1; parameter spans point into `in`. */
@@ -44,7 +82,12 @@ static int match_path(const unsigned char *in, tf_route_params_t *params)
 {
     const unsigned char *YYCURSOR = in;
     const unsigned char *YYMARKER __attribute__((unused));
-    
+    const unsigned char *yyt1 = NULL;
+
+    const unsigned char *p11_0s = NULL, *p11_0e = NULL;
+    const unsigned char *p15_0s = NULL, *p15_0e = NULL;
+    const unsigned char *p16_0s = NULL, *p16_0e = NULL;
+    const unsigned char *p17_0s = NULL, *p17_0e = NULL;
     params->count = 0;
     
 {
@@ -269,173 +312,568 @@ yy38:
 yy39:
 	yych = *++YYCURSOR;
 	switch (yych) {
-		case 'r': goto yy43;
+		case 'l': goto yy43;
+		case 'r': goto yy44;
 		default: goto yy5;
 	}
 yy40:
 	yych = *++YYCURSOR;
 	switch (yych) {
-		case 't': goto yy44;
+		case 't': goto yy45;
 		default: goto yy5;
 	}
 yy41:
 	yych = *++YYCURSOR;
-	if (yych <= 0x00) goto yy45;
+	if (yych <= 0x00) goto yy46;
 	goto yy5;
 yy42:
 	yych = *++YYCURSOR;
 	switch (yych) {
-		case 'r': goto yy46;
+		case 'k': goto yy47;
+		case 'r': goto yy48;
+		case 'u': goto yy49;
 		default: goto yy5;
 	}
 yy43:
 	yych = *++YYCURSOR;
 	switch (yych) {
-		case 'e': goto yy47;
+		case 'o': goto yy50;
 		default: goto yy5;
 	}
 yy44:
 	yych = *++YYCURSOR;
 	switch (yych) {
-		case '/': goto yy48;
+		case 'e': goto yy51;
 		default: goto yy5;
 	}
 yy45:
-	++YYCURSOR;
-	{ params->count = 0; return 2; }
-yy46:
 	yych = *++YYCURSOR;
 	switch (yych) {
-		case 'e': goto yy49;
+		case '/': goto yy52;
 		default: goto yy5;
 	}
+yy46:
+	++YYCURSOR;
+	{ params->count = 0; return 2; }
 yy47:
 	yych = *++YYCURSOR;
 	switch (yych) {
-		case 'g': goto yy50;
+		case 'e': goto yy53;
 		default: goto yy5;
 	}
 yy48:
 	yych = *++YYCURSOR;
 	switch (yych) {
-		case 'r': goto yy51;
+		case 'e': goto yy54;
 		default: goto yy5;
 	}
 yy49:
 	yych = *++YYCURSOR;
 	switch (yych) {
-		case 'l': goto yy52;
+		case 's': goto yy55;
 		default: goto yy5;
 	}
 yy50:
 	yych = *++YYCURSOR;
 	switch (yych) {
-		case 'i': goto yy53;
+		case 'g': goto yy56;
 		default: goto yy5;
 	}
 yy51:
 	yych = *++YYCURSOR;
 	switch (yych) {
-		case 'e': goto yy54;
+		case 'f': goto yy57;
+		case 'g': goto yy58;
 		default: goto yy5;
 	}
 yy52:
 	yych = *++YYCURSOR;
 	switch (yych) {
-		case 'o': goto yy55;
+		case 'k': goto yy59;
+		case 'l': goto yy60;
+		case 'r': goto yy61;
+		case 't': goto yy62;
 		default: goto yy5;
 	}
 yy53:
 	yych = *++YYCURSOR;
 	switch (yych) {
-		case 's': goto yy56;
+		case 'y': goto yy63;
 		default: goto yy5;
 	}
 yy54:
 	yych = *++YYCURSOR;
 	switch (yych) {
-		case 'g': goto yy57;
+		case 'l': goto yy64;
 		default: goto yy5;
 	}
 yy55:
 	yych = *++YYCURSOR;
 	switch (yych) {
-		case 'a': goto yy58;
+		case 'e': goto yy65;
 		default: goto yy5;
 	}
 yy56:
 	yych = *++YYCURSOR;
 	switch (yych) {
-		case 't': goto yy59;
+		case 'i': goto yy66;
+		case 'o': goto yy67;
 		default: goto yy5;
 	}
 yy57:
 	yych = *++YYCURSOR;
 	switch (yych) {
-		case 'i': goto yy60;
+		case 'r': goto yy68;
 		default: goto yy5;
 	}
 yy58:
 	yych = *++YYCURSOR;
 	switch (yych) {
-		case 'd': goto yy61;
+		case 'i': goto yy69;
 		default: goto yy5;
 	}
 yy59:
 	yych = *++YYCURSOR;
 	switch (yych) {
-		case 'e': goto yy62;
+		case 'e': goto yy70;
 		default: goto yy5;
 	}
 yy60:
 	yych = *++YYCURSOR;
 	switch (yych) {
-		case 's': goto yy63;
+		case 'o': goto yy71;
 		default: goto yy5;
 	}
 yy61:
 	yych = *++YYCURSOR;
-	if (yych <= 0x00) goto yy64;
-	goto yy5;
+	switch (yych) {
+		case 'e': goto yy72;
+		default: goto yy5;
+	}
 yy62:
 	yych = *++YYCURSOR;
 	switch (yych) {
-		case 'r': goto yy65;
+		case 'i': goto yy73;
+		case 'o': goto yy74;
 		default: goto yy5;
 	}
 yy63:
 	yych = *++YYCURSOR;
 	switch (yych) {
-		case 't': goto yy66;
+		case 's': goto yy75;
 		default: goto yy5;
 	}
 yy64:
-	++YYCURSOR;
-	{ params->count = 0; return 5; }
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 'o': goto yy76;
+		default: goto yy5;
+	}
 yy65:
 	yych = *++YYCURSOR;
-	if (yych <= 0x00) goto yy67;
-	goto yy5;
+	switch (yych) {
+		case 'r': goto yy77;
+		default: goto yy5;
+	}
 yy66:
 	yych = *++YYCURSOR;
 	switch (yych) {
-		case 'e': goto yy68;
+		case 'n': goto yy78;
 		default: goto yy5;
 	}
 yy67:
-	++YYCURSOR;
-	{ params->count = 0; return 3; }
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 'u': goto yy79;
+		default: goto yy5;
+	}
 yy68:
 	yych = *++YYCURSOR;
 	switch (yych) {
-		case 'r': goto yy69;
+		case 'e': goto yy80;
 		default: goto yy5;
 	}
 yy69:
 	yych = *++YYCURSOR;
-	if (yych >= 0x01) goto yy5;
+	switch (yych) {
+		case 's': goto yy81;
+		default: goto yy5;
+	}
+yy70:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 'y': goto yy82;
+		default: goto yy5;
+	}
+yy71:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 'g': goto yy83;
+		default: goto yy5;
+	}
+yy72:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 'g': goto yy84;
+		default: goto yy5;
+	}
+yy73:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 'e': goto yy85;
+		default: goto yy5;
+	}
+yy74:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 'k': goto yy86;
+		default: goto yy5;
+	}
+yy75:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case '/': goto yy87;
+		default: goto yy5;
+	}
+yy76:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 'a': goto yy88;
+		default: goto yy5;
+	}
+yy77:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 's': goto yy89;
+		default: goto yy5;
+	}
+yy78:
+	yych = *++YYCURSOR;
+	if (yych <= 0x00) goto yy90;
+	goto yy5;
+yy79:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 't': goto yy91;
+		default: goto yy5;
+	}
+yy80:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 's': goto yy92;
+		default: goto yy5;
+	}
+yy81:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 't': goto yy93;
+		default: goto yy5;
+	}
+yy82:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 's': goto yy94;
+		default: goto yy5;
+	}
+yy83:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 'i': goto yy95;
+		default: goto yy5;
+	}
+yy84:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 'i': goto yy96;
+		default: goto yy5;
+	}
+yy85:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 'r': goto yy97;
+		default: goto yy5;
+	}
+yy86:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 'e': goto yy98;
+		default: goto yy5;
+	}
+yy87:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 0x00:
+		case '/': goto yy5;
+		default:
+			yyt1 = YYCURSOR;
+			goto yy99;
+	}
+yy88:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 'd': goto yy100;
+		default: goto yy5;
+	}
+yy89:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 0x00: goto yy101;
+		case '/': goto yy102;
+		default: goto yy5;
+	}
+yy90:
+	++YYCURSOR;
+	{ params->count = 0; return 6; }
+yy91:
+	yych = *++YYCURSOR;
+	if (yych <= 0x00) goto yy103;
+	goto yy5;
+yy92:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 'h': goto yy104;
+		default: goto yy5;
+	}
+yy93:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 'e': goto yy105;
+		default: goto yy5;
+	}
+yy94:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 0x00: goto yy106;
+		case '/': goto yy107;
+		default: goto yy5;
+	}
+yy95:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 'n': goto yy108;
+		default: goto yy5;
+	}
+yy96:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 's': goto yy109;
+		default: goto yy5;
+	}
+yy97:
+	yych = *++YYCURSOR;
+	if (yych <= 0x00) goto yy110;
+	goto yy5;
+yy98:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 'n': goto yy111;
+		default: goto yy5;
+	}
+yy99:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 0x00: goto yy112;
+		case '/': goto yy5;
+		default: goto yy99;
+	}
+yy100:
+	yych = *++YYCURSOR;
+	if (yych <= 0x00) goto yy113;
+	goto yy5;
+yy101:
+	++YYCURSOR;
+	{ params->count = 0; return 14; }
+yy102:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 0x00:
+		case '/': goto yy5;
+		default:
+			yyt1 = YYCURSOR;
+			goto yy114;
+	}
+yy103:
+	++YYCURSOR;
+	{ params->count = 0; return 9; }
+yy104:
+	yych = *++YYCURSOR;
+	if (yych <= 0x00) goto yy115;
+	goto yy5;
+yy105:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 'r': goto yy116;
+		default: goto yy5;
+	}
+yy106:
+	++YYCURSOR;
+	{ params->count = 0; return 10; }
+yy107:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 0x00:
+		case '/': goto yy5;
+		default:
+			yyt1 = YYCURSOR;
+			goto yy117;
+	}
+yy108:
+	yych = *++YYCURSOR;
+	if (yych <= 0x00) goto yy118;
+	goto yy5;
+yy109:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 't': goto yy119;
+		default: goto yy5;
+	}
+yy110:
+	++YYCURSOR;
+	{ params->count = 0; return 12; }
+yy111:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 's': goto yy120;
+		default: goto yy5;
+	}
+yy112:
+	++YYCURSOR;
+	p17_0s = yyt1;
+	p17_0e = YYCURSOR - 1;
+	{ params->values[0].base = (const char *)p17_0s; params->values[0].len = (size_t)(p17_0e - p17_0s); params->count = 1; return 17; }
+yy113:
+	++YYCURSOR;
+	{ params->count = 0; return 5; }
+yy114:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 0x00: goto yy121;
+		case '/': goto yy122;
+		default: goto yy114;
+	}
+yy115:
+	++YYCURSOR;
+	{ params->count = 0; return 8; }
+yy116:
+	yych = *++YYCURSOR;
+	if (yych <= 0x00) goto yy123;
+	goto yy5;
+yy117:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 0x00: goto yy124;
+		case '/': goto yy5;
+		default: goto yy117;
+	}
+yy118:
+	++YYCURSOR;
+	{ params->count = 0; return 7; }
+yy119:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 'e': goto yy125;
+		default: goto yy5;
+	}
+yy120:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case '/': goto yy126;
+		default: goto yy5;
+	}
+yy121:
+	++YYCURSOR;
+	p15_0s = yyt1;
+	p15_0e = YYCURSOR - 1;
+	{ params->values[0].base = (const char *)p15_0s; params->values[0].len = (size_t)(p15_0e - p15_0s); params->count = 1; return 15; }
+yy122:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 'k': goto yy127;
+		default: goto yy5;
+	}
+yy123:
+	++YYCURSOR;
+	{ params->count = 0; return 3; }
+yy124:
+	++YYCURSOR;
+	p11_0s = yyt1;
+	p11_0e = YYCURSOR - 1;
+	{ params->values[0].base = (const char *)p11_0s; params->values[0].len = (size_t)(p11_0e - p11_0s); params->count = 1; return 11; }
+yy125:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 'r': goto yy128;
+		default: goto yy5;
+	}
+yy126:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 'u': goto yy129;
+		default: goto yy5;
+	}
+yy127:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 'e': goto yy130;
+		default: goto yy5;
+	}
+yy128:
+	yych = *++YYCURSOR;
+	if (yych <= 0x00) goto yy131;
+	goto yy5;
+yy129:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 's': goto yy132;
+		default: goto yy5;
+	}
+yy130:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 'y': goto yy133;
+		default: goto yy5;
+	}
+yy131:
 	++YYCURSOR;
 	{ params->count = 0; return 4; }
+yy132:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 'a': goto yy134;
+		default: goto yy5;
+	}
+yy133:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 's': goto yy135;
+		default: goto yy5;
+	}
+yy134:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 'g': goto yy136;
+		default: goto yy5;
+	}
+yy135:
+	yych = *++YYCURSOR;
+	if (yych <= 0x00) goto yy137;
+	goto yy5;
+yy136:
+	yych = *++YYCURSOR;
+	switch (yych) {
+		case 'e': goto yy138;
+		default: goto yy5;
+	}
+yy137:
+	++YYCURSOR;
+	p16_0s = yyt1;
+	p16_0e = YYCURSOR - 6;
+	{ params->values[0].base = (const char *)p16_0s; params->values[0].len = (size_t)(p16_0e - p16_0s); params->count = 1; return 16; }
+yy138:
+	yych = *++YYCURSOR;
+	if (yych >= 0x01) goto yy5;
+	++YYCURSOR;
+	{ params->count = 0; return 13; }
 }
 
 }

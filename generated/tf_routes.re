@@ -12,8 +12,21 @@ const tf_route_t tf_routes[] = {
     {"auth_register", "POST", "/v1/auth/register", TF_AUTH_PUBLIC, 0, TF_ROUTE_NEEDS_DB, tf_validate_register_request, "register_request", tf_api_auth_register, "tf_api_auth_register", 0, {NULL}},
     {"client_register", "POST", "/v1/client/register", TF_AUTH_PUBLIC, 0, TF_ROUTE_NEEDS_DB, tf_validate_register_request, "register_request", tf_api_auth_register, "tf_api_auth_register", 0, {NULL}},
     {"admin_reload", "POST", "/v1/admin/reload", TF_AUTH_ADMIN, 0, 0, NULL, NULL, tf_api_admin_reload, "tf_api_admin_reload", 0, {NULL}},
+    {"auth_login", "POST", "/v1/auth/login", TF_AUTH_PUBLIC, 0, TF_ROUTE_NEEDS_DB, tf_validate_login_request, "login_request", tf_api_auth_login, "tf_api_auth_login", 0, {NULL}},
+    {"client_login", "POST", "/v1/client/login", TF_AUTH_PUBLIC, 0, TF_ROUTE_NEEDS_DB, tf_validate_login_request, "login_request", tf_api_auth_login, "tf_api_auth_login", 0, {NULL}},
+    {"auth_refresh", "POST", "/v1/auth/refresh", TF_AUTH_PUBLIC, 0, TF_ROUTE_NEEDS_DB, tf_validate_refresh_request, "refresh_request", tf_api_auth_refresh, "tf_api_auth_refresh", 0, {NULL}},
+    {"auth_logout", "POST", "/v1/auth/logout", TF_AUTH_USER, 0, TF_ROUTE_NEEDS_DB, tf_validate_logout_request, "logout_request", tf_api_auth_logout, "tf_api_auth_logout", 0, {NULL}},
+    {"client_keys_list", "GET", "/v1/client/keys", TF_AUTH_USER, 0, TF_ROUTE_NEEDS_DB, NULL, NULL, tf_api_keys_list, "tf_api_keys_list", 0, {NULL}},
+    {"client_keys_create", "POST", "/v1/client/keys", TF_AUTH_USER, 0, TF_ROUTE_NEEDS_DB, tf_validate_key_create_request, "key_create_request", tf_api_keys_create, "tf_api_keys_create", 0, {NULL}},
+    {"client_keys_revoke", "DELETE", "/v1/client/keys/{id}", TF_AUTH_USER, 0, TF_ROUTE_NEEDS_DB, NULL, NULL, tf_api_keys_revoke, "tf_api_keys_revoke", 1, {"id"}},
+    {"client_tier", "GET", "/v1/client/tier", TF_AUTH_USER, 0, 0, NULL, NULL, tf_api_client_tier, "tf_api_client_tier", 0, {NULL}},
+    {"client_tokens_usage", "GET", "/v1/client/tokens/usage", TF_AUTH_USER, 0, TF_ROUTE_NEEDS_DB, NULL, NULL, tf_api_tokens_usage, "tf_api_tokens_usage", 0, {NULL}},
+    {"admin_users_list", "GET", "/v1/admin/users", TF_AUTH_ADMIN, 0, TF_ROUTE_NEEDS_DB, NULL, NULL, tf_api_admin_users_list, "tf_api_admin_users_list", 0, {NULL}},
+    {"admin_user_update", "PATCH", "/v1/admin/users/{id}", TF_AUTH_ADMIN, 0, TF_ROUTE_NEEDS_DB, tf_validate_admin_user_update, "admin_user_update", tf_api_admin_user_update, "tf_api_admin_user_update", 1, {"id"}},
+    {"admin_user_keys_create", "POST", "/v1/admin/users/{id}/keys", TF_AUTH_ADMIN, 0, TF_ROUTE_NEEDS_DB, tf_validate_key_create_request, "key_create_request", tf_api_admin_keys_create, "tf_api_admin_keys_create", 1, {"id"}},
+    {"admin_keys_revoke", "DELETE", "/v1/admin/keys/{id}", TF_AUTH_ADMIN, 0, TF_ROUTE_NEEDS_DB, NULL, NULL, tf_api_admin_keys_revoke, "tf_api_admin_keys_revoke", 1, {"id"}},
 };
-const size_t tf_routes_count = 6;
+const size_t tf_routes_count = 19;
 
 static const struct {
     int path;
@@ -26,6 +39,19 @@ static const struct {
     {3, "POST", 3},
     {4, "POST", 4},
     {5, "POST", 5},
+    {6, "POST", 6},
+    {7, "POST", 7},
+    {8, "POST", 8},
+    {9, "POST", 9},
+    {10, "GET", 10},
+    {10, "POST", 11},
+    {11, "DELETE", 12},
+    {12, "GET", 13},
+    {13, "GET", 14},
+    {14, "GET", 15},
+    {15, "PATCH", 16},
+    {16, "POST", 17},
+    {17, "DELETE", 18},
 };
 
 /* The Allow header of each path. */
@@ -36,6 +62,18 @@ static const char *const allow_of[] = {
     "POST",
     "POST",
     "POST",
+    "POST",
+    "POST",
+    "POST",
+    "POST",
+    "GET, HEAD, POST",
+    "DELETE",
+    "GET, HEAD",
+    "GET, HEAD",
+    "GET, HEAD",
+    "PATCH",
+    "POST",
+    "DELETE",
 };
 
 /* Path id for a NUL-terminated path, or -1; parameter spans point into `in`. */
@@ -44,6 +82,10 @@ static int match_path(const unsigned char *in, tf_route_params_t *params)
     const unsigned char *YYCURSOR = in;
     const unsigned char *YYMARKER __attribute__((unused));
     /*!stags:re2c format = 'const unsigned char *@@ = NULL;\n'; */
+    const unsigned char *p11_0s = NULL, *p11_0e = NULL;
+    const unsigned char *p15_0s = NULL, *p15_0e = NULL;
+    const unsigned char *p16_0s = NULL, *p16_0e = NULL;
+    const unsigned char *p17_0s = NULL, *p17_0e = NULL;
     params->count = 0;
     /*!re2c
         re2c:define:YYCTYPE = "unsigned char";
@@ -56,6 +98,18 @@ static int match_path(const unsigned char *in, tf_route_params_t *params)
         "/v1/auth/register" "\x00" { params->count = 0; return 3; }
         "/v1/client/register" "\x00" { params->count = 0; return 4; }
         "/v1/admin/reload" "\x00" { params->count = 0; return 5; }
+        "/v1/auth/login" "\x00" { params->count = 0; return 6; }
+        "/v1/client/login" "\x00" { params->count = 0; return 7; }
+        "/v1/auth/refresh" "\x00" { params->count = 0; return 8; }
+        "/v1/auth/logout" "\x00" { params->count = 0; return 9; }
+        "/v1/client/keys" "\x00" { params->count = 0; return 10; }
+        "/v1/client/tier" "\x00" { params->count = 0; return 12; }
+        "/v1/client/tokens/usage" "\x00" { params->count = 0; return 13; }
+        "/v1/admin/users" "\x00" { params->count = 0; return 14; }
+        "/v1/client/keys/" @p11_0s [^/\x00]+ @p11_0e "\x00" { params->values[0].base = (const char *)p11_0s; params->values[0].len = (size_t)(p11_0e - p11_0s); params->count = 1; return 11; }
+        "/v1/admin/users/" @p15_0s [^/\x00]+ @p15_0e "\x00" { params->values[0].base = (const char *)p15_0s; params->values[0].len = (size_t)(p15_0e - p15_0s); params->count = 1; return 15; }
+        "/v1/admin/users/" @p16_0s [^/\x00]+ @p16_0e "/keys" "\x00" { params->values[0].base = (const char *)p16_0s; params->values[0].len = (size_t)(p16_0e - p16_0s); params->count = 1; return 16; }
+        "/v1/admin/keys/" @p17_0s [^/\x00]+ @p17_0e "\x00" { params->values[0].base = (const char *)p17_0s; params->values[0].len = (size_t)(p17_0e - p17_0s); params->count = 1; return 17; }
         * { return -1; }
     */
 }

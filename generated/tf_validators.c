@@ -5,8 +5,28 @@
 #include "tf_validate.h"
 #include "tf_validators.h"
 
+static json_t *k0; /* constant */
+static json_t *k1; /* constant */
+static json_t *k2; /* constant */
+static json_t *k3; /* constant */
+static json_t *k4; /* constant */
+static json_t *k5; /* constant */
+static json_t *k6; /* constant */
 static regex_t re0;
 
+static int v_admin_user_update_1(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_admin_user_update_2(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_admin_user_update_0(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_key_create_request_1(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_key_create_request_0(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_login_request_1(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_login_request_2(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_login_request_0(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_logout_request_1(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_logout_request_2(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_logout_request_0(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_refresh_request_1(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_refresh_request_0(json_t *v, tf_verr_t *err, tf_vpath_t *p);
 static int v_register_request_1(json_t *v, tf_verr_t *err, tf_vpath_t *p);
 static int v_register_request_2(json_t *v, tf_verr_t *err, tf_vpath_t *p);
 static int v_register_request_3(json_t *v, tf_verr_t *err, tf_vpath_t *p);
@@ -14,8 +34,308 @@ static int v_register_request_0(json_t *v, tf_verr_t *err, tf_vpath_t *p);
 
 int tf_validators_init(void)
 {
+    if ((k0 = json_loads("\"guest\"", JSON_DECODE_ANY, NULL)) == NULL)
+        return -1;
+    if ((k1 = json_loads("\"registered\"", JSON_DECODE_ANY, NULL)) == NULL)
+        return -1;
+    if ((k2 = json_loads("\"pro\"", JSON_DECODE_ANY, NULL)) == NULL)
+        return -1;
+    if ((k3 = json_loads("\"unlimited\"", JSON_DECODE_ANY, NULL)) == NULL)
+        return -1;
+    if ((k4 = json_loads("\"enterprise\"", JSON_DECODE_ANY, NULL)) == NULL)
+        return -1;
+    if ((k5 = json_loads("\"\"", JSON_DECODE_ANY, NULL)) == NULL)
+        return -1;
+    if ((k6 = json_loads("false", JSON_DECODE_ANY, NULL)) == NULL)
+        return -1;
     if (regcomp(&re0, "^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+$", REG_EXTENDED | REG_NOSUB) != 0)
         return -1;
+    return 0;
+}
+
+static int v_admin_user_update_1(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_string(v))
+        return tf_v_fail(err, p, "type", "must be a string");
+    if (!(json_equal(v, k0) || json_equal(v, k1) || json_equal(v, k2) || json_equal(v, k3) || json_equal(v, k4)))
+        return tf_v_fail(err, p, "enum", "must be one of: %s", "\"guest\", \"registered\", \"pro\", \"unlimited\", \"enterprise\"");
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_admin_user_update_2(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_boolean(v))
+        return tf_v_fail(err, p, "type", "must be a boolean");
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_admin_user_update_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_object(v))
+        return tf_v_fail(err, p, "type", "must be an object");
+    if (json_is_object(v)) {
+        json_t *c;
+        if ((c = json_object_get(v, "tier")) != NULL) {
+            tf_v_push_key(p, "tier");
+            if (v_admin_user_update_1(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        }
+        if ((c = json_object_get(v, "disabled")) != NULL) {
+            tf_v_push_key(p, "disabled");
+            if (v_admin_user_update_2(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        }
+        const char *key;
+        json_object_foreach(v, key, c) {
+            if (strcmp(key, "tier") != 0 && strcmp(key, "disabled") != 0) {
+                tf_v_push_key(p, key);
+                return tf_v_fail(err, p, "additionalProperties", "is not allowed (unknown property; additionalProperties is false)");
+            }
+        }
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_key_create_request_1(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_string(v))
+        return tf_v_fail(err, p, "type", "must be a string");
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+        size_t chars = tf_v_utf8_len(s, n);
+        if (chars > 100u)
+            return tf_v_fail(err, p, "maxLength", "must be at most 100 characters");
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_key_create_request_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_object(v))
+        return tf_v_fail(err, p, "type", "must be an object");
+    if (json_is_object(v)) {
+        json_t *c;
+        if ((c = json_object_get(v, "name")) != NULL) {
+            tf_v_push_key(p, "name");
+            if (v_key_create_request_1(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        } else {
+            json_object_set_new(v, "name", json_deep_copy(k5));
+        }
+        const char *key;
+        json_object_foreach(v, key, c) {
+            if (strcmp(key, "name") != 0) {
+                tf_v_push_key(p, key);
+                return tf_v_fail(err, p, "additionalProperties", "is not allowed (unknown property; additionalProperties is false)");
+            }
+        }
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_login_request_1(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_string(v))
+        return tf_v_fail(err, p, "type", "must be a string");
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+        size_t chars = tf_v_utf8_len(s, n);
+        if (chars < 3u)
+            return tf_v_fail(err, p, "minLength", "must be at least 3 characters");
+        if (chars > 254u)
+            return tf_v_fail(err, p, "maxLength", "must be at most 254 characters");
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_login_request_2(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_string(v))
+        return tf_v_fail(err, p, "type", "must be a string");
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+        size_t chars = tf_v_utf8_len(s, n);
+        if (chars < 1u)
+            return tf_v_fail(err, p, "minLength", "must be at least 1 characters");
+        if (chars > 256u)
+            return tf_v_fail(err, p, "maxLength", "must be at most 256 characters");
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_login_request_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_object(v))
+        return tf_v_fail(err, p, "type", "must be an object");
+    if (json_is_object(v)) {
+        json_t *c;
+        if ((c = json_object_get(v, "email")) != NULL) {
+            tf_v_push_key(p, "email");
+            if (v_login_request_1(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        } else {
+            tf_v_push_key(p, "email");
+            return tf_v_fail(err, p, "required", "is required");
+        }
+        if ((c = json_object_get(v, "password")) != NULL) {
+            tf_v_push_key(p, "password");
+            if (v_login_request_2(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        } else {
+            tf_v_push_key(p, "password");
+            return tf_v_fail(err, p, "required", "is required");
+        }
+        const char *key;
+        json_object_foreach(v, key, c) {
+            if (strcmp(key, "email") != 0 && strcmp(key, "password") != 0) {
+                tf_v_push_key(p, key);
+                return tf_v_fail(err, p, "additionalProperties", "is not allowed (unknown property; additionalProperties is false)");
+            }
+        }
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_logout_request_1(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_string(v))
+        return tf_v_fail(err, p, "type", "must be a string");
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+        size_t chars = tf_v_utf8_len(s, n);
+        if (chars < 20u)
+            return tf_v_fail(err, p, "minLength", "must be at least 20 characters");
+        if (chars > 200u)
+            return tf_v_fail(err, p, "maxLength", "must be at most 200 characters");
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_logout_request_2(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_boolean(v))
+        return tf_v_fail(err, p, "type", "must be a boolean");
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_logout_request_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_object(v))
+        return tf_v_fail(err, p, "type", "must be an object");
+    if (json_is_object(v)) {
+        json_t *c;
+        if ((c = json_object_get(v, "refresh_token")) != NULL) {
+            tf_v_push_key(p, "refresh_token");
+            if (v_logout_request_1(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        }
+        if ((c = json_object_get(v, "everywhere")) != NULL) {
+            tf_v_push_key(p, "everywhere");
+            if (v_logout_request_2(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        } else {
+            json_object_set_new(v, "everywhere", json_deep_copy(k6));
+        }
+        const char *key;
+        json_object_foreach(v, key, c) {
+            if (strcmp(key, "refresh_token") != 0 && strcmp(key, "everywhere") != 0) {
+                tf_v_push_key(p, key);
+                return tf_v_fail(err, p, "additionalProperties", "is not allowed (unknown property; additionalProperties is false)");
+            }
+        }
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_refresh_request_1(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_string(v))
+        return tf_v_fail(err, p, "type", "must be a string");
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+        size_t chars = tf_v_utf8_len(s, n);
+        if (chars < 20u)
+            return tf_v_fail(err, p, "minLength", "must be at least 20 characters");
+        if (chars > 200u)
+            return tf_v_fail(err, p, "maxLength", "must be at most 200 characters");
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_refresh_request_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_object(v))
+        return tf_v_fail(err, p, "type", "must be an object");
+    if (json_is_object(v)) {
+        json_t *c;
+        if ((c = json_object_get(v, "refresh_token")) != NULL) {
+            tf_v_push_key(p, "refresh_token");
+            if (v_refresh_request_1(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        } else {
+            tf_v_push_key(p, "refresh_token");
+            return tf_v_fail(err, p, "required", "is required");
+        }
+        const char *key;
+        json_object_foreach(v, key, c) {
+            if (strcmp(key, "refresh_token") != 0) {
+                tf_v_push_key(p, key);
+                return tf_v_fail(err, p, "additionalProperties", "is not allowed (unknown property; additionalProperties is false)");
+            }
+        }
+    }
+    (void)v;
+    (void)err;
+    (void)p;
     return 0;
 }
 
@@ -118,6 +438,41 @@ static int v_register_request_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
     (void)err;
     (void)p;
     return 0;
+}
+
+int tf_validate_admin_user_update(json_t *v, tf_verr_t *err)
+{
+    tf_vpath_t p;
+    p.depth = 0;
+    return v_admin_user_update_0(v, err, &p);
+}
+
+int tf_validate_key_create_request(json_t *v, tf_verr_t *err)
+{
+    tf_vpath_t p;
+    p.depth = 0;
+    return v_key_create_request_0(v, err, &p);
+}
+
+int tf_validate_login_request(json_t *v, tf_verr_t *err)
+{
+    tf_vpath_t p;
+    p.depth = 0;
+    return v_login_request_0(v, err, &p);
+}
+
+int tf_validate_logout_request(json_t *v, tf_verr_t *err)
+{
+    tf_vpath_t p;
+    p.depth = 0;
+    return v_logout_request_0(v, err, &p);
+}
+
+int tf_validate_refresh_request(json_t *v, tf_verr_t *err)
+{
+    tf_vpath_t p;
+    p.depth = 0;
+    return v_refresh_request_0(v, err, &p);
 }
 
 int tf_validate_register_request(json_t *v, tf_verr_t *err)

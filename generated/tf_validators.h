@@ -9,6 +9,16 @@
 /* Prepares patterns and constants; call once at start-up. 0 or -1. */
 int tf_validators_init(void);
 
+/* spec/schemas/admin_user_update.yaml */
+int tf_validate_admin_user_update(json_t *v, tf_verr_t *err);
+/* spec/schemas/key_create_request.yaml */
+int tf_validate_key_create_request(json_t *v, tf_verr_t *err);
+/* spec/schemas/login_request.yaml */
+int tf_validate_login_request(json_t *v, tf_verr_t *err);
+/* spec/schemas/logout_request.yaml */
+int tf_validate_logout_request(json_t *v, tf_verr_t *err);
+/* spec/schemas/refresh_request.yaml */
+int tf_validate_refresh_request(json_t *v, tf_verr_t *err);
 /* spec/schemas/register_request.yaml */
 int tf_validate_register_request(json_t *v, tf_verr_t *err);
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tf_cli.h"
 #include "tf_conf.h"
 #include "tf_log.h"
 #include "tf_migrate.h"
@@ -28,19 +29,24 @@ static void usage(FILE *out)
     fprintf(out, "usage: triforce [--conf FILE]\n"
                  "       triforce --check-conf FILE\n"
                  "       triforce --migrate [--conf FILE]\n"
+                 "       triforce [--conf FILE] user add --email E [--tier T] [--admin] [--password-stdin]\n"
+                 "       triforce [--conf FILE] user set-tier --email E --tier T\n"
+                 "       triforce [--conf FILE] user disable|enable --email E\n"
                  "       triforce --version\n");
 }
 
 int main(int argc, char **argv)
 {
     const char *conf_file = "conf/triforce.yaml";
-    int check_only = 0, migrate_only = 0;
-    for (int i = 1; i < argc; i++) {
+    int check_only = 0, migrate_only = 0, user_cmd = 0;
+    for (int i = 1; i < argc && !user_cmd; i++) {
         if (strcmp(argv[i], "--conf") == 0 && i + 1 < argc) {
             conf_file = argv[++i];
         } else if (strcmp(argv[i], "--check-conf") == 0 && i + 1 < argc) {
             conf_file = argv[++i];
             check_only = 1;
+        } else if (strcmp(argv[i], "user") == 0) {
+            user_cmd = i;
         } else if (strcmp(argv[i], "--migrate") == 0) {
             migrate_only = 1;
         } else if (strcmp(argv[i], "--version") == 0) {
@@ -78,6 +84,11 @@ int main(int argc, char **argv)
     if (tf_migrate_run(conf->db_url, conf->db_migrations, (int)conf->db_startup_wait_seconds, err, sizeof(err)) != 0) {
         tf_log(TF_LOG_ERROR, "error", NULL, "database migrations: %s", err);
         return 1;
+    }
+    if (user_cmd) {
+        int rc = tf_cli_user(conf, argc - user_cmd, argv + user_cmd);
+        tf_conf_unref(conf);
+        return rc;
     }
     if (migrate_only) {
         tf_conf_unref(conf);

@@ -4,31 +4,237 @@
 #include "tf_auth.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "tf_crypto.h"
+#include "tf_db.h"
+#include "tf_jwt.h"
+#include "tf_log.h"
+#include "tf_server.h"
 #include "tf_tiers.h"
 
-/* Guests are identified by address, looked up only when something needs it. */
-static void guest_identity(tf_req_t *r)
+#define CACHE_SLOTS 512
+#define CACHE_TTL_NS (3ull * 1000000000ull)
+
+typedef struct cached_user {
+    char id[40];
+    char email[256];
+    int tier, is_admin, disabled;
+    double valid_after; /* users.tokens_valid_after, epoch seconds */
+    uint64_t fetched_ns;
+    uint64_t epoch;
+} cached_user_t;
+
+static __thread cached_user_t *cache;
+static uint64_t invalidation_epoch = 1;
+
+void tf_auth_invalidate_all(void)
 {
-    r->who.authenticated = 0;
-    r->who.user_id = 0;
-    r->who.subject[0] = '\0';
-    r->who.tier = TF_TIER_GUEST;
-    r->who.is_admin = 0;
+    __atomic_add_fetch(&invalidation_epoch, 1, __ATOMIC_RELEASE);
 }
 
-int tf_auth_identify(tf_req_t *r)
+void tf_auth_thread_exit(void)
 {
-    guest_identity(r);
-    ssize_t i = h2o_find_header(&r->h2o->headers, H2O_TOKEN_AUTHORIZATION, -1);
-    if (i < 0)
+    free(cache);
+    cache = NULL;
+}
+
+static cached_user_t *cache_slot(const char *id)
+{
+    if (cache == NULL)
+        cache = calloc(CACHE_SLOTS, sizeof(*cache));
+    uint32_t h = 2166136261u;
+    for (const char *p = id; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    return &cache[h % CACHE_SLOTS];
+}
+
+static const cached_user_t *cache_get(const char *id)
+{
+    cached_user_t *c = cache_slot(id);
+    if (strcmp(c->id, id) != 0 || c->epoch != __atomic_load_n(&invalidation_epoch, __ATOMIC_ACQUIRE) ||
+        tf_now_ns() - c->fetched_ns > CACHE_TTL_NS)
+        return NULL;
+    return c;
+}
+
+static void unauthorized(tf_req_t *r, const char *code, const char *msg)
+{
+    tf_add_header(r, "www-authenticate", "Bearer realm=\"triforce\", error=\"invalid_token\"");
+    tf_respond_error(r, 401, code, NULL, "%s", msg);
+}
+
+static int is_admin_email(const tf_conf_t *c, const char *email)
+{
+    for (unsigned i = 0; i < c->admins_count; i++)
+        if (strcasecmp(c->admins[i], email) == 0)
+            return 1;
+    return 0;
+}
+
+int tf_auth_who_from_row(tf_req_t *r, const char *id, const char *email, const char *tier, int is_admin)
+{
+    int t = tf_tier_find(tier);
+    r->who.authenticated = 1;
+    snprintf(r->who.user_id, sizeof(r->who.user_id), "%s", id);
+    snprintf(r->who.subject, sizeof(r->who.subject), "%s", email);
+    r->who.tier = t >= 0 ? t : TF_TIER_REGISTERED;
+    r->who.is_admin = is_admin || is_admin_email(r->conf, email);
+    return 0;
+}
+
+/* --- the user row, for tokens and proxies --------------------------------- */
+
+typedef struct lookup {
+    tf_auth_done_fn done;
+    long long token_iat; /* JWT iat, or -1 when not a JWT */
+} lookup_t;
+
+/* Columns: id, email, tier, is_admin, disabled, tokens_valid_after (epoch). */
+#define USER_COLUMNS "u.id::text, u.email, u.tier, u.is_admin, u.disabled, extract(epoch from u.tokens_valid_after)::float8"
+
+static void remember(const char *id, const char *email, int tier, int admin, int disabled, double valid_after)
+{
+    cached_user_t *c = cache_slot(id);
+    snprintf(c->id, sizeof(c->id), "%s", id);
+    snprintf(c->email, sizeof(c->email), "%s", email);
+    c->tier = tier;
+    c->is_admin = admin;
+    c->disabled = disabled;
+    c->valid_after = valid_after;
+    c->fetched_ns = tf_now_ns();
+    c->epoch = __atomic_load_n(&invalidation_epoch, __ATOMIC_ACQUIRE);
+}
+
+/* Applies a cached or fetched user; returns 0 to go on, -1 after answering. */
+static int apply_user(tf_req_t *r, const cached_user_t *u, long long token_iat)
+{
+    if (u->disabled) {
+        tf_respond_error(r, 403, "account_disabled", NULL, "this account is disabled");
+        return -1;
+    }
+    if (token_iat >= 0 && (double)token_iat < u->valid_after) {
+        unauthorized(r, "token_revoked", "this token was revoked (logged out); log in or refresh again");
+        return -1;
+    }
+    r->who.authenticated = 1;
+    snprintf(r->who.user_id, sizeof(r->who.user_id), "%s", u->id);
+    snprintf(r->who.subject, sizeof(r->who.subject), "%s", u->email);
+    r->who.tier = u->tier;
+    r->who.is_admin = u->is_admin || is_admin_email(r->conf, u->email);
+    return 0;
+}
+
+static void on_user_row(void *ud, PGresult *res, const char *err)
+{
+    tf_req_t *r = ud;
+    lookup_t *lk = r->auth_ctx;
+    r->dbq = NULL;
+    if (err != NULL) {
+        tf_add_header(r, "retry-after", "5");
+        tf_respond_error(r, 503, "database_unavailable", NULL, "cannot check the credentials now; try again shortly");
+        return;
+    }
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        /* e.g. a signed token whose sub is not a uuid */
+        tf_log(TF_LOG_WARN, "api", r->id, "credential lookup failed: %s", PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+        unauthorized(r, "invalid_credentials", "the credentials are not valid");
+        return;
+    }
+    if (PQntuples(res) != 1) {
+        unauthorized(r, "invalid_credentials", "the credentials are not valid");
+        return;
+    }
+    int tier = tf_tier_find(PQgetvalue(res, 0, 2));
+    remember(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), tier >= 0 ? tier : TF_TIER_REGISTERED, PQgetvalue(res, 0, 3)[0] == 't',
+             PQgetvalue(res, 0, 4)[0] == 't', strtod(PQgetvalue(res, 0, 5), NULL));
+    if (apply_user(r, cache_slot(PQgetvalue(res, 0, 0)), lk->token_iat) == 0)
+        lk->done(r);
+}
+
+static int lookup(tf_req_t *r, tf_auth_done_fn done, long long token_iat, const char *sql, const char *param)
+{
+    lookup_t *lk = h2o_mem_alloc_pool(&r->h2o->pool, sizeof(*lk));
+    lk->done = done;
+    lk->token_iat = token_iat;
+    r->auth_ctx = lk;
+    const char *params[1] = {param};
+    r->dbq = tf_db_query(r->thr->db, sql, 1, params, on_user_row, r);
+    if (r->dbq == NULL) {
+        tf_add_header(r, "retry-after", "5");
+        tf_respond_error(r, 503, "database_unavailable", NULL, "cannot check the credentials now; try again shortly");
+        return -1;
+    }
+    return 0;
+}
+
+/* --- entry point ----------------------------------------------------------- */
+
+static int peer_is_trusted_proxy(tf_req_t *r)
+{
+    if (r->conf->trusted_proxies_count == 0)
         return 0;
-    /* Token verification (JWT, API keys) arrives with the users issue; until
-     * then no credential can be valid, and one that is presented must not
-     * quietly fall back to guest. */
-    h2o_add_header_by_str(&r->h2o->pool, &r->h2o->res.headers, H2O_STRLIT("www-authenticate"), 0, NULL,
-                          H2O_STRLIT("Bearer realm=\"triforce\", error=\"invalid_token\""));
-    tf_respond_error(r, 401, "invalid_credentials", NULL, "the credentials are not valid");
-    return -1;
+    const char *addr = tf_req_client_addr(r);
+    for (unsigned i = 0; i < r->conf->trusted_proxies_count; i++)
+        if (strcmp(r->conf->trusted_proxies[i], addr) == 0)
+            return 1;
+    return 0;
+}
+
+int tf_auth_identify(tf_req_t *r, tf_auth_done_fn done)
+{
+    memset(&r->who, 0, sizeof(r->who));
+    r->who.tier = TF_TIER_GUEST;
+    h2o_req_t *req = r->h2o;
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    if (i < 0) {
+        /* The seeds' bare X-User-ID is believed only from a configured proxy. */
+        ssize_t x = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-user-id"), -1);
+        if (x >= 0 && peer_is_trusted_proxy(r)) {
+            h2o_iovec_t v = req->headers.entries[x].value;
+            char *email = h2o_strdup(&req->pool, v.base, v.len).base;
+            return lookup(r, done, -1, "SELECT " USER_COLUMNS " FROM users u WHERE lower(u.email) = lower($1)", email);
+        }
+        return 1;
+    }
+    h2o_iovec_t v = req->headers.entries[i].value;
+    if (v.len < 8 || !h2o_lcstris(v.base, 7, H2O_STRLIT("bearer "))) {
+        unauthorized(r, "invalid_credentials", "use Authorization: Bearer <token or API key>");
+        return -1;
+    }
+    const char *tok = v.base + 7;
+    size_t tlen = v.len - 7;
+    while (tlen > 0 && *tok == ' ')
+        tok++, tlen--;
+
+    if (tlen > 3 && memcmp(tok, "tf_", 3) == 0) {
+        char hash[67];
+        tf_crypto_sha256_bytea(tok, tlen, hash);
+        char *h = h2o_strdup(&req->pool, hash, sizeof(hash) - 1).base;
+        /* The key's last use is written at most once a minute per key. */
+        return lookup(r, done, -1,
+                      "WITH k AS (SELECT id, user_id FROM api_keys WHERE key_hash = $1::bytea AND revoked_at IS NULL), "
+                      "t AS (UPDATE api_keys SET last_used_at = now() WHERE id = (SELECT id FROM k) AND "
+                      "(last_used_at IS NULL OR last_used_at < now() - interval '60 seconds')) "
+                      "SELECT " USER_COLUMNS " FROM k JOIN users u ON u.id = k.user_id",
+                      h);
+    }
+
+    if (r->conf->jwt == NULL) {
+        unauthorized(r, "auth_not_configured", "token authentication is not configured on this server");
+        return -1;
+    }
+    tf_jwt_claims_t cl;
+    char why[128];
+    if (tf_jwt_verify(r->conf->jwt, tok, tlen, (long long)time(NULL), &cl, why, sizeof(why)) != 0) {
+        tf_log(TF_LOG_INFO, "api", r->id, "token refused: %s", why); /* the reason, never the token */
+        unauthorized(r, "invalid_token", why);
+        return -1;
+    }
+    const cached_user_t *u = cache_get(cl.sub);
+    if (u != NULL)
+        return apply_user(r, u, cl.iat) == 0 ? 1 : -1;
+    return lookup(r, done, cl.iat, "SELECT " USER_COLUMNS " FROM users u WHERE u.id = $1::uuid", h2o_strdup(&req->pool, cl.sub, strlen(cl.sub)).base);
 }

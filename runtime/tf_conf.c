@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tf_jwt.h"
 #include "tf_log.h"
 #include "tf_yaml_lines.h"
 
@@ -54,6 +55,15 @@ typedef struct conf_file {
         char *level;
         char *file;
     } log;
+    struct {
+        char *jwt_alg, *jwt_secret, *jwt_private_key_file, *jwt_public_key_file, *issuer;
+        unsigned access_ttl_seconds, refresh_ttl_seconds;
+        char **trusted_proxies;
+        unsigned trusted_proxies_count;
+        char **admins;
+        unsigned admins_count;
+        unsigned login_max_failures, login_window_seconds;
+    } auth;
 } conf_file_t;
 
 /* Booleans as a strict enum: libcyaml 1.3 reads any unknown word ("maybe")
@@ -104,7 +114,24 @@ static const cyaml_schema_field_t log_fields[] = {
     CYAML_FIELD_STRING_PTR("file", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, log_t, file, 0, 4096),
     CYAML_FIELD_END};
 
+typedef typeof(((conf_file_t *)0)->auth) auth_t;
+static const cyaml_schema_value_t string_entry = {CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 1, 4096)};
+static const cyaml_schema_field_t auth_fields[] = {
+    CYAML_FIELD_STRING_PTR("jwt_alg", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, auth_t, jwt_alg, 1, 16),
+    CYAML_FIELD_STRING_PTR("jwt_secret", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, auth_t, jwt_secret, 0, 4096),
+    CYAML_FIELD_STRING_PTR("jwt_private_key_file", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, auth_t, jwt_private_key_file, 1, 4096),
+    CYAML_FIELD_STRING_PTR("jwt_public_key_file", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, auth_t, jwt_public_key_file, 1, 4096),
+    CYAML_FIELD_STRING_PTR("issuer", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, auth_t, issuer, 1, 256),
+    CYAML_FIELD_UINT("access_ttl_seconds", CYAML_FLAG_OPTIONAL, auth_t, access_ttl_seconds),
+    CYAML_FIELD_UINT("refresh_ttl_seconds", CYAML_FLAG_OPTIONAL, auth_t, refresh_ttl_seconds),
+    CYAML_FIELD_SEQUENCE("trusted_proxies", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, auth_t, trusted_proxies, &string_entry, 0, 64),
+    CYAML_FIELD_SEQUENCE("admins", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, auth_t, admins, &string_entry, 0, 256),
+    CYAML_FIELD_UINT("login_max_failures", CYAML_FLAG_OPTIONAL, auth_t, login_max_failures),
+    CYAML_FIELD_UINT("login_window_seconds", CYAML_FLAG_OPTIONAL, auth_t, login_window_seconds),
+    CYAML_FIELD_END};
+
 static const cyaml_schema_field_t top_fields[] = {
+    CYAML_FIELD_MAPPING("auth", CYAML_FLAG_OPTIONAL, conf_file_t, auth, auth_fields),
     CYAML_FIELD_MAPPING("node", CYAML_FLAG_OPTIONAL, conf_file_t, node, node_fields),
     CYAML_FIELD_SEQUENCE("listen", CYAML_FLAG_POINTER, conf_file_t, listen, &listen_entry, 1, 16),
     CYAML_FIELD_MAPPING("tls", CYAML_FLAG_OPTIONAL, conf_file_t, tls, tls_fields),
@@ -233,6 +260,19 @@ static char *expand_env(const char *s, errbuf_t *e, unsigned line, const char *f
     return out;
 }
 
+/* A small key file, read whole (PEM); NULL when unreadable. */
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    char *buf = calloc(1, 65536);
+    size_t n = fread(buf, 1, 65535, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
 static char *dup_or(const char *s, const char *dflt)
 {
     return strdup(s != NULL ? s : dflt);
@@ -292,6 +332,42 @@ static int build(tf_conf_t *c, const conf_file_t *f, const tf_yaml_lines_t *yl, 
         err_add(e, tf_yaml_lines_get(yl, "log.level"), "log.level: '%s' is not one of debug, info, warn, error, off",
                 f->log.level);
     c->log_file = dup_or(f->log.file, "");
+
+    /* auth */
+    c->jwt_alg = dup_or(f->auth.jwt_alg, "HS256");
+    c->jwt_issuer = dup_or(f->auth.issuer, "triforce");
+    c->access_ttl_seconds = f->auth.access_ttl_seconds ? f->auth.access_ttl_seconds : 900;
+    c->refresh_ttl_seconds = f->auth.refresh_ttl_seconds ? f->auth.refresh_ttl_seconds : 30 * 86400;
+    c->login_max_failures = f->auth.login_max_failures ? f->auth.login_max_failures : 5;
+    c->login_window_seconds = f->auth.login_window_seconds ? f->auth.login_window_seconds : 900;
+    c->trusted_proxies_count = f->auth.trusted_proxies_count;
+    c->trusted_proxies = calloc(f->auth.trusted_proxies_count + 1, sizeof(char *));
+    for (unsigned i = 0; i < f->auth.trusted_proxies_count; i++)
+        c->trusted_proxies[i] = strdup(f->auth.trusted_proxies[i]);
+    c->admins_count = f->auth.admins_count;
+    c->admins = calloc(f->auth.admins_count + 1, sizeof(char *));
+    for (unsigned i = 0; i < f->auth.admins_count; i++)
+        c->admins[i] = strdup(f->auth.admins[i]);
+    if (f->auth.jwt_secret != NULL)
+        c->jwt_secret = expand_env(f->auth.jwt_secret, e, tf_yaml_lines_get(yl, "auth.jwt_secret"), "auth.jwt_secret");
+    c->jwt_private_key_file = f->auth.jwt_private_key_file ? strdup(f->auth.jwt_private_key_file) : NULL;
+    c->jwt_public_key_file = f->auth.jwt_public_key_file ? strdup(f->auth.jwt_public_key_file) : NULL;
+    /* No secret and no keys: tokens are refused and logins answer 503, so a
+     * minimal conf still serves the public routes. */
+    int auth_configured = c->jwt_secret != NULL || c->jwt_private_key_file != NULL || c->jwt_public_key_file != NULL;
+    if (e->count == 0 && auth_configured) {
+        char jerr[256];
+        char *priv = c->jwt_private_key_file ? read_file(c->jwt_private_key_file) : NULL;
+        char *pub = c->jwt_public_key_file ? read_file(c->jwt_public_key_file) : NULL;
+        c->jwt = tf_jwt_keys_new(c->jwt_alg, c->jwt_secret, priv, pub, c->jwt_issuer, jerr, sizeof(jerr));
+        if (c->jwt == NULL)
+            err_add(e, tf_yaml_lines_get(yl, strcmp(c->jwt_alg, "HS256") == 0 ? "auth.jwt_secret" : "auth.jwt_alg"), "auth: %s",
+                    jerr);
+        if (priv != NULL)
+            explicit_bzero(priv, strlen(priv));
+        free(priv);
+        free(pub);
+    }
     return e->count == 0 ? 0 : -1;
 }
 
@@ -310,6 +386,21 @@ static void conf_free(tf_conf_t *c)
     free(c->db_url);
     free(c->db_migrations);
     free(c->log_file);
+    free(c->jwt_alg);
+    if (c->jwt_secret != NULL)
+        explicit_bzero(c->jwt_secret, strlen(c->jwt_secret));
+    free(c->jwt_secret);
+    free(c->jwt_private_key_file);
+    free(c->jwt_public_key_file);
+    free(c->jwt_issuer);
+    for (unsigned i = 0; c->trusted_proxies != NULL && i < c->trusted_proxies_count; i++)
+        free(c->trusted_proxies[i]);
+    free(c->trusted_proxies);
+    for (unsigned i = 0; c->admins != NULL && i < c->admins_count; i++)
+        free(c->admins[i]);
+    free(c->admins);
+    if (c->jwt != NULL)
+        tf_jwt_keys_free(c->jwt);
     free(c->path);
     free(c);
 }

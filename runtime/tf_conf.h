@@ -33,6 +33,18 @@ typedef struct tf_conf {
     unsigned db_startup_wait_seconds;
     uint64_t max_body_bytes;
     int log_level;    /* TF_LOG_* */
+    /* auth */
+    char *jwt_alg;            /* "HS256" (default), "RS256", "ES256" */
+    char *jwt_secret;         /* HS256; from the environment; never logged */
+    char *jwt_private_key_file, *jwt_public_key_file; /* RS256/ES256 */
+    char *jwt_issuer;
+    unsigned access_ttl_seconds, refresh_ttl_seconds;
+    char **trusted_proxies;   /* addresses whose X-User-ID header is believed */
+    unsigned trusted_proxies_count;
+    char **admins;            /* emails that are admins whatever the database says */
+    unsigned admins_count;
+    unsigned login_max_failures, login_window_seconds;
+    struct tf_jwt_keys *jwt;  /* built from the above at load time */
     char *log_file;   /* "" = stderr */
 
     /* --- bookkeeping --- */

@@ -203,15 +203,15 @@ static int parse_body(tf_req_t *r)
     if (rt->validate == NULL)
         return 0;
     if (req->entity.base == NULL || req->entity.len == 0) {
-        tf_respond_error(r, 400, "missing_body", NULL, "a JSON request body is required");
-        return -1;
-    }
-    if (!is_json_content_type(req)) {
+        /* No body is an empty object: the schema's required list speaks. */
+        r->body = json_object();
+    } else if (!is_json_content_type(req)) {
         tf_respond_error(r, 415, "unsupported_media_type", NULL, "the request body must be application/json");
         return -1;
     }
     json_error_t jerr;
-    r->body = json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES, &jerr);
+    if (r->body == NULL)
+        r->body = json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES, &jerr);
     if (r->body == NULL) {
         tf_respond_error(r, 400, "invalid_json", NULL, "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column,
                          jerr.text);
@@ -225,6 +225,35 @@ static int parse_body(tf_req_t *r)
         return -1;
     }
     return 0;
+}
+
+/* The pipeline after the caller is known (at once, or after a lookup). */
+static void after_auth(tf_req_t *r)
+{
+    const tf_route_t *rt = &tf_routes[r->route];
+    if (rt->auth >= TF_AUTH_USER && !r->who.authenticated) {
+        tf_add_header(r, "www-authenticate", "Bearer realm=\"triforce\"");
+        tf_respond_error(r, 401, "unauthenticated", NULL, "this route needs credentials (Authorization: Bearer ...)");
+        return;
+    }
+    if (rt->auth == TF_AUTH_ADMIN && !r->who.is_admin) {
+        tf_respond_error(r, 403, "admin_only", NULL, "this route is for administrators");
+        return;
+    }
+    if (tf_tiers[r->who.tier].rank < tf_tiers[rt->min_tier].rank) {
+        tf_respond_error(r, 403, "tier_too_low", NULL, "this route needs the %s tier or higher; yours is %s", tf_tiers[rt->min_tier].id,
+                         tf_tiers[r->who.tier].id);
+        return;
+    }
+    if ((rt->flags & TF_ROUTE_NEEDS_DB) && !tf_db_is_up(r->thr->db)) {
+        tf_add_header(r, "retry-after", "5");
+        tf_respond_error(r, 503, "database_unavailable", NULL, "the database is unavailable; try again shortly");
+        return;
+    }
+    if (parse_body(r) != 0)
+        return;
+    if (rt->handler(r) != 0 && r->status == 0)
+        tf_respond_error(r, 500, "internal_error", NULL, "internal error (request %s)", r->id);
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
@@ -255,38 +284,15 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     r->route = (size_t)idx;
-    const tf_route_t *rt = &tf_routes[idx];
 
     if (req->entity.base != NULL && req->entity.len > r->conf->max_body_bytes) {
         tf_respond_error(r, 413, "body_too_large", NULL, "the request body is %zu bytes; the limit is %llu", req->entity.len,
                          (unsigned long long)r->conf->max_body_bytes);
         return 0;
     }
-    if (tf_auth_identify(r) != 0)
-        return 0; /* answered 401 */
-    if (rt->auth >= TF_AUTH_USER && !r->who.authenticated) {
-        tf_add_header(r, "www-authenticate", "Bearer realm=\"triforce\"");
-        tf_respond_error(r, 401, "unauthenticated", NULL, "this route needs credentials (Authorization: Bearer ...)");
-        return 0;
-    }
-    if (rt->auth == TF_AUTH_ADMIN && !r->who.is_admin) {
-        tf_respond_error(r, 403, "admin_only", NULL, "this route is for administrators");
-        return 0;
-    }
-    if (tf_tiers[r->who.tier].rank < tf_tiers[rt->min_tier].rank) {
-        tf_respond_error(r, 403, "tier_too_low", NULL, "this route needs the %s tier or higher; yours is %s", tf_tiers[rt->min_tier].id,
-                         tf_tiers[r->who.tier].id);
-        return 0;
-    }
-    if ((rt->flags & TF_ROUTE_NEEDS_DB) && !tf_db_is_up(thr->db)) {
-        tf_add_header(r, "retry-after", "5");
-        tf_respond_error(r, 503, "database_unavailable", NULL, "the database is unavailable; try again shortly");
-        return 0;
-    }
-    if (parse_body(r) != 0)
-        return 0;
-    if (rt->handler(r) != 0 && r->status == 0)
-        tf_respond_error(r, 500, "internal_error", NULL, "internal error (request %s)", r->id);
+    /* 1: known now; 0: a lookup calls after_auth later; -1: answered. */
+    if (tf_auth_identify(r, after_auth) == 1)
+        after_auth(r);
     return 0;
 }
 

@@ -27,7 +27,7 @@ struct tf_work;
 /* Who is calling. */
 typedef struct tf_identity {
     int authenticated;  /* 0: guest (identified by address) */
-    int64_t user_id;    /* 0 for guests */
+    char user_id[40];   /* uuid text; "" for guests */
     char subject[256];  /* user email; "" for guests (see tf_req_client_addr) */
     int tier;           /* index into tf_tiers[] */
     int is_admin;
@@ -49,6 +49,7 @@ struct tf_req {
     struct tf_db_query *dbq;  /* pending query, cancelled if the client leaves */
     struct tf_work *job;      /* pending worker job, cancelled likewise */
     void *hctx;               /* handler state */
+    void *auth_ctx;           /* tf_auth's state during a lookup */
     void (*on_dispose)(tf_req_t *r); /* handler cleanup when the request ends, answered or not */
 };
 

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tf_auth.h"
 #include "tf_db.h"
 #include "tf_http.h"
 #include "tf_log.h"
@@ -279,6 +280,7 @@ static void *thread_main(void *arg)
     h2o_multithread_unregister_receiver(thr->ctx.queue, &thr->ctl);
     tf_conf_hold_release(thr->hold);
     thr->hold = NULL;
+    tf_auth_thread_exit();
     thr->conf = NULL;
     tf_log_thread_buffered(0);
     return NULL;

@@ -32,6 +32,8 @@ run_capture() { # run_capture LABEL CMD... : streams output, then tallies it
 }
 
 export TF_PG_DIR=$ROOT/var/test-pg
+TRIFORCE_JWT_SECRET=$(head -c 48 /dev/urandom | base64 -w0)
+export TRIFORCE_JWT_SECRET
 export TF_PLAIN=${TF_PLAIN:-19080}
 export TF_TLS=${TF_TLS:-19443}
 
@@ -62,6 +64,11 @@ limits:
 log:
   level: info
   file: $TF_TMP/triforce.log
+auth:
+  jwt_secret: "\${TRIFORCE_JWT_SECRET}"
+  issuer: triforce-test
+  admins: [root@example.com]
+  login_max_failures: 5
 CONF
 }
 export -f write_conf

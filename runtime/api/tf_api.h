@@ -6,9 +6,35 @@
 
 #include <jansson.h>
 
+#include <libpq-fe.h>
+
+#include "tf_http.h"
 #include "tf_spec.h"
 
 /* A tier as the API shows it (GET /v1/tiers, GET /v1/client/tier). */
 json_t *tf_tier_to_json(const tf_tier_t *t);
+
+/* Answers 503 with Retry-After (the database could not be used). */
+void tf_api_db_unavailable(tf_req_t *r);
+
+/* A query whose callback does nothing (writes whose outcome no one waits for). */
+void tf_api_db_ignore(void *ud, PGresult *res, const char *err);
+
+/* Runs a query for r, answering 503 at once if it cannot be queued; 0 or -1. */
+int tf_api_query(tf_req_t *r, const char *sql, int n, const char *const *params,
+                 void (*cb)(void *ud, PGresult *res, const char *err));
+
+/*
+ * Creates a session (refresh token) for the user and answers 200 with the
+ * login shape of PRODUCT.md: {user_id, token, refresh_token, tier, client_id, ...}.
+ */
+void tf_api_issue_tokens(tf_req_t *r, const char *user_id, const char *email, const char *tier, int is_admin);
+
+/* Query callback: answers with the JSON text in row 0, column 0 (404 when
+ * no row; 201 when r->hctx == r, i.e. something was created). */
+void tf_api_on_json_row(void *ud, PGresult *res, const char *err);
+
+/* 1 when s looks like a uuid (so a bad path parameter is a 404, not an SQL error). */
+int tf_api_is_uuid(const char *s);
 
 #endif

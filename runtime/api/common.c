@@ -1,0 +1,44 @@
+/*
+ * Small helpers shared by the handlers (tf_api.h).
+ */
+#include <ctype.h>
+#include <string.h>
+
+#include "tf_api.h"
+#include "tf_db.h"
+#include "tf_server.h"
+
+void tf_api_db_unavailable(tf_req_t *r)
+{
+    tf_add_header(r, "retry-after", "5");
+    tf_respond_error(r, 503, "database_unavailable", NULL, "the database is unavailable; try again shortly");
+}
+
+void tf_api_db_ignore(void *ud, PGresult *res, const char *err)
+{
+}
+
+int tf_api_query(tf_req_t *r, const char *sql, int n, const char *const *params, void (*cb)(void *ud, PGresult *res, const char *err))
+{
+    r->dbq = tf_db_query(r->thr->db, sql, n, params, cb, r);
+    if (r->dbq == NULL) {
+        tf_api_db_unavailable(r);
+        return -1;
+    }
+    return 0;
+}
+
+int tf_api_is_uuid(const char *s)
+{
+    if (s == NULL || strlen(s) != 36)
+        return 0;
+    for (int i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-')
+                return 0;
+        } else if (!isxdigit((unsigned char)s[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
