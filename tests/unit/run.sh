@@ -9,7 +9,7 @@ B=build/unit; [ "$SAN" = 1 ] && B=build-asan/unit
 mkdir -p "$B"
 CF="-std=gnu11 -g -O1 -DH2O_USE_LIBUV=0 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wstrict-prototypes -Iruntime"
 [ "$SAN" = 1 ] && CF="$CF -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
-PKG="libh2o-evloop openssl jansson"
+PKG="libh2o-evloop openssl jansson libjwt libsodium"
 P=0; F=0
 run() { # run NAME CMD... : runs a TAP-printing test program
   local name=$1 out rc; shift
@@ -42,6 +42,7 @@ else
 fi
 
 build "$B/test_tls" tests/unit/test_tls.c runtime/tf_tls.c && run tls "$B/test_tls"
+build "$B/test_jwt" tests/unit/test_jwt.c runtime/tf_jwt.c && run jwt "$B/test_jwt"
 
 echo "$P passed, $F failed"
 [ $F -eq 0 ]
