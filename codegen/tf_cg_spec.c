@@ -71,31 +71,23 @@ static const cyaml_strval_t bool_strings[] = {{"false", B_FALSE}, {"true", B_TRU
 /* ------------------------------------------------------------------ */
 /* endpoints.yaml                                                      */
 
-typedef struct ep_route {
-    char *name, *method, *path, *auth, *min_tier, *request, *handler, *summary;
-    int needs_db;
-} ep_route_t;
-
+/* libcyaml fills the model structs of tf_cg.h directly; their extra fields
+ * (line) it leaves alone. The memory stays with the spec for the run. */
 typedef struct ep_file {
-    ep_route_t *routes;
+    tf_cg_route_t *routes;
     unsigned routes_count;
 } ep_file_t;
 
 static const cyaml_schema_field_t route_fields[] = {
-    STR("name", 0, ep_route_t, name),          STR("method", 0, ep_route_t, method),
-    STR("path", 0, ep_route_t, path),          STR("auth", 0, ep_route_t, auth),
-    STR("min_tier", OPT, ep_route_t, min_tier), STR("request", OPT, ep_route_t, request),
-    STR("handler", 0, ep_route_t, handler),    STR("summary", OPT, ep_route_t, summary),
-    BOOL_FIELD("needs_db", ep_route_t, needs_db), CYAML_FIELD_END};
-static const cyaml_schema_value_t route_entry = {CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, ep_route_t, route_fields)};
+    STR("name", 0, tf_cg_route_t, name),          STR("method", 0, tf_cg_route_t, method),
+    STR("path", 0, tf_cg_route_t, path),          STR("auth", 0, tf_cg_route_t, auth),
+    STR("min_tier", OPT, tf_cg_route_t, min_tier), STR("request", OPT, tf_cg_route_t, request),
+    STR("handler", 0, tf_cg_route_t, handler),    STR("summary", OPT, tf_cg_route_t, summary),
+    BOOL_FIELD("needs_db", tf_cg_route_t, needs_db), CYAML_FIELD_END};
+static const cyaml_schema_value_t route_entry = {CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, tf_cg_route_t, route_fields)};
 static const cyaml_schema_field_t ep_fields[] = {
     CYAML_FIELD_SEQUENCE("routes", CYAML_FLAG_POINTER, ep_file_t, routes, &route_entry, 1, 4096), CYAML_FIELD_END};
 static const cyaml_schema_value_t ep_schema = {CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, ep_file_t, ep_fields)};
-
-static char *dupn(const char *s)
-{
-    return s != NULL ? strdup(s) : NULL;
-}
 
 int tf_cg_load_endpoints(tf_cg_spec_t *s, const char *file)
 {
@@ -104,48 +96,22 @@ int tf_cg_load_endpoints(tf_cg_spec_t *s, const char *file)
         return -1;
     tf_yaml_lines_t *yl = tf_yaml_lines_load(file);
     s->nroutes = f->routes_count;
-    s->routes = calloc(f->routes_count, sizeof(*s->routes));
+    s->routes = f->routes;
     for (unsigned i = 0; i < f->routes_count; i++) {
-        ep_route_t *e = &f->routes[i];
-        tf_cg_route_t *r = &s->routes[i];
         char path[64];
         snprintf(path, sizeof(path), "routes[%u]", i);
-        r->line = tf_yaml_lines_get(yl, path);
-        r->name = dupn(e->name);
-        r->method = dupn(e->method);
-        r->path = dupn(e->path);
-        r->auth = dupn(e->auth);
-        r->min_tier = dupn(e->min_tier);
-        r->request = dupn(e->request);
-        r->handler = dupn(e->handler);
-        r->summary = dupn(e->summary);
-        r->needs_db = e->needs_db == B_TRUE;
+        s->routes[i].line = tf_yaml_lines_get(yl, path);
+        s->routes[i].needs_db = s->routes[i].needs_db == B_TRUE;
     }
     tf_yaml_lines_free(yl);
-    cyaml_config_t cfg = {.mem_fn = cyaml_mem, .log_level = CYAML_LOG_ERROR};
-    cyaml_free(&cfg, &ep_schema, f, 0);
     return 0;
 }
 
 /* ------------------------------------------------------------------ */
 /* tiers.yaml                                                          */
 
-typedef struct tr_tier {
-    char *id, *name;
-    char **aliases;
-    unsigned aliases_count;
-    double price_monthly;
-    double *price_yearly;
-    char **models;
-    unsigned models_count;
-    char *daily_tokens, *requests_per_hour;
-    int ollama_unlimited, mcp_access, priority;
-    char **features;
-    unsigned features_count;
-} tr_tier_t;
-
 typedef struct tr_file {
-    tr_tier_t *tiers;
+    tf_cg_tier_t *tiers;
     unsigned tiers_count;
 } tr_file_t;
 
@@ -153,31 +119,23 @@ static const cyaml_schema_value_t string_entry = {CYAML_VALUE_STRING(CYAML_FLAG_
 #define STRLIST(key, flags, st, member) CYAML_FIELD_SEQUENCE(key, CYAML_FLAG_POINTER | (flags), st, member, &string_entry, 0, 4096)
 
 static const cyaml_schema_field_t tier_fields[] = {
-    STR("id", 0, tr_tier_t, id),
-    STR("name", 0, tr_tier_t, name),
-    STRLIST("aliases", OPT, tr_tier_t, aliases),
-    CYAML_FIELD_FLOAT("price_monthly", CYAML_FLAG_DEFAULT, tr_tier_t, price_monthly),
-    CYAML_FIELD_FLOAT_PTR("price_yearly", CYAML_FLAG_POINTER | OPT, tr_tier_t, price_yearly),
-    STRLIST("models", 0, tr_tier_t, models),
-    STR("daily_tokens", 0, tr_tier_t, daily_tokens),
-    STR("requests_per_hour", 0, tr_tier_t, requests_per_hour),
-    BOOL_FIELD("ollama_unlimited", tr_tier_t, ollama_unlimited),
-    BOOL_FIELD("mcp_access", tr_tier_t, mcp_access),
-    BOOL_FIELD("priority", tr_tier_t, priority),
-    STRLIST("features", OPT, tr_tier_t, features),
+    STR("id", 0, tf_cg_tier_t, id),
+    STR("name", 0, tf_cg_tier_t, name),
+    STRLIST("aliases", OPT, tf_cg_tier_t, aliases),
+    CYAML_FIELD_FLOAT("price_monthly", CYAML_FLAG_DEFAULT, tf_cg_tier_t, price_monthly),
+    CYAML_FIELD_FLOAT_PTR("price_yearly", CYAML_FLAG_POINTER | OPT, tf_cg_tier_t, price_yearly),
+    STRLIST("models", 0, tf_cg_tier_t, models),
+    STR("daily_tokens", 0, tf_cg_tier_t, daily_tokens),
+    STR("requests_per_hour", 0, tf_cg_tier_t, requests_per_hour),
+    BOOL_FIELD("ollama_unlimited", tf_cg_tier_t, ollama_unlimited),
+    BOOL_FIELD("mcp_access", tf_cg_tier_t, mcp_access),
+    BOOL_FIELD("priority", tf_cg_tier_t, priority),
+    STRLIST("features", OPT, tf_cg_tier_t, features),
     CYAML_FIELD_END};
-static const cyaml_schema_value_t tier_entry = {CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, tr_tier_t, tier_fields)};
+static const cyaml_schema_value_t tier_entry = {CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, tf_cg_tier_t, tier_fields)};
 static const cyaml_schema_field_t tr_fields[] = {
     CYAML_FIELD_SEQUENCE("tiers", CYAML_FLAG_POINTER, tr_file_t, tiers, &tier_entry, 1, 64), CYAML_FIELD_END};
 static const cyaml_schema_value_t tr_schema = {CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, tr_file_t, tr_fields)};
-
-static char **duplist(char **v, unsigned n)
-{
-    char **out = calloc(n + 1, sizeof(*out));
-    for (unsigned i = 0; i < n; i++)
-        out[i] = strdup(v[i]);
-    return out;
-}
 
 int tf_cg_load_tiers(tf_cg_spec_t *s, const char *file)
 {
@@ -186,34 +144,16 @@ int tf_cg_load_tiers(tf_cg_spec_t *s, const char *file)
         return -1;
     tf_yaml_lines_t *yl = tf_yaml_lines_load(file);
     s->ntiers = f->tiers_count;
-    s->tiers = calloc(f->tiers_count, sizeof(*s->tiers));
+    s->tiers = f->tiers;
     for (unsigned i = 0; i < f->tiers_count; i++) {
-        tr_tier_t *e = &f->tiers[i];
         tf_cg_tier_t *t = &s->tiers[i];
         char path[64];
         snprintf(path, sizeof(path), "tiers[%u]", i);
         t->line = tf_yaml_lines_get(yl, path);
-        t->id = strdup(e->id);
-        t->name = strdup(e->name);
-        t->aliases = duplist(e->aliases, e->aliases_count);
-        t->aliases_count = e->aliases_count;
-        t->price_monthly = e->price_monthly;
-        if (e->price_yearly != NULL) {
-            t->price_yearly = malloc(sizeof(double));
-            *t->price_yearly = *e->price_yearly;
-        }
-        t->models = duplist(e->models, e->models_count);
-        t->models_count = e->models_count;
-        t->daily_tokens = strdup(e->daily_tokens);
-        t->requests_per_hour = strdup(e->requests_per_hour);
-        t->ollama_unlimited = e->ollama_unlimited == B_TRUE;
-        t->mcp_access = e->mcp_access == B_TRUE;
-        t->priority = e->priority == B_TRUE;
-        t->features = duplist(e->features, e->features_count);
-        t->features_count = e->features_count;
+        t->ollama_unlimited = t->ollama_unlimited == B_TRUE;
+        t->mcp_access = t->mcp_access == B_TRUE;
+        t->priority = t->priority == B_TRUE;
     }
     tf_yaml_lines_free(yl);
-    cyaml_config_t cfg = {.mem_fn = cyaml_mem, .log_level = CYAML_LOG_ERROR};
-    cyaml_free(&cfg, &tr_schema, f, 0);
     return 0;
 }

@@ -95,15 +95,8 @@ int main(int argc, char **argv)
         return 0;
     }
     tf_conf_publish(tf_conf_ref(conf));
-    /* Before any thread exists: every thread inherits the mask, so the
-     * signals reach only the main thread's signalfd (tf_server_run). */
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    tf_server_block_signals(&set); /* before the worker threads exist */
     if (tf_work_start(conf->threads) != 0) {
         tf_log(TF_LOG_ERROR, "error", NULL, "cannot start worker threads");
         return 1;

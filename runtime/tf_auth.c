@@ -185,8 +185,7 @@ static void on_user_row(void *ud, PGresult *res, const char *err)
     lookup_t *lk = r->auth_ctx;
     r->dbq = NULL;
     if (err != NULL) {
-        tf_add_header(r, "retry-after", "5");
-        tf_respond_error(r, 503, "database_unavailable", NULL, "cannot check the credentials now; try again shortly");
+        tf_respond_db_unavailable(r);
         return;
     }
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -215,8 +214,7 @@ static int lookup(tf_req_t *r, tf_auth_done_fn done, long long token_iat, const 
     const char *params[1] = {param};
     r->dbq = tf_db_query(r->thr->db, sql, 1, params, on_user_row, r);
     if (r->dbq == NULL) {
-        tf_add_header(r, "retry-after", "5");
-        tf_respond_error(r, 503, "database_unavailable", NULL, "cannot check the credentials now; try again shortly");
+        tf_respond_db_unavailable(r);
         return -1;
     }
     return 0;

@@ -112,6 +112,12 @@ void tf_respond_error(tf_req_t *r, int status, const char *code, const char *par
     tf_respond_json(r, status, json_pack("{s:o}", "error", err));
 }
 
+void tf_respond_db_unavailable(tf_req_t *r)
+{
+    tf_add_header(r, "retry-after", "5");
+    tf_respond_error(r, 503, "database_unavailable", NULL, "the database is unavailable; try again shortly");
+}
+
 const char *tf_req_param(tf_req_t *r, const char *name)
 {
     if (r->route >= tf_routes_count)
@@ -246,8 +252,7 @@ static void after_auth(tf_req_t *r)
         return;
     }
     if ((rt->flags & TF_ROUTE_NEEDS_DB) && !tf_db_is_up(r->thr->db)) {
-        tf_add_header(r, "retry-after", "5");
-        tf_respond_error(r, 503, "database_unavailable", NULL, "the database is unavailable; try again shortly");
+        tf_respond_db_unavailable(r);
         return;
     }
     if (parse_body(r) != 0)

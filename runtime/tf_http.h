@@ -68,6 +68,9 @@ void tf_respond_raw(tf_req_t *r, int status, const char *content_type, h2o_iovec
 void tf_respond_error(tf_req_t *r, int status, const char *code, const char *param, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/* 503 database_unavailable with Retry-After: the database could not be used. */
+void tf_respond_db_unavailable(tf_req_t *r);
+
 /* Adds a response header (name lower-case, value copied into the pool). */
 void tf_add_header(tf_req_t *r, const char *name, const char *value);
 

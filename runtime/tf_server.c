@@ -367,6 +367,16 @@ static int setup_globalconf(tf_conf_t *conf)
     return 0;
 }
 
+void tf_server_block_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
 int tf_server_run(tf_conf_t *conf)
 {
     char err[1024];
@@ -382,15 +392,8 @@ int tf_server_run(tf_conf_t *conf)
         return 1;
     }
 
-    /* Signals go to the main thread only, through a signalfd; the loop
-     * threads inherit the blocked mask and never see EINTR from them. */
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    tf_server_block_signals(&set);
     int sfd = signalfd(-1, &set, SFD_CLOEXEC);
     reload_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 

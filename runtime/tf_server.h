@@ -10,6 +10,7 @@
 #define TF_SERVER_H
 
 #include <h2o.h>
+#include <signal.h>
 #include <openssl/ssl.h>
 
 #include "tf_conf.h"
@@ -54,6 +55,13 @@ typedef struct tf_thread {
 
 /* The loop thread running the caller (NULL on other threads). */
 extern __thread tf_thread_t *tf_thread;
+
+/*
+ * Blocks SIGHUP, SIGTERM and SIGINT (filling *set) and ignores SIGPIPE.
+ * Call before any thread starts: every thread inherits the mask, so these
+ * signals reach only the main thread's signalfd in tf_server_run.
+ */
+void tf_server_block_signals(sigset_t *set);
 
 /* Runs the server until SIGTERM/SIGINT; returns the exit status. */
 int tf_server_run(tf_conf_t *conf);

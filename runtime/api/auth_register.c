@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tf_api.h"
 #include "tf_db.h"
 #include "tf_http.h"
 #include "tf_server.h"
@@ -38,8 +39,7 @@ static void on_inserted(void *ud, PGresult *res, const char *err)
     tf_req_t *r = ud;
     r->dbq = NULL;
     if (err != NULL) {
-        tf_add_header(r, "retry-after", "5");
-        tf_respond_error(r, 503, "database_unavailable", NULL, "the database is unavailable; try again shortly");
+        tf_respond_db_unavailable(r);
         return;
     }
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -66,15 +66,11 @@ static void on_hashed(void *arg, int cancelled)
         } else {
             json_t *dn = json_object_get(r->body, "display_name");
             const char *params[3] = {j->email, j->hash, dn != NULL ? json_string_value(dn) : NULL};
-            r->dbq = tf_db_query(r->thr->db,
-                                 "INSERT INTO users (email, password_hash, display_name, tier) VALUES ($1, $2, $3, 'registered') "
-                                 "ON CONFLICT DO NOTHING RETURNING id::text, email, tier, "
-                                 "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-                                 3, params, on_inserted, r);
-            if (r->dbq == NULL) {
-                tf_add_header(r, "retry-after", "5");
-                tf_respond_error(r, 503, "database_unavailable", NULL, "the database is unavailable; try again shortly");
-            }
+            tf_api_query(r,
+                         "INSERT INTO users (email, password_hash, display_name, tier) VALUES ($1, $2, $3, 'registered') "
+                         "ON CONFLICT DO NOTHING RETURNING id::text, email, tier, "
+                         "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+                         3, params, on_inserted);
         }
     }
     sodium_memzero(j->hash, sizeof(j->hash));

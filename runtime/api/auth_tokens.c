@@ -41,7 +41,7 @@ static void on_session(void *ud, PGresult *res, const char *err)
     issue_t *is = r->hctx;
     r->dbq = NULL;
     if (err != NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        tf_api_db_unavailable(r);
+        tf_respond_db_unavailable(r);
         return;
     }
     int t = tf_tier_find(is->tier);
@@ -171,7 +171,7 @@ static void on_login_row(void *ud, PGresult *res, const char *err)
     if (err != NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         login_free(l);
         r->hctx = NULL;
-        tf_api_db_unavailable(r);
+        tf_respond_db_unavailable(r);
         return;
     }
     if (atoi(PQgetvalue(res, 0, 0)) >= (int)r->conf->login_max_failures) {
@@ -240,7 +240,7 @@ static void on_refreshed(void *ud, PGresult *res, const char *err)
     tf_req_t *r = ud;
     r->dbq = NULL;
     if (err != NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        tf_api_db_unavailable(r);
+        tf_respond_db_unavailable(r);
         return;
     }
     if (PQntuples(res) != 1 || PQgetisnull(res, 0, 1)) {
@@ -280,7 +280,7 @@ static void on_logged_out(void *ud, PGresult *res, const char *err)
     tf_req_t *r = ud;
     r->dbq = NULL;
     if (err != NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        tf_api_db_unavailable(r);
+        tf_respond_db_unavailable(r);
         return;
     }
     tf_auth_invalidate_all();

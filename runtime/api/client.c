@@ -27,7 +27,7 @@ static void on_usage(void *ud, PGresult *res, const char *err)
     tf_req_t *r = ud;
     r->dbq = NULL;
     if (err != NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        tf_api_db_unavailable(r);
+        tf_respond_db_unavailable(r);
         return;
     }
     const tf_tier_t *t = &tf_tiers[r->who.tier];

@@ -8,12 +8,6 @@
 #include "tf_db.h"
 #include "tf_server.h"
 
-void tf_api_db_unavailable(tf_req_t *r)
-{
-    tf_add_header(r, "retry-after", "5");
-    tf_respond_error(r, 503, "database_unavailable", NULL, "the database is unavailable; try again shortly");
-}
-
 void tf_api_db_ignore(void *ud, PGresult *res, const char *err)
 {
 }
@@ -22,7 +16,7 @@ int tf_api_query(tf_req_t *r, const char *sql, int n, const char *const *params,
 {
     r->dbq = tf_db_query(r->thr->db, sql, n, params, cb, r);
     if (r->dbq == NULL) {
-        tf_api_db_unavailable(r);
+        tf_respond_db_unavailable(r);
         return -1;
     }
     return 0;

@@ -23,7 +23,7 @@ static void on_json(void *ud, PGresult *res, const char *err)
     tf_req_t *r = ud;
     r->dbq = NULL;
     if (err != NULL) {
-        tf_api_db_unavailable(r);
+        tf_respond_db_unavailable(r);
         return;
     }
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {

@@ -14,9 +14,6 @@
 /* A tier as the API shows it (GET /v1/tiers, GET /v1/client/tier). */
 json_t *tf_tier_to_json(const tf_tier_t *t);
 
-/* Answers 503 with Retry-After (the database could not be used). */
-void tf_api_db_unavailable(tf_req_t *r);
-
 /* A query whose callback does nothing (writes whose outcome no one waits for). */
 void tf_api_db_ignore(void *ud, PGresult *res, const char *err);
 
