@@ -9,7 +9,7 @@ B=build/unit; [ "$SAN" = 1 ] && B=build-asan/unit
 mkdir -p "$B"
 CF="-std=gnu11 -g -O1 -DH2O_USE_LIBUV=0 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wstrict-prototypes -Iruntime"
 [ "$SAN" = 1 ] && CF="$CF -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
-PKG="libh2o-evloop openssl jansson libjwt libsodium"
+PKG="libh2o-evloop openssl jansson libjwt libsodium libcurl"
 P=0; F=0
 run() { # run NAME CMD... : runs a TAP-printing test program
   local name=$1 out rc; shift
@@ -43,6 +43,15 @@ fi
 
 build "$B/test_tls" tests/unit/test_tls.c runtime/tf_tls.c && run tls "$B/test_tls"
 build "$B/test_jwt" tests/unit/test_jwt.c runtime/tf_jwt.c && run jwt "$B/test_jwt"
+
+# tf_curl on an h2o loop against a local server (the bench's minimal h2o).
+if build "$B/minimal_h2o" tests/bench/minimal_h2o.c && build "$B/curl_probe" tests/unit/curl_probe.c runtime/tf_curl.c; then
+  PORT=${TF_CURL_PROBE_PORT:-19310}
+  "$B/minimal_h2o" --port "$PORT" --threads 1 & MPID=$!
+  for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
+  run curl "$B/curl_probe" "$PORT"
+  kill "$MPID" 2>/dev/null; wait "$MPID" 2>/dev/null
+fi
 
 echo "$P passed, $F failed"
 [ $F -eq 0 ]

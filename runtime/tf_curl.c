@@ -1,0 +1,295 @@
+/*
+ * tf_curl.c - see tf_curl.h.
+ */
+#include "tf_curl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+typedef struct sock_ctx {
+    tf_curl_t *c;
+    curl_socket_t s;
+    h2o_socket_t *sock; /* wraps a dup of s */
+    int want_write;
+    int dead;           /* curl is done with s; closed on the next tick */
+    struct sock_ctx *next_dead;
+} sock_ctx_t;
+
+struct tf_curl_req {
+    tf_curl_t *c;
+    CURL *easy;
+    tf_curl_done_fn done;
+    void *ud;
+    char *body;
+    size_t len, cap, max;
+    int cancelled, finished;
+    struct tf_curl_req *next_dead;
+    h2o_linklist_t link; /* in tf_curl.reqs while added to the multi handle */
+};
+
+struct tf_curl {
+    h2o_loop_t *loop;
+    CURLM *multi;
+    h2o_socket_t *timer;  /* timerfd */
+    h2o_timeout_t zero;   /* "next tick" for deferred work */
+    h2o_timeout_entry_t zero_entry;
+    sock_ctx_t *dead_socks;
+    tf_curl_req_t *dead_reqs;
+    h2o_linklist_t reqs;
+    size_t active;
+};
+
+static void schedule_tick(tf_curl_t *c)
+{
+    if (!h2o_timeout_is_linked(&c->zero_entry))
+        h2o_timeout_link(c->loop, &c->zero, &c->zero_entry);
+}
+
+static void req_free(tf_curl_req_t *r)
+{
+    curl_easy_cleanup(r->easy);
+    free(r->body);
+    free(r);
+}
+
+/* Reports finished transfers; never called from inside a curl callback. */
+static void check_done(tf_curl_t *c)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(c->multi, &left)) != NULL) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        tf_curl_req_t *r = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+        CURLcode rc = m->data.result;
+        curl_multi_remove_handle(c->multi, r->easy);
+        h2o_linklist_unlink(&r->link);
+        c->active--;
+        r->finished = 1;
+        if (r->cancelled)
+            continue; /* on the tick's list, which frees it */
+        long status = 0;
+        curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+        r->done(r->ud, rc, status, r->body != NULL ? r->body : "", r->len);
+        req_free(r);
+    }
+}
+
+static void on_writable(h2o_socket_t *sock, const char *err);
+
+static void action(tf_curl_t *c, sock_ctx_t *x, int what)
+{
+    int running;
+    curl_multi_socket_action(c->multi, x->s, what, &running);
+    /* notify_write is one-shot in h2o 2.2: re-arm while curl wants it. */
+    if (!x->dead && x->want_write && !h2o_socket_is_writing(x->sock))
+        h2o_socket_notify_write(x->sock, on_writable);
+    check_done(c);
+}
+
+static void on_readable(h2o_socket_t *sock, const char *err)
+{
+    sock_ctx_t *x = sock->data;
+    if (!x->dead)
+        action(x->c, x, err != NULL ? CURL_CSELECT_ERR : CURL_CSELECT_IN);
+}
+
+static void on_writable(h2o_socket_t *sock, const char *err)
+{
+    sock_ctx_t *x = sock->data;
+    if (!x->dead)
+        action(x->c, x, err != NULL ? CURL_CSELECT_ERR : CURL_CSELECT_OUT);
+}
+
+static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    tf_curl_t *c = userp;
+    sock_ctx_t *x = socketp;
+    if (what == CURL_POLL_REMOVE) {
+        if (x != NULL) {
+            /* We may be inside this socket's own callback: close later. */
+            h2o_socket_read_stop(x->sock);
+            x->dead = 1;
+            x->next_dead = c->dead_socks;
+            c->dead_socks = x;
+            curl_multi_assign(c->multi, s, NULL);
+            schedule_tick(c);
+        }
+        return 0;
+    }
+    if (x == NULL) {
+        int fd = fcntl(s, F_DUPFD_CLOEXEC, 0);
+        if (fd < 0)
+            return -1;
+        x = calloc(1, sizeof(*x));
+        x->c = c;
+        x->s = s;
+        x->sock = h2o_evloop_socket_create(c->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+        x->sock->data = x;
+        curl_multi_assign(c->multi, s, x);
+    }
+    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+        h2o_socket_read_start(x->sock, on_readable);
+    else
+        h2o_socket_read_stop(x->sock);
+    x->want_write = what == CURL_POLL_OUT || what == CURL_POLL_INOUT;
+    if (x->want_write && !h2o_socket_is_writing(x->sock))
+        h2o_socket_notify_write(x->sock, on_writable);
+    return 0;
+}
+
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+    tf_curl_t *c = userp;
+    struct itimerspec its;
+    memset(&its, 0, sizeof(its));
+    if (timeout_ms >= 0) {
+        /* 0 means "soon", never "now from inside this callback". */
+        its.it_value.tv_sec = timeout_ms / 1000;
+        its.it_value.tv_nsec = (timeout_ms % 1000) * 1000000L;
+        if (timeout_ms == 0)
+            its.it_value.tv_nsec = 1;
+    }
+    timerfd_settime(h2o_socket_get_fd(c->timer), 0, &its, NULL);
+    return 0;
+}
+
+static void on_timer(h2o_socket_t *sock, const char *err)
+{
+    tf_curl_t *c = sock->data;
+    uint64_t n;
+    if (read(h2o_socket_get_fd(sock), &n, sizeof(n)) < 0 && errno == EAGAIN)
+        return;
+    int running;
+    curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_done(c);
+}
+
+/* The next tick: close sockets curl dropped, drop cancelled transfers. */
+static void on_tick(h2o_timeout_entry_t *entry)
+{
+    tf_curl_t *c = H2O_STRUCT_FROM_MEMBER(tf_curl_t, zero_entry, entry);
+    while (c->dead_socks != NULL) {
+        sock_ctx_t *x = c->dead_socks;
+        c->dead_socks = x->next_dead;
+        h2o_socket_close(x->sock);
+        free(x);
+    }
+    while (c->dead_reqs != NULL) {
+        tf_curl_req_t *r = c->dead_reqs;
+        c->dead_reqs = r->next_dead;
+        if (!r->finished) {
+            curl_multi_remove_handle(c->multi, r->easy);
+            h2o_linklist_unlink(&r->link);
+            c->active--;
+        }
+        req_free(r);
+    }
+    check_done(c);
+}
+
+static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
+{
+    tf_curl_req_t *r = ud;
+    size_t n = size * nmemb;
+    if (r->cancelled)
+        return 0; /* abort: nobody wants it */
+    if (r->len + n > r->max)
+        return 0; /* CURLE_WRITE_ERROR */
+    if (r->len + n + 1 > r->cap) {
+        r->cap = (r->len + n + 1) * 2;
+        if (r->cap > r->max + 1)
+            r->cap = r->max + 1;
+        r->body = realloc(r->body, r->cap);
+    }
+    memcpy(r->body + r->len, p, n);
+    r->len += n;
+    r->body[r->len] = '\0';
+    return n;
+}
+
+tf_curl_t *tf_curl_create(h2o_loop_t *loop)
+{
+    tf_curl_t *c = calloc(1, sizeof(*c));
+    c->loop = loop;
+    c->multi = curl_multi_init();
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+    /* Reuse connections to each provider; HTTP/2 multiplexes when offered. */
+    curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 64L);
+    int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    c->timer = h2o_evloop_socket_create(loop, tfd, H2O_SOCKET_FLAG_DONT_READ);
+    c->timer->data = c;
+    h2o_socket_read_start(c->timer, on_timer);
+    h2o_timeout_init(loop, &c->zero, 0);
+    c->zero_entry.cb = on_tick;
+    h2o_linklist_init_anchor(&c->reqs);
+    return c;
+}
+
+tf_curl_req_t *tf_curl_start(tf_curl_t *c, CURL *easy, size_t max_body, tf_curl_done_fn done, void *ud)
+{
+    tf_curl_req_t *r = calloc(1, sizeof(*r));
+    r->c = c;
+    r->easy = easy;
+    r->done = done;
+    r->ud = ud;
+    r->max = max_body;
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, r);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    if (curl_multi_add_handle(c->multi, easy) != CURLM_OK) {
+        req_free(r);
+        return NULL;
+    }
+    h2o_linklist_insert(&c->reqs, &r->link);
+    c->active++;
+    return r;
+}
+
+void tf_curl_cancel(tf_curl_req_t *r)
+{
+    if (r->cancelled)
+        return;
+    r->cancelled = 1;
+    r->next_dead = r->c->dead_reqs;
+    r->c->dead_reqs = r;
+    schedule_tick(r->c);
+}
+
+size_t tf_curl_active(const tf_curl_t *c)
+{
+    return c->active;
+}
+
+void tf_curl_destroy(tf_curl_t *c)
+{
+    /* Drop every transfer (cancelled ones wait on the tick list, the rest
+     * are still on the multi handle); curl then reports their sockets as
+     * removed, and the tick closes them. */
+    on_tick(&c->zero_entry);
+    while (!h2o_linklist_is_empty(&c->reqs)) {
+        tf_curl_req_t *r = H2O_STRUCT_FROM_MEMBER(tf_curl_req_t, link, c->reqs.next);
+        curl_multi_remove_handle(c->multi, r->easy);
+        h2o_linklist_unlink(&r->link);
+        c->active--;
+        req_free(r);
+    }
+    on_tick(&c->zero_entry);
+    if (h2o_timeout_is_linked(&c->zero_entry))
+        h2o_timeout_unlink(&c->zero_entry);
+    h2o_timeout_dispose(c->loop, &c->zero);
+    h2o_socket_read_stop(c->timer);
+    h2o_socket_close(c->timer);
+    curl_multi_cleanup(c->multi);
+    free(c);
+}

@@ -1,0 +1,47 @@
+/*
+ * tf_curl - upstream HTTP through libcurl's multi interface, driven by an
+ * h2o event loop (one tf_curl_t per loop thread).
+ *
+ * curl tells us which sockets to watch (CURLMOPT_SOCKETFUNCTION) and when
+ * to wake it (CURLMOPT_TIMERFUNCTION). Sockets are watched through h2o
+ * sockets wrapped around a dup of curl's descriptor (h2o closes what it
+ * wraps; curl must close its own). The timer is a timerfd on the loop.
+ * Nothing here blocks: a slow upstream never stalls the loop.
+ *
+ * Multi-handle calls are never made from inside a curl callback: removals
+ * and cancellations are deferred to the loop's next tick.
+ */
+#ifndef TF_CURL_H
+#define TF_CURL_H
+
+#include <curl/curl.h>
+#include <h2o.h>
+
+typedef struct tf_curl tf_curl_t;
+typedef struct tf_curl_req tf_curl_req_t;
+
+/*
+ * The transfer ended: rc is CURLE_OK or curl's error, status the HTTP status
+ * (0 when none), body/len the response body (valid during the call only).
+ */
+typedef void (*tf_curl_done_fn)(void *ud, CURLcode rc, long status, const char *body, size_t len);
+
+tf_curl_t *tf_curl_create(h2o_loop_t *loop);
+/* Ends every transfer without calling back; leaves nothing linked on the loop. */
+void tf_curl_destroy(tf_curl_t *c);
+
+/*
+ * Starts `easy` (configured by the caller: URL, headers, body, timeouts).
+ * tf_curl owns it from now on. The body is collected up to max_body bytes
+ * (beyond that the transfer fails with CURLE_WRITE_ERROR). NULL on failure
+ * (the easy handle is then cleaned up).
+ */
+tf_curl_req_t *tf_curl_start(tf_curl_t *c, CURL *easy, size_t max_body, tf_curl_done_fn done, void *ud);
+
+/* The requester went away: done is not called, the transfer is dropped. */
+void tf_curl_cancel(tf_curl_req_t *r);
+
+/* Transfers in flight. */
+size_t tf_curl_active(const tf_curl_t *c);
+
+#endif
