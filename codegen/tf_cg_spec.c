@@ -14,48 +14,14 @@
 #include "tf_cg.h"
 #include "tf_yaml_lines.h"
 
-/* cyaml's log: keep the first reason and the innermost line. */
-typedef struct cylog {
-    char msg[512];
-    unsigned line;
-} cylog_t;
-
-static void cy_log(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
-{
-    cylog_t *c = ctx;
-    if (level < CYAML_LOG_ERROR)
-        return;
-    char m[512];
-    vsnprintf(m, sizeof(m), fmt, args);
-    size_t l = strlen(m);
-    while (l > 0 && (m[l - 1] == '\n' || m[l - 1] == ' '))
-        m[--l] = '\0';
-    const char *p = strncmp(m, "Load: ", 6) == 0 ? m + 6 : m;
-    while (*p == ' ')
-        p++;
-    const char *ln = strstr(p, "(line: ");
-    if (ln != NULL) {
-        if (c->line == 0)
-            c->line = (unsigned)strtoul(ln + 7, NULL, 10);
-        return;
-    }
-    if (strncmp(p, "Backtrace", 9) != 0 && *p && c->msg[0] == '\0')
-        snprintf(c->msg, sizeof(c->msg), "%s", p);
-}
-
 static int cy_load(const char *file, const cyaml_schema_value_t *schema, void **out)
 {
-    cylog_t lg = {{0}, 0};
-    cyaml_config_t cfg = {.log_fn = cy_log, .log_ctx = &lg, .mem_fn = cyaml_mem, .log_level = CYAML_LOG_ERROR};
+    tf_yaml_cyaml_err_t lg;
+    memset(&lg, 0, sizeof(lg));
+    cyaml_config_t cfg = {.log_fn = tf_yaml_cyaml_log, .log_ctx = &lg, .mem_fn = cyaml_mem, .log_level = CYAML_LOG_ERROR};
     cyaml_err_t rc = cyaml_load_file(file, &cfg, schema, (cyaml_data_t **)out, NULL);
     if (rc != CYAML_OK) {
-        if (strncmp(lg.msg, "Unexpected key: ", 16) == 0) {
-            tf_yaml_lines_t *yl = tf_yaml_lines_load(file);
-            unsigned kl = tf_yaml_lines_find_key(yl, lg.msg + 16);
-            lg.line = kl ? kl : lg.line;
-            tf_yaml_lines_free(yl);
-        }
-        tf_cg_error(file, lg.line, "%s", lg.msg[0] ? lg.msg : cyaml_strerror(rc));
+        tf_cg_error(file, tf_yaml_cyaml_line(&lg, file), "%s", lg.msg[0] ? lg.msg : cyaml_strerror(rc));
         return -1;
     }
     return 0;

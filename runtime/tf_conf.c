@@ -153,8 +153,7 @@ typedef struct errbuf {
     size_t cap, len;
     const char *file;
     int count;
-    char cyaml_msg[512]; /* the first cyaml error, waiting for its line */
-    unsigned cyaml_line;
+    tf_yaml_cyaml_err_t cy;
 } errbuf_t;
 
 static void err_add(errbuf_t *e, unsigned line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -176,38 +175,6 @@ static void err_add(errbuf_t *e, unsigned line, const char *fmt, ...)
         e->buf[e->len++] = '\n';
     e->buf[e->len] = '\0';
     e->count++;
-}
-
-/*
- * cyaml logs an error as "Load: <reason>" followed by backtrace lines
- * "Load: Backtrace:" / "  in mapping field 'x' (line: N, column: M)". We keep
- * the reason and the innermost line, which is the first backtrace entry.
- */
-static void conf_cyaml_log(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
-{
-    errbuf_t *e = ctx;
-    if (level < CYAML_LOG_ERROR)
-        return;
-    char msg[512];
-    vsnprintf(msg, sizeof(msg), fmt, args);
-    size_t l = strlen(msg);
-    while (l > 0 && (msg[l - 1] == '\n' || msg[l - 1] == ' '))
-        msg[--l] = '\0';
-    const char *p = msg;
-    if (strncmp(p, "Load: ", 6) == 0)
-        p += 6;
-    while (*p == ' ')
-        p++;
-    const char *ln = strstr(p, "(line: ");
-    if (ln != NULL) {
-        if (e->cyaml_line == 0)
-            e->cyaml_line = (unsigned)strtoul(ln + 7, NULL, 10);
-        return;
-    }
-    if (strncmp(p, "Backtrace", 9) == 0 || *p == '\0')
-        return;
-    if (e->cyaml_msg[0] == '\0')
-        snprintf(e->cyaml_msg, sizeof(e->cyaml_msg), "%s", p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -415,8 +382,8 @@ tf_conf_t *tf_conf_load(const char *file, char *err, size_t errlen)
         return NULL;
     }
     cyaml_config_t cfg = {
-        .log_fn = conf_cyaml_log,
-        .log_ctx = &e,
+        .log_fn = tf_yaml_cyaml_log,
+        .log_ctx = &e.cy,
         .mem_fn = cyaml_mem,
         .log_level = CYAML_LOG_ERROR,
         .flags = CYAML_CFG_DEFAULT,
@@ -424,14 +391,7 @@ tf_conf_t *tf_conf_load(const char *file, char *err, size_t errlen)
     conf_file_t *f = NULL;
     cyaml_err_t rc = cyaml_load_file(file, &cfg, &top_schema, (cyaml_data_t **)&f, NULL);
     if (rc != CYAML_OK) {
-        unsigned line = e.cyaml_line;
-        if (strncmp(e.cyaml_msg, "Unexpected key: ", 16) == 0) {
-            tf_yaml_lines_t *yl = tf_yaml_lines_load(file);
-            unsigned kl = tf_yaml_lines_find_key(yl, e.cyaml_msg + 16);
-            line = kl ? kl : line;
-            tf_yaml_lines_free(yl);
-        }
-        err_add(&e, line, "%s", e.cyaml_msg[0] ? e.cyaml_msg : cyaml_strerror(rc));
+        err_add(&e, tf_yaml_cyaml_line(&e.cy, file), "%s", e.cy.msg[0] ? e.cy.msg : cyaml_strerror(rc));
         return NULL;
     }
     tf_yaml_lines_t *yl = tf_yaml_lines_load(file);

@@ -182,3 +182,41 @@ void tf_yaml_lines_free(tf_yaml_lines_t *yl)
     free(yl->v);
     free(yl);
 }
+
+/*
+ * cyaml logs an error as "Load: <reason>" followed by backtrace lines
+ * "Load: Backtrace:" / "  in mapping field 'x' (line: N, column: M)". We keep
+ * the reason and the innermost line, which is the first backtrace entry.
+ */
+void tf_yaml_cyaml_log(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
+{
+    tf_yaml_cyaml_err_t *e = ctx;
+    if (level < CYAML_LOG_ERROR)
+        return;
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, args);
+    size_t l = strlen(msg);
+    while (l > 0 && (msg[l - 1] == '\n' || msg[l - 1] == ' '))
+        msg[--l] = '\0';
+    const char *p = strncmp(msg, "Load: ", 6) == 0 ? msg + 6 : msg;
+    while (*p == ' ')
+        p++;
+    const char *ln = strstr(p, "(line: ");
+    if (ln != NULL) {
+        if (e->line == 0)
+            e->line = (unsigned)strtoul(ln + 7, NULL, 10);
+        return;
+    }
+    if (strncmp(p, "Backtrace", 9) != 0 && *p != '\0' && e->msg[0] == '\0')
+        snprintf(e->msg, sizeof(e->msg), "%s", p);
+}
+
+unsigned tf_yaml_cyaml_line(const tf_yaml_cyaml_err_t *e, const char *file)
+{
+    if (strncmp(e->msg, "Unexpected key: ", 16) != 0)
+        return e->line;
+    tf_yaml_lines_t *yl = tf_yaml_lines_load(file);
+    unsigned kl = tf_yaml_lines_find_key(yl, e->msg + 16);
+    tf_yaml_lines_free(yl);
+    return kl ? kl : e->line;
+}
