@@ -47,13 +47,15 @@ int main(int argc, char **argv)
     s.dir = strdup(spec);
     char path[4096];
     snprintf(path, sizeof(path), "%s/tiers.yaml", spec);
-    tf_cg_load_tiers(&s, path);
+    int loaded = tf_cg_load_tiers(&s, path) == 0;
     snprintf(path, sizeof(path), "%s/schemas", spec);
     tf_cg_load_schemas(&s, path);
     snprintf(path, sizeof(path), "%s/endpoints.yaml", spec);
-    tf_cg_load_endpoints(&s, path);
-    tf_cg_scan_handlers(&s, handlers);
-    if (tf_cg_error_count() == 0)
+    loaded &= tf_cg_load_endpoints(&s, path) == 0;
+    loaded &= tf_cg_scan_handlers(&s, handlers) == 0;
+    /* Cross-checks need both files; a broken schema still has its name,
+     * so they run past schema errors and every problem shows at once. */
+    if (loaded)
         tf_cg_check(&s);
     if (tf_cg_error_count() > 0) {
         fprintf(stderr, "tf-codegen: %d error(s); nothing written\n", tf_cg_error_count());

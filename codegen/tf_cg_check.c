@@ -22,9 +22,67 @@ int tf_cg_tier_index(const tf_cg_spec_t *s, const char *id)
 }
 
 /*
+ * A C source with comments and string/character literals blanked to
+ * spaces (newlines kept), so "int tf_api_x(" inside a comment, a string or
+ * an #if-less example block in a comment is not taken for a definition.
+ */
+static char *read_code(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    size_t cap = 8192, n = 0, r;
+    char *d = malloc(cap);
+    while ((r = fread(d + n, 1, cap - n - 1, f)) > 0) {
+        n += r;
+        if (n + 1 == cap)
+            d = realloc(d, cap *= 2);
+    }
+    fclose(f);
+    d[n] = '\0';
+    enum { CODE, LINE_COMMENT, BLOCK_COMMENT, STRING, CHAR } st = CODE;
+    for (size_t i = 0; i < n; i++) {
+        char c = d[i], next = i + 1 < n ? d[i + 1] : '\0';
+        switch (st) {
+        case CODE:
+            if (c == '/' && next == '/')
+                st = LINE_COMMENT;
+            else if (c == '/' && next == '*')
+                st = BLOCK_COMMENT, d[i++] = ' ';
+            else if (c == '"')
+                st = STRING;
+            else if (c == '\'')
+                st = CHAR;
+            else
+                continue;
+            break;
+        case LINE_COMMENT:
+            if (c == '\n')
+                st = CODE;
+            break;
+        case BLOCK_COMMENT:
+            if (c == '*' && next == '/')
+                st = CODE, d[i++] = ' ';
+            break;
+        case STRING:
+        case CHAR:
+            if (c == '\\' && next != '\0') /* an escape, or a line splice */
+                d[i++] = ' ';
+            else if (c == (st == STRING ? '"' : '\'') || c == '\n')
+                st = CODE;
+            break;
+        }
+        if (d[i] != '\n')
+            d[i] = ' ';
+    }
+    return d;
+}
+
+/*
  * Handlers are plain functions; a route may name only one that exists.
- * We look for definitions "int tf_api_NAME(" at the start of a line in
- * the handler sources, the form the README asks for.
+ * A definition is "int tf_api_NAME(" at the start of a line (the form
+ * runtime/api/ uses) whose parameter list is followed by a body, not by
+ * ";" (a prototype defines nothing).
  */
 int tf_cg_scan_handlers(tf_cg_spec_t *s, const char *dir)
 {
@@ -43,18 +101,24 @@ int tf_cg_scan_handlers(tf_cg_spec_t *s, const char *dir)
             continue;
         char path[4096];
         snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        FILE *f = fopen(path, "rb");
-        if (f == NULL)
+        char *code = read_code(path);
+        if (code == NULL)
             continue;
-        char line[1024];
-        while (fgets(line, sizeof(line), f) != NULL) {
-            regmatch_t m[2];
-            if (regexec(&re, line, 2, m, 0) == 0) {
-                s->handlers = realloc(s->handlers, (s->nhandlers + 1) * sizeof(char *));
-                s->handlers[s->nhandlers++] = strndup(line + m[1].rm_so, (size_t)(m[1].rm_eo - m[1].rm_so));
-            }
+        regmatch_t m[2];
+        for (const char *at = code; regexec(&re, at, 2, m, at == code ? 0 : REG_NOTBOL) == 0; at += m[0].rm_eo) {
+            /* The parameter list, then the first thing after it. */
+            const char *c = at + m[0].rm_eo;
+            int depth = 1;
+            for (; *c && depth > 0; c++)
+                depth += *c == '(' ? 1 : *c == ')' ? -1 : 0;
+            while (*c == ' ' || *c == '\t' || *c == '\n' || *c == '\r')
+                c++;
+            if (*c != '{')
+                continue;
+            s->handlers = realloc(s->handlers, (s->nhandlers + 1) * sizeof(char *));
+            s->handlers[s->nhandlers++] = strndup(at + m[1].rm_so, (size_t)(m[1].rm_eo - m[1].rm_so));
         }
-        fclose(f);
+        free(code);
     }
     closedir(d);
     regfree(&re);
@@ -79,6 +143,8 @@ static int is_ident(const char *s)
     return 1;
 }
 
+#define PATH_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/-._~!$&'()+,;=:@%"
+
 /* Checks a path and writes its shape ("{}" for each parameter) into shape. */
 static int check_path(const char *file, unsigned line, const char *path, char *shape, size_t cap)
 {
@@ -88,6 +154,7 @@ static int check_path(const char *file, unsigned line, const char *path, char *s
     }
     size_t o = 0;
     int nparams = 0;
+    char names[TF_ROUTE_MAX_PARAMS][64];
     for (const char *p = path; *p; p++) {
         if (*p == '{') {
             const char *end = strchr(p, '}');
@@ -101,18 +168,28 @@ static int check_path(const char *file, unsigned line, const char *path, char *s
                 tf_cg_error(file, line, "path '%s': parameter name '%s' must be lower_snake_case", path, name);
                 return -1;
             }
-            if (++nparams > TF_ROUTE_MAX_PARAMS) {
-                tf_cg_error(file, line, "path '%s' has more than %d parameters", path, TF_ROUTE_MAX_PARAMS);
+            if (nparams == TF_ROUTE_MAX_PARAMS) {
+                tf_cg_error(file, line, "path '%s' has more than %d parameters (TF_ROUTE_MAX_PARAMS)", path, TF_ROUTE_MAX_PARAMS);
                 return -1;
             }
+            for (int k = 0; k < nparams; k++)
+                if (strcmp(names[k], name) == 0) {
+                    tf_cg_error(file, line, "path '%s': parameter '%s' appears twice", path, name);
+                    return -1;
+                }
+            snprintf(names[nparams++], sizeof(names[0]), "%s", name);
             if (o + 3 < cap) {
                 shape[o++] = '{';
                 shape[o++] = '}';
             }
             p = end;
-        } else if (*p == '}' || *p == '"' || *p == '\\' || (unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f || *p == '?' ||
-                   *p == '#') {
-            tf_cg_error(file, line, "path '%s': character '%c' is not allowed", path, *p);
+        } else if (!strchr(PATH_CHARS, *p)) {
+            /* RFC 3986 pchar less '*': paths also land in re2c strings and C comments. */
+            tf_cg_error(file, line, "path '%s': character '%c' is not allowed (only letters, digits, / and -._~!$&'()+,;=:@%%)",
+                        path, *p);
+            return -1;
+        } else if (*p == '/' && p[1] == '/') {
+            tf_cg_error(file, line, "path '%s': empty segment (//)", path);
             return -1;
         } else if (o + 1 < cap) {
             shape[o++] = *p;
@@ -133,9 +210,16 @@ void tf_cg_check(tf_cg_spec_t *s)
         for (size_t j = 0; j < i; j++)
             if (strcmp(s->tiers[j].id, t->id) == 0)
                 tf_cg_error(file, t->line, "tier '%s' is defined twice", t->id);
-        for (unsigned a = 0; a < t->aliases_count; a++)
+        for (unsigned a = 0; a < t->aliases_count; a++) {
             if (tf_cg_tier_index(s, t->aliases[a]) >= 0)
                 tf_cg_error(file, t->line, "alias '%s' is also a tier id", t->aliases[a]);
+            for (size_t j = 0; j <= i; j++)
+                for (unsigned b = 0; b < (j < i ? s->tiers[j].aliases_count : a); b++)
+                    if (strcmp(s->tiers[j].aliases[b], t->aliases[a]) == 0)
+                        tf_cg_error(file, t->line, "alias '%s' is used twice", t->aliases[a]);
+        }
+        if (t->models_count == 0)
+            tf_cg_error(file, t->line, "tier '%s' has no models", t->id);
         const char *lim[2] = {t->daily_tokens, t->requests_per_hour};
         const char *limn[2] = {"daily_tokens", "requests_per_hour"};
         for (int k = 0; k < 2; k++) {
@@ -144,8 +228,17 @@ void tf_cg_check(tf_cg_spec_t *s)
                 tf_cg_error(file, t->line, "tier '%s': %s must be a non-negative number or \"unlimited\", not '%s'", t->id, limn[k],
                             lim[k]);
         }
-        if (t->price_monthly < 0)
-            tf_cg_error(file, t->line, "tier '%s': price_monthly is negative", t->id);
+        /* Prices are euros and cents; the table stores them with %.2f. */
+        const double *price[2] = {&t->price_monthly, t->price_yearly};
+        const char *pricen[2] = {"price_monthly", "price_yearly"};
+        for (int k = 0; k < 2; k++) {
+            if (price[k] == NULL)
+                continue;
+            double cents = *price[k] * 100;
+            if (*price[k] < 0 || cents > 1e12 || cents - (double)(long long)(cents + 0.5) > 1e-6 ||
+                (double)(long long)(cents + 0.5) - cents > 1e-6)
+                tf_cg_error(file, t->line, "tier '%s': %s must be a non-negative amount in euros and cents", t->id, pricen[k]);
+        }
     }
     if (tf_cg_tier_index(s, "guest") != 0)
         tf_cg_error(file, 0, "the first tier must be 'guest' (requests without credentials get it)");
@@ -157,6 +250,11 @@ void tf_cg_check(tf_cg_spec_t *s)
         tf_cg_route_t *r = &s->routes[i];
         if (!is_ident(r->name))
             tf_cg_error(file, r->line, "route name '%s' must be lower_snake_case", r->name);
+        /* TF_ROUTE_<NAME> must not collide with tf_spec.h's own macros. */
+        static const char *const reserved[] = {"not_found", "method_not_allowed", "max_params", "needs_db", NULL};
+        for (int k = 0; reserved[k]; k++)
+            if (strcmp(r->name, reserved[k]) == 0)
+                tf_cg_error(file, r->line, "route name '%s' is reserved (TF_ROUTE_%s is in tf_spec.h)", r->name, reserved[k]);
         int mok = 0;
         for (int m = 0; methods[m]; m++)
             mok |= strcmp(methods[m], r->method) == 0;

@@ -3,8 +3,16 @@
  * each one stays inside the JSON Schema subset the validator emitter knows.
  *
  * The subset: type, properties, required, additionalProperties (boolean),
- * enum, minimum, maximum, minLength, maxLength, pattern (POSIX ERE),
- * items, minItems, maxItems, default, title, description.
+ * enum, minimum, maximum, minLength, maxLength (Unicode code points),
+ * pattern, items, minItems, maxItems, default, title, description. Any
+ * other keyword is an error rather than ignored: a schema that says more
+ * than the validator checks would promise what is not enforced.
+ *
+ * pattern is a POSIX extended regular expression, compiled with
+ * regcomp(REG_EXTENDED | REG_NOSUB) here (to refuse bad ones) and again by
+ * tf_validators_init() at run time. Like JSON Schema it searches: anchor
+ * with ^...$ to match the whole string. No \d, \w or lookaround; use
+ * [0-9], [[:alnum:]_], [[:space:]].
  */
 #include <dirent.h>
 #include <regex.h>
@@ -52,18 +60,18 @@ static int type_accepts(const char *type, const json_t *v)
     return json_is_null(v);
 }
 
-static void check_count(const char *file, json_t *schema, const char *key)
+static void check_count(const char *file, json_t *schema, const char *where, const char *key)
 {
     json_t *v = json_object_get(schema, key);
     if (v != NULL && (!json_is_integer(v) || json_integer_value(v) < 0))
-        tf_cg_error(file, line_of(v, schema), "%s must be a non-negative integer", key);
+        tf_cg_error(file, line_of(v, schema), "%s: %s must be a non-negative integer", where, key);
 }
 
-static void check_order(const char *file, json_t *schema, const char *lo, const char *hi)
+static void check_order(const char *file, json_t *schema, const char *where, const char *lo, const char *hi)
 {
     json_t *a = json_object_get(schema, lo), *b = json_object_get(schema, hi);
     if (json_is_number(a) && json_is_number(b) && json_number_value(a) > json_number_value(b))
-        tf_cg_error(file, line_of(a, schema), "%s is greater than %s", lo, hi);
+        tf_cg_error(file, line_of(a, schema), "%s: %s is greater than %s", where, lo, hi);
 }
 
 void tf_cg_check_schema(const char *file, json_t *schema, const char *where)
@@ -87,18 +95,40 @@ void tf_cg_check_schema(const char *file, json_t *schema, const char *where)
         else
             type = json_string_value(t);
     }
-    check_count(file, schema, "minLength");
-    check_count(file, schema, "maxLength");
-    check_count(file, schema, "minItems");
-    check_count(file, schema, "maxItems");
-    check_order(file, schema, "minLength", "maxLength");
-    check_order(file, schema, "minItems", "maxItems");
-    check_order(file, schema, "minimum", "maximum");
+    check_count(file, schema, where, "minLength");
+    check_count(file, schema, where, "maxLength");
+    check_count(file, schema, where, "minItems");
+    check_count(file, schema, where, "maxItems");
+    check_order(file, schema, where, "minLength", "maxLength");
+    check_order(file, schema, where, "minItems", "maxItems");
+    check_order(file, schema, where, "minimum", "maximum");
     const char *nums[] = {"minimum", "maximum"};
     for (int i = 0; i < 2; i++) {
         json_t *n = json_object_get(schema, nums[i]);
         if (n != NULL && !json_is_number(n))
             tf_cg_error(file, line_of(n, schema), "%s: %s must be a number", where, nums[i]);
+    }
+    const char *texts[] = {"title", "description"};
+    for (int i = 0; i < 2; i++) {
+        json_t *x = json_object_get(schema, texts[i]);
+        if (x != NULL && !json_is_string(x))
+            tf_cg_error(file, line_of(x, schema), "%s: %s must be a string", where, texts[i]);
+    }
+    /* A keyword for another type is silently ignored by JSON Schema; here it
+     * is almost always a mistake (maxLength on an integer), so refuse it. */
+    if (type != NULL) {
+        static const struct {
+            const char *keyword, *types;
+        } applies[] = {{"minLength", "string"}, {"maxLength", "string"},  {"pattern", "string"},
+                       {"minimum", "integer number"}, {"maximum", "integer number"},
+                       {"items", "array"},      {"minItems", "array"},   {"maxItems", "array"},
+                       {"properties", "object"}, {"required", "object"}, {"additionalProperties", "object"}};
+        for (size_t i = 0; i < sizeof(applies) / sizeof(applies[0]); i++) {
+            json_t *x = json_object_get(schema, applies[i].keyword);
+            if (x != NULL && strstr(applies[i].types, type) == NULL)
+                tf_cg_error(file, line_of(x, schema), "%s: %s applies to %s, not to type %s", where, applies[i].keyword,
+                            applies[i].types, type);
+        }
     }
     json_t *p = json_object_get(schema, "pattern");
     if (p != NULL) {
@@ -152,9 +182,14 @@ void tf_cg_check_schema(const char *file, json_t *schema, const char *where)
             tf_cg_error(file, line_of(req, schema), "%s: required must be a list", where);
         else
             json_array_foreach(req, i, e) {
-                if (!json_is_string(e))
+                if (!json_is_string(e)) {
                     tf_cg_error(file, line_of(e, req), "%s: required entries must be strings", where);
-                else if (json_is_false(ap) && json_object_get(props, json_string_value(e)) == NULL)
+                    continue;
+                }
+                for (size_t j = 0; j < i; j++)
+                    if (json_equal(json_array_get(req, j), e))
+                        tf_cg_error(file, line_of(e, req), "%s: '%s' is required twice", where, json_string_value(e));
+                if (json_is_false(ap) && json_object_get(props, json_string_value(e)) == NULL)
                     tf_cg_error(file, line_of(e, req), "%s: required property '%s' is not in properties", where,
                                 json_string_value(e));
             }
@@ -167,9 +202,19 @@ void tf_cg_check_schema(const char *file, json_t *schema, const char *where)
     }
 }
 
+void tf_cg_add_schema(tf_cg_spec_t *s, const char *name, const char *file, const char *src, json_t *doc)
+{
+    s->schemas = realloc(s->schemas, (s->nschemas + 1) * sizeof(*s->schemas));
+    tf_cg_schema_t *sc = &s->schemas[s->nschemas++];
+    sc->name = strdup(name);
+    sc->file = strdup(file);
+    sc->src = strdup(src);
+    sc->doc = json_incref(doc);
+}
+
 static int by_name(const void *a, const void *b)
 {
-    return strcmp(((const tf_cg_schema_t *)a)->name, ((const tf_cg_schema_t *)b)->name);
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 int tf_cg_load_schemas(tf_cg_spec_t *s, const char *dir)
@@ -178,34 +223,41 @@ int tf_cg_load_schemas(tf_cg_spec_t *s, const char *dir)
     if (d == NULL)
         return 0; /* no schemas yet */
     struct dirent *e;
-    size_t cap = 0;
+    char **names = NULL;
+    size_t n = 0;
     while ((e = readdir(d)) != NULL) {
-        size_t n = strlen(e->d_name);
-        if (n < 6 || strcmp(e->d_name + n - 5, ".yaml") != 0)
+        size_t l = strlen(e->d_name);
+        if (l < 6 || e->d_name[0] == '.' || strcmp(e->d_name + l - 5, ".yaml") != 0)
             continue;
-        if (s->nschemas == cap)
-            s->schemas = realloc(s->schemas, (cap = cap ? cap * 2 : 16) * sizeof(*s->schemas));
-        tf_cg_schema_t *sc = &s->schemas[s->nschemas++];
-        sc->name = strndup(e->d_name, n - 5);
-        size_t fl = strlen(dir) + n + 2;
-        sc->file = malloc(fl);
-        snprintf(sc->file, fl, "%s/%s", dir, e->d_name);
-        sc->doc = NULL;
+        names = realloc(names, (n + 1) * sizeof(*names));
+        names[n++] = strdup(e->d_name);
     }
     closedir(d);
     /* readdir order is arbitrary; output must not be. */
-    qsort(s->schemas, s->nschemas, sizeof(*s->schemas), by_name);
-    for (size_t i = 0; i < s->nschemas; i++) {
-        tf_cg_schema_t *sc = &s->schemas[i];
-        for (const char *c = sc->name; *c; c++)
-            if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_')) {
-                tf_cg_error(sc->file, 0, "schema file names must be lower_snake_case (they become C names)");
-                break;
-            }
-        sc->doc = tf_cg_yaml_load(sc->file);
-        if (sc->doc != NULL)
-            tf_cg_check_schema(sc->file, sc->doc, sc->name);
+    qsort(names, n, sizeof(*names), by_name);
+    for (size_t i = 0; i < n; i++) {
+        char file[4096], src[4096], name[256];
+        snprintf(file, sizeof(file), "%s/%s", dir, names[i]);
+        snprintf(src, sizeof(src), "spec/schemas/%s", names[i]);
+        snprintf(name, sizeof(name), "%.*s", (int)(strlen(names[i]) - 5), names[i]);
+        free(names[i]);
+        int ok = name[0] < '0' || name[0] > '9';
+        for (const char *c = name; *c; c++)
+            ok &= (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_';
+        if (!ok) {
+            tf_cg_error(file, 0, "schema file names must be lower_snake_case (they become C names: tf_validate_NAME)");
+            continue;
+        }
+        json_t *doc = tf_cg_yaml_load(file);
+        if (doc != NULL)
+            tf_cg_check_schema(file, doc, name);
+        /* Added even when broken (doc NULL: unreadable), so routes naming it
+         * get no second, misleading "unknown schema" error; nothing is
+         * emitted anyway. */
+        tf_cg_add_schema(s, name, file, src, doc);
+        json_decref(doc);
     }
+    free(names);
     return 0;
 }
 

@@ -14,14 +14,47 @@
 #include "tf_cg.h"
 #include "tf_yaml_lines.h"
 
+/*
+ * tf_yaml_cyaml_log keeps cyaml's reason and the innermost backtrace line.
+ * For a missing field that line is the last field cyaml read, not the entry
+ * that lacks one, so we also keep the next backtrace line: the entry.
+ */
+typedef struct cy_ctx {
+    tf_yaml_cyaml_err_t err;
+    unsigned lines[2];
+    int nlines;
+} cy_ctx_t;
+
+static void cy_log(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
+{
+    cy_ctx_t *c = ctx;
+    va_list copy;
+    va_copy(copy, args);
+    tf_yaml_cyaml_log(level, &c->err, fmt, copy);
+    va_end(copy);
+    char m[512];
+    vsnprintf(m, sizeof(m), fmt, args);
+    const char *ln = strstr(m, "(line: ");
+    if (level >= CYAML_LOG_ERROR && ln != NULL && c->nlines < 2)
+        c->lines[c->nlines++] = (unsigned)strtoul(ln + 7, NULL, 10);
+}
+
 static int cy_load(const char *file, const cyaml_schema_value_t *schema, void **out)
 {
-    tf_yaml_cyaml_err_t lg;
+    cy_ctx_t lg;
     memset(&lg, 0, sizeof(lg));
-    cyaml_config_t cfg = {.log_fn = tf_yaml_cyaml_log, .log_ctx = &lg, .mem_fn = cyaml_mem, .log_level = CYAML_LOG_ERROR};
+    cyaml_config_t cfg = {.log_fn = cy_log, .log_ctx = &lg, .mem_fn = cyaml_mem, .log_level = CYAML_LOG_ERROR};
     cyaml_err_t rc = cyaml_load_file(file, &cfg, schema, (cyaml_data_t **)out, NULL);
     if (rc != CYAML_OK) {
-        tf_cg_error(file, tf_yaml_cyaml_line(&lg, file), "%s", lg.msg[0] ? lg.msg : cyaml_strerror(rc));
+        const char *msg = lg.err.msg[0] ? lg.err.msg : cyaml_strerror(rc);
+        unsigned line = tf_yaml_cyaml_line(&lg.err, file);
+        if (strncmp(msg, "Missing required mapping field", 30) == 0 && lg.nlines == 2)
+            line = lg.lines[1];
+        /* Our only enums are the strict booleans below. */
+        if (strncmp(msg, "Invalid ENUM value: ", 20) == 0)
+            tf_cg_error(file, line, "'%s' is not a boolean (true or false)", msg + 20);
+        else
+            tf_cg_error(file, line, "%s", msg);
         return -1;
     }
     return 0;

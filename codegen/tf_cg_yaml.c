@@ -138,6 +138,8 @@ static json_t *parse_node(loader_t *l, yaml_event_t *ev)
                 if (item == NULL)
                     return node;
                 json_array_append_new(node, item);
+                if (l->failed) /* the parser is done for: read no further */
+                    return node;
                 continue;
             }
             unsigned kline = (unsigned)e.start_mark.line + 1;
@@ -167,6 +169,8 @@ static json_t *parse_node(loader_t *l, yaml_event_t *ev)
             }
             json_object_set_new(node, key, val);
             free(key);
+            if (l->failed)
+                return node;
         }
         break;
     }
