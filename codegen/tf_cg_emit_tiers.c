@@ -35,7 +35,7 @@ int tf_cg_emit_tiers(const tf_cg_spec_t *s, const char *out)
         tf_cg_printf(&h, " %zu\n", i);
     }
     tf_cg_printf(&h, "\nextern const tf_tier_t tf_tiers[];\nextern const size_t tf_tiers_count;\n\n"
-                     "/* Index of a tier by id or alias, or -1. */\nint tf_tier_find(const char *id_or_alias);\n\n#endif\n");
+                     "/* Index of a tier by id or alias, or -1 (also for NULL). */\nint tf_tier_find(const char *id_or_alias);\n\n#endif\n");
 
     tf_cg_printf(&c, "/* " TF_CG_BANNER "spec/tiers.yaml */\n#include <string.h>\n\n#include \"tf_tiers.h\"\n\n");
     for (size_t i = 0; i < s->ntiers; i++) {
@@ -58,10 +58,11 @@ int tf_cg_emit_tiers(const tf_cg_spec_t *s, const char *out)
                      limit(t->requests_per_hour), t->mcp_access, t->priority, t->id);
     }
     tf_cg_printf(&c, "};\nconst size_t tf_tiers_count = %zu;\n\n", s->ntiers);
-    tf_cg_printf(&c, "int tf_tier_find(const char *id)\n{\n    for (size_t i = 0; i < tf_tiers_count; i++) {\n"
-                     "        if (strcmp(tf_tiers[i].id, id) == 0)\n            return (int)i;\n"
+    tf_cg_printf(&c, "int tf_tier_find(const char *id_or_alias)\n{\n    if (id_or_alias == NULL)\n        return -1;\n"
+                     "    for (size_t i = 0; i < tf_tiers_count; i++) {\n"
+                     "        if (strcmp(tf_tiers[i].id, id_or_alias) == 0)\n            return (int)i;\n"
                      "        for (const char *const *a = tf_tiers[i].aliases; *a != NULL; a++)\n"
-                     "            if (strcmp(*a, id) == 0)\n                return (int)i;\n    }\n    return -1;\n}\n");
+                     "            if (strcmp(*a, id_or_alias) == 0)\n                return (int)i;\n    }\n    return -1;\n}\n");
     int rc = tf_cg_write(out, "tf_tiers.h", &h);
     return tf_cg_write(out, "tf_tiers.c", &c) | rc;
 }

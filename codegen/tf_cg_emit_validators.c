@@ -6,6 +6,7 @@
  * are JSON values (enum members, defaults) and regular expressions are
  * prepared once by tf_validators_init().
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,30 @@ static long long ival(json_t *s, const char *key)
     return json_integer_value(json_object_get(s, key));
 }
 
+/*
+ * One bound check. An integer bound compares a JSON integer exactly (no
+ * rounding through double above 2^53); reals compare as doubles.
+ */
+static void emit_bound(tf_cg_buf_t *b, json_t *bound, const char *op, const char *rule, const char *words)
+{
+    if (json_is_integer(bound)) {
+        long long n = json_integer_value(bound);
+        /* LLONG_MIN has no literal: -9223372036854775808 is minus an unsigned constant. */
+        char lit[64];
+        if (n == LLONG_MIN)
+            snprintf(lit, sizeof(lit), "(%lldLL - 1)", n + 1);
+        else
+            snprintf(lit, sizeof(lit), "%lldLL", n);
+        tf_cg_printf(b, "        if (json_is_integer(v) ? json_integer_value(v) %s %s : json_real_value(v) %s (double)%s)\n"
+                        "            return tf_v_fail(err, p, \"%s\", \"must be %s %lld\");\n",
+                     op, lit, op, lit, rule, words, n);
+    } else {
+        double d = json_real_value(bound);
+        tf_cg_printf(b, "        if (tf_v_number(v) %s %.17g)\n            return tf_v_fail(err, p, \"%s\", \"must be %s %g\");\n", op, d,
+                     rule, words, d);
+    }
+}
+
 /* Emits the function for `s` and returns its number. */
 static int emit_node(emitter_t *e, json_t *s)
 {
@@ -90,16 +115,39 @@ static int emit_node(emitter_t *e, json_t *s)
     if (en != NULL) {
         size_t i;
         json_t *m;
+        int all_strings = 1;
+        json_array_foreach(en, i, m) all_strings &= json_is_string(m);
+        /* The message lists strings bare ("must be one of: a, b"), other
+         * members as JSON. */
         tf_cg_buf_t list = {0};
-        tf_cg_printf(&b, "    if (!(");
         json_array_foreach(en, i, m) {
-            int k = add_const(e, m);
-            tf_cg_printf(&b, "%sjson_equal(v, k%d)", i ? " || " : "", k);
-            char *text = json_dumps(m, JSON_ENCODE_ANY | JSON_COMPACT);
-            tf_cg_printf(&list, "%s%s", i ? ", " : "", text);
-            free(text);
+            if (json_is_string(m)) {
+                tf_cg_printf(&list, "%s%s", i ? ", " : "", json_string_value(m));
+            } else {
+                char *text = json_dumps(m, JSON_ENCODE_ANY | JSON_COMPACT);
+                tf_cg_printf(&list, "%s%s", i ? ", " : "", text);
+                free(text);
+            }
         }
-        tf_cg_printf(&b, "))\n        return tf_v_fail(err, p, \"enum\", \"must be one of: %%s\", \"");
+        if (all_strings) {
+            /* Strings compare in place, length first (a member may hold a NUL). */
+            tf_cg_printf(&b, "    if (!(json_is_string(v) && (");
+            json_array_foreach(en, i, m) {
+                size_t len = json_string_length(m);
+                tf_cg_printf(&b, "%s(json_string_length(v) == %zu && memcmp(json_string_value(v), \"", i ? " ||\n          " : "", len);
+                tf_cg_cstrn(&b, json_string_value(m), len);
+                tf_cg_printf(&b, "\", %zu) == 0)", len);
+            }
+            tf_cg_printf(&b, ")))\n");
+        } else {
+            tf_cg_printf(&b, "    if (!(");
+            json_array_foreach(en, i, m) {
+                int k = add_const(e, m);
+                tf_cg_printf(&b, "%sjson_equal(v, k%d)", i ? " || " : "", k);
+            }
+            tf_cg_printf(&b, "))\n");
+        }
+        tf_cg_printf(&b, "        return tf_v_fail(err, p, \"enum\", \"must be one of: %%s\", \"");
         tf_cg_cstr(&b, list.data);
         tf_cg_printf(&b, "\");\n");
         free(list.data);
@@ -141,11 +189,9 @@ static int emit_node(emitter_t *e, json_t *s)
     if (mn || mx) {
         tf_cg_printf(&b, "    if (json_is_number(v)) {\n");
         if (mn)
-            tf_cg_printf(&b, "        if (tf_v_number(v) < %.17g)\n            return tf_v_fail(err, p, \"minimum\", \"must be at least %g\");\n",
-                         json_number_value(mn), json_number_value(mn));
+            emit_bound(&b, mn, "<", "minimum", "at least");
         if (mx)
-            tf_cg_printf(&b, "        if (tf_v_number(v) > %.17g)\n            return tf_v_fail(err, p, \"maximum\", \"must be at most %g\");\n",
-                         json_number_value(mx), json_number_value(mx));
+            emit_bound(&b, mx, ">", "maximum", "at most");
         tf_cg_printf(&b, "    }\n");
     }
     /* Array rules. */
@@ -223,8 +269,8 @@ static int emit_node(emitter_t *e, json_t *s)
             if (i == 0)
                 tf_cg_printf(&b, "1");
             tf_cg_printf(&b, ") {\n                tf_v_push_key(p, key);\n"
-                             "                return tf_v_fail(err, p, \"additionalProperties\", \"is not allowed (unknown "
-                             "property; additionalProperties is false)\");\n            }\n        }\n");
+                             "                return tf_v_fail(err, p, \"additionalProperties\", \"is an unknown property "
+                             "(additionalProperties is false)\");\n            }\n        }\n");
         }
         tf_cg_printf(&b, "    }\n");
     }
@@ -238,27 +284,41 @@ static int emit_node(emitter_t *e, json_t *s)
 int tf_cg_emit_validators(const tf_cg_spec_t *s, const char *out)
 {
     emitter_t e = {0};
-    tf_cg_buf_t tops = {0}, h = {0}, c = {0};
+    tf_cg_buf_t tops = {0}, h = {0}, c = {0}, srcs = {0};
     for (size_t i = 0; i < s->nschemas; i++) {
-        e.prefix = s->schemas[i].name;
+        const tf_cg_schema_t *sc = &s->schemas[i];
+        e.prefix = sc->name;
         e.next_fn = 0;
-        int root = emit_node(&e, s->schemas[i].doc);
+        int root = emit_node(&e, sc->doc);
         tf_cg_printf(&tops,
                      "int tf_validate_%s(json_t *v, tf_verr_t *err)\n{\n    tf_vpath_t p;\n    p.depth = 0;\n"
                      "    return v_%s_%d(v, err, &p);\n}\n\n",
                      e.prefix, e.prefix, root);
-        tf_cg_printf(&h, "/* spec/schemas/%s.yaml */\nint tf_validate_%s(json_t *v, tf_verr_t *err);\n", e.prefix, e.prefix);
+        tf_cg_printf(&h, "/* %s */\nint tf_validate_%s(json_t *v, tf_verr_t *err);\n", sc->src, e.prefix);
+        int seen = 0;
+        for (size_t j = 0; j < i; j++)
+            seen |= strcmp(s->schemas[j].src, sc->src) == 0;
+        if (!seen)
+            tf_cg_printf(&srcs, "%s%s", srcs.len ? ", " : "", sc->src);
     }
+    const char *from = srcs.len ? srcs.data : "spec/schemas/ (none)";
     tf_cg_buf_t hh = {0};
-    tf_cg_printf(&hh, "/* " TF_CG_BANNER "spec/schemas/ */\n#ifndef TF_VALIDATORS_H\n#define TF_VALIDATORS_H\n\n"
+    tf_cg_printf(&hh, "/* " TF_CG_BANNER "%s */\n#ifndef TF_VALIDATORS_H\n#define TF_VALIDATORS_H\n\n"
                       "#include <jansson.h>\n\n#include \"tf_spec.h\"\n\n"
-                      "/* Prepares patterns and constants; call once at start-up. 0 or -1. */\nint tf_validators_init(void);\n\n%s\n#endif\n",
-                 h.data ? h.data : "");
+                      "/*\n * Compiles the patterns (POSIX ERE, REG_EXTENDED | REG_NOSUB) and loads the\n"
+                      " * constants the validators use. Call once at start-up, before any thread\n"
+                      " * validates; later calls do nothing. 0, or -1 when something failed.\n */\n"
+                      "int tf_validators_init(void);\n\n"
+                      "/* Each validates one request body and applies its defaults; 0, or -1 with *err. */\n%s\n#endif\n",
+                 from, h.data ? h.data : "");
     free(h.data);
-    tf_cg_printf(&c, "/* " TF_CG_BANNER "spec/schemas/ */\n#include <regex.h>\n#include <string.h>\n\n#include \"tf_validate.h\"\n"
-                     "#include \"tf_validators.h\"\n\n%s\n%s\nint tf_validators_init(void)\n{\n%s    return 0;\n}\n\n%s%s",
-                 e.consts.data ? e.consts.data : "", e.protos.data ? e.protos.data : "", e.init.data ? e.init.data : "",
+    tf_cg_printf(&c, "/* " TF_CG_BANNER "%s */\n#include <regex.h>\n#include <string.h>\n\n#include \"tf_validate.h\"\n"
+                     "#include \"tf_validators.h\"\n\n%s\n%s\n"
+                     "int tf_validators_init(void)\n{\n    static int ready;\n    if (ready)\n        return 0;\n%s    ready = 1;\n"
+                     "    return 0;\n}\n\n%s%s",
+                 from, e.consts.data ? e.consts.data : "", e.protos.data ? e.protos.data : "", e.init.data ? e.init.data : "",
                  e.bodies.data ? e.bodies.data : "", tops.data ? tops.data : "");
+    free(srcs.data);
     free(e.consts.data);
     free(e.protos.data);
     free(e.init.data);

@@ -4,6 +4,7 @@
 
 #include "tf_spec.h"
 
+/* One per distinct handler of spec/endpoints.yaml; defined in runtime/api/. */
 int tf_api_health(tf_req_t *req);
 int tf_api_metrics(tf_req_t *req);
 int tf_api_tiers_list(tf_req_t *req);

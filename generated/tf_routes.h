@@ -6,6 +6,7 @@
 
 #include "tf_spec.h"
 
+/* Index of each route in tf_routes[]. */
 #define TF_ROUTE_HEALTH 0
 #define TF_ROUTE_METRICS 1
 #define TF_ROUTE_TIERS_LIST 2
@@ -30,9 +31,15 @@ extern const tf_route_t tf_routes[];
 extern const size_t tf_routes_count;
 
 /*
- * Matches a request. `path` is the raw path without the query string.
- * Returns the route index, TF_ROUTE_NOT_FOUND, or TF_ROUTE_METHOD_NOT_ALLOWED
- * with *allow set to the methods the path accepts. HEAD is served by GET routes.
+ * Matches a request. `path` is the raw request path without the query
+ * string (the caller strips "?..."); it need not be NUL-terminated and may
+ * hold any bytes. A {param} matches one non-empty segment; its span in
+ * params points into `path`, still percent-encoded. Matching is exact
+ * ("/health/" is not "/health") and case-sensitive.
+ *
+ * Returns the route index; TF_ROUTE_NOT_FOUND; or
+ * TF_ROUTE_METHOD_NOT_ALLOWED with *allow set to a static list such as
+ * "GET, HEAD, POST" (sorted). HEAD is served by a path's GET route.
  */
 int tf_route_match(const char *method, size_t method_len, const char *path, size_t path_len,
                    tf_route_params_t *params, const char **allow);

@@ -24,13 +24,15 @@ const tf_tier_t tf_tiers[] = {
 };
 const size_t tf_tiers_count = 4;
 
-int tf_tier_find(const char *id)
+int tf_tier_find(const char *id_or_alias)
 {
+    if (id_or_alias == NULL)
+        return -1;
     for (size_t i = 0; i < tf_tiers_count; i++) {
-        if (strcmp(tf_tiers[i].id, id) == 0)
+        if (strcmp(tf_tiers[i].id, id_or_alias) == 0)
             return (int)i;
         for (const char *const *a = tf_tiers[i].aliases; *a != NULL; a++)
-            if (strcmp(*a, id) == 0)
+            if (strcmp(*a, id_or_alias) == 0)
                 return (int)i;
     }
     return -1;

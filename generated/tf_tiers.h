@@ -14,7 +14,7 @@
 extern const tf_tier_t tf_tiers[];
 extern const size_t tf_tiers_count;
 
-/* Index of a tier by id or alias, or -1. */
+/* Index of a tier by id or alias, or -1 (also for NULL). */
 int tf_tier_find(const char *id_or_alias);
 
 #endif
