@@ -30,11 +30,11 @@ build() { # build OUT SOURCES... (extra -I via BUILD_INC)
 make -s build/tf-codegen >/dev/null || { echo "not ok - build tf-codegen"; exit 1; }
 run codegen tests/unit/test_codegen.sh
 
-# Router and validators from the fixture spec, generated fresh.
-G=$B/fixture-gen
+# Router and validators from their own fixture spec (not the product's), generated fresh.
+G=$B/router-spec-gen
 rm -rf "$G"
-if build/tf-codegen --spec tests/unit/fixture --out "$G" --handlers tests/unit/fixture/handlers; then
-  FIX="$G/tf_routes.c $G/tf_validators.c $G/tf_tiers.c runtime/tf_validate.c tests/unit/fixture/handlers/h.c"
+if build/tf-codegen --spec tests/unit/codegen/router_spec --out "$G" --handlers tests/unit/codegen/handlers; then
+  FIX="$G/tf_routes.c $G/tf_validators.c $G/tf_tiers.c runtime/tf_validate.c tests/unit/codegen/handlers/h.c"
   BUILD_INC="-I$G" build "$B/test_router" tests/unit/test_router.c $FIX && run router "$B/test_router"
   BUILD_INC="-I$G" build "$B/test_validators" tests/unit/test_validators.c $FIX && run validators "$B/test_validators"
 else
