@@ -52,7 +52,8 @@ static int matches(const char *s, const char *re)
     return m;
 }
 
-static json_t *plain_scalar(const char *s)
+/* A plain (unquoted) scalar by the YAML 1.2 core schema; NULL with *why. */
+static json_t *plain_scalar(const char *s, const char **why)
 {
     if (!*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL"))
         return json_null();
@@ -60,15 +61,25 @@ static json_t *plain_scalar(const char *s)
         return json_true();
     if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE"))
         return json_false();
-    if (matches(s, "^[-+]?[0-9]+$")) {
+    int base = matches(s, "^[-+]?[0-9]+$") ? 10 : matches(s, "^0x[0-9a-fA-F]+$") ? 16 : matches(s, "^0o[0-7]+$") ? 8 : 0;
+    if (base != 0) {
         errno = 0;
-        long long v = strtoll(s, NULL, 10);
+        long long v = strtoll(base == 8 ? s + 2 : s, NULL, base);
         if (errno == 0)
             return json_integer(v);
+        *why = "integer out of range (64-bit)";
+        return NULL;
     }
     if (matches(s, "^[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?$"))
         return json_real(strtod(s, NULL));
-    return json_string(s);
+    if (matches(s, "^[-+]?\\.(inf|Inf|INF)$|^\\.(nan|NaN|NAN)$")) {
+        *why = "infinity and NaN have no JSON form";
+        return NULL;
+    }
+    json_t *str = json_string(s);
+    if (str == NULL)
+        *why = "scalar is not valid UTF-8";
+    return str;
 }
 
 typedef struct anchor {
@@ -81,7 +92,8 @@ typedef struct loader {
     const char *file;
     anchor_t anchors[128];
     size_t nanchors;
-    int failed;
+    int failed; /* the parser gave up: stop reading */
+    int bad;    /* some value was refused: read to the end, return nothing */
 } loader_t;
 
 static void add_anchor(loader_t *l, const yaml_char_t *name, json_t *node)
@@ -101,11 +113,18 @@ static json_t *parse_node(loader_t *l, yaml_event_t *ev)
     switch (ev->type) {
     case YAML_SCALAR_EVENT: {
         const char *v = (const char *)ev->data.scalar.value;
-        node = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE ? plain_scalar(v) : json_string(v);
+        const char *why = "scalar is not valid UTF-8";
+        if (memchr(v, 0, ev->data.scalar.length) != NULL) /* "\0" in a quoted scalar */
+            why = "a NUL character cannot be used in a spec", node = NULL;
+        else if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
+            node = plain_scalar(v, &why);
+        else
+            node = json_string(v); /* quoted: always a string */
         if (node == NULL) {
-            tf_cg_error(l->file, line, "scalar is not valid UTF-8");
-            l->failed = 1;
-            return NULL;
+            /* A bad value, not a broken file: report it, read on for more. */
+            tf_cg_error(l->file, line, "%s", why);
+            l->bad = 1;
+            node = json_null();
         }
         add_anchor(l, ev->data.scalar.anchor, node);
         break;
@@ -226,7 +245,7 @@ json_t *tf_cg_yaml_load(const char *file)
     fclose(f);
     for (size_t i = 0; i < l.nanchors; i++)
         free(l.anchors[i].name);
-    if (l.failed) {
+    if (l.failed || l.bad) {
         json_decref(doc);
         return NULL;
     }
