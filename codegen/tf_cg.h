@@ -11,6 +11,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "tf_yaml_lines.h"
+
 /* ------------------------------------------------------------------ */
 /* Diagnostics: "file:line: reason", all of them, then exit 1.         */
 
@@ -64,11 +66,16 @@ typedef struct tf_cg_spec {
     size_t nschemas;
     char **handlers; /* tf_api_* definitions found in --handlers sources */
     size_t nhandlers;
+    tf_yaml_lines_t *route_lines, *tier_lines; /* where each key is, for messages */
 } tf_cg_spec_t;
 
 /* tf_cg_spec.c: endpoints.yaml and tiers.yaml (libcyaml). */
 int tf_cg_load_endpoints(tf_cg_spec_t *s, const char *file);
 int tf_cg_load_tiers(tf_cg_spec_t *s, const char *file);
+/* Line of `key` in route / tier i (a problem with min_tier points at
+ * min_tier:), or of the entry when the key is absent. */
+unsigned tf_cg_route_line(const tf_cg_spec_t *s, size_t i, const char *key);
+unsigned tf_cg_tier_line(const tf_cg_spec_t *s, size_t i, const char *key);
 
 /* tf_cg_yaml.c: any YAML file as JSON, remembering each node's line. */
 json_t *tf_cg_yaml_load(const char *file);

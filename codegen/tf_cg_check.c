@@ -199,6 +199,10 @@ static int check_path(const char *file, unsigned line, const char *path, char *s
     return 0;
 }
 
+/* The line of a key of the tier / route being checked (tiers.yaml:12: ...). */
+#define TL(key) tf_cg_tier_line(s, i, key)
+#define RL(key) tf_cg_route_line(s, i, key)
+
 void tf_cg_check(tf_cg_spec_t *s)
 {
     char file[4096];
@@ -206,26 +210,28 @@ void tf_cg_check(tf_cg_spec_t *s)
     for (size_t i = 0; i < s->ntiers; i++) {
         tf_cg_tier_t *t = &s->tiers[i];
         if (!is_ident(t->id))
-            tf_cg_error(file, t->line, "tier id '%s' must be lower_snake_case", t->id);
+            tf_cg_error(file, TL("id"), "tier id '%s' must be lower_snake_case", t->id);
         for (size_t j = 0; j < i; j++)
             if (strcmp(s->tiers[j].id, t->id) == 0)
-                tf_cg_error(file, t->line, "tier '%s' is defined twice", t->id);
+                tf_cg_error(file, TL("id"), "tier '%s' is defined twice", t->id);
         for (unsigned a = 0; a < t->aliases_count; a++) {
+            char alias_key[64];
+            snprintf(alias_key, sizeof(alias_key), "aliases[%u]", a);
             if (tf_cg_tier_index(s, t->aliases[a]) >= 0)
-                tf_cg_error(file, t->line, "alias '%s' is also a tier id", t->aliases[a]);
+                tf_cg_error(file, TL(alias_key), "alias '%s' is also a tier id", t->aliases[a]);
             for (size_t j = 0; j <= i; j++)
                 for (unsigned b = 0; b < (j < i ? s->tiers[j].aliases_count : a); b++)
                     if (strcmp(s->tiers[j].aliases[b], t->aliases[a]) == 0)
-                        tf_cg_error(file, t->line, "alias '%s' is used twice", t->aliases[a]);
+                        tf_cg_error(file, TL(alias_key), "alias '%s' is used twice", t->aliases[a]);
         }
         if (t->models_count == 0)
-            tf_cg_error(file, t->line, "tier '%s' has no models", t->id);
+            tf_cg_error(file, TL("models"), "tier '%s' has no models", t->id);
         const char *lim[2] = {t->daily_tokens, t->requests_per_hour};
         const char *limn[2] = {"daily_tokens", "requests_per_hour"};
         for (int k = 0; k < 2; k++) {
             char *end;
             if (strcmp(lim[k], "unlimited") != 0 && (strtoll(lim[k], &end, 10) < 0 || *end != '\0' || end == lim[k]))
-                tf_cg_error(file, t->line, "tier '%s': %s must be a non-negative number or \"unlimited\", not '%s'", t->id, limn[k],
+                tf_cg_error(file, TL(limn[k]), "tier '%s': %s must be a non-negative number or \"unlimited\", not '%s'", t->id, limn[k],
                             lim[k]);
         }
         /* Prices are euros and cents; the table stores them with %.2f. */
@@ -237,7 +243,7 @@ void tf_cg_check(tf_cg_spec_t *s)
             double cents = *price[k] * 100;
             if (*price[k] < 0 || cents > 1e12 || cents - (double)(long long)(cents + 0.5) > 1e-6 ||
                 (double)(long long)(cents + 0.5) - cents > 1e-6)
-                tf_cg_error(file, t->line, "tier '%s': %s must be a non-negative amount in euros and cents", t->id, pricen[k]);
+                tf_cg_error(file, TL(pricen[k]), "tier '%s': %s must be a non-negative amount in euros and cents", t->id, pricen[k]);
         }
     }
     if (tf_cg_tier_index(s, "guest") != 0)
@@ -249,36 +255,36 @@ void tf_cg_check(tf_cg_spec_t *s)
     for (size_t i = 0; i < s->nroutes; i++) {
         tf_cg_route_t *r = &s->routes[i];
         if (!is_ident(r->name))
-            tf_cg_error(file, r->line, "route name '%s' must be lower_snake_case", r->name);
+            tf_cg_error(file, RL("name"), "route name '%s' must be lower_snake_case", r->name);
         /* TF_ROUTE_<NAME> must not collide with tf_spec.h's own macros. */
         static const char *const reserved[] = {"not_found", "method_not_allowed", "max_params", "needs_db", NULL};
         for (int k = 0; reserved[k]; k++)
             if (strcmp(r->name, reserved[k]) == 0)
-                tf_cg_error(file, r->line, "route name '%s' is reserved (TF_ROUTE_%s is in tf_spec.h)", r->name, reserved[k]);
+                tf_cg_error(file, RL("name"), "route name '%s' is reserved (TF_ROUTE_%s is in tf_spec.h)", r->name, reserved[k]);
         int mok = 0;
         for (int m = 0; methods[m]; m++)
             mok |= strcmp(methods[m], r->method) == 0;
         if (!mok)
-            tf_cg_error(file, r->line, "route '%s': method '%s' is not one of GET, POST, PUT, PATCH, DELETE", r->name, r->method);
+            tf_cg_error(file, RL("method"), "route '%s': method '%s' is not one of GET, POST, PUT, PATCH, DELETE", r->name, r->method);
         if (strcmp(r->auth, "public") && strcmp(r->auth, "user") && strcmp(r->auth, "admin"))
-            tf_cg_error(file, r->line, "route '%s': auth '%s' is not one of public, user, admin", r->name, r->auth);
+            tf_cg_error(file, RL("auth"), "route '%s': auth '%s' is not one of public, user, admin", r->name, r->auth);
         if (r->min_tier != NULL && tf_cg_tier_index(s, r->min_tier) < 0)
-            tf_cg_error(file, r->line, "route '%s': min_tier '%s' is not a tier in tiers.yaml", r->name, r->min_tier);
+            tf_cg_error(file, RL("min_tier"), "route '%s': min_tier '%s' is not a tier in tiers.yaml", r->name, r->min_tier);
         if (r->request != NULL && tf_cg_find_schema(s, r->request) == NULL)
-            tf_cg_error(file, r->line, "route '%s': request schema '%s' is not in schemas/", r->name, r->request);
+            tf_cg_error(file, RL("request"), "route '%s': request schema '%s' is not in schemas/", r->name, r->request);
         if (!is_ident(r->handler))
-            tf_cg_error(file, r->line, "route '%s': handler '%s' must be lower_snake_case", r->name, r->handler);
+            tf_cg_error(file, RL("handler"), "route '%s': handler '%s' must be lower_snake_case", r->name, r->handler);
         else if (!has_handler(s, r->handler))
-            tf_cg_error(file, r->line, "route '%s': unknown handler '%s' (no int tf_api_%s(tf_req_t *) in the handler sources)",
+            tf_cg_error(file, RL("handler"), "route '%s': unknown handler '%s' (no int tf_api_%s(tf_req_t *) in the handler sources)",
                         r->name, r->handler, r->handler);
         char shape[1024];
-        if (check_path(file, r->line, r->path, shape, sizeof(shape)) == 0)
+        if (check_path(file, RL("path"), r->path, shape, sizeof(shape)) == 0)
             shapes[i] = strdup(shape);
         for (size_t j = 0; j < i; j++) {
             if (strcmp(s->routes[j].name, r->name) == 0)
-                tf_cg_error(file, r->line, "route name '%s' is used twice (first at line %u)", r->name, s->routes[j].line);
+                tf_cg_error(file, RL("name"), "route name '%s' is used twice (first at line %u)", r->name, s->routes[j].line);
             if (shapes[i] && shapes[j] && strcmp(shapes[i], shapes[j]) == 0 && strcmp(s->routes[j].method, r->method) == 0)
-                tf_cg_error(file, r->line, "duplicate route %s %s (same as '%s' at line %u)", r->method, r->path, s->routes[j].name,
+                tf_cg_error(file, RL("path"), "duplicate route %s %s (same as '%s' at line %u)", r->method, r->path, s->routes[j].name,
                             s->routes[j].line);
         }
     }

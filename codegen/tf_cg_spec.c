@@ -96,13 +96,11 @@ int tf_cg_load_endpoints(tf_cg_spec_t *s, const char *file)
     tf_yaml_lines_t *yl = tf_yaml_lines_load(file);
     s->nroutes = f->routes_count;
     s->routes = f->routes;
+    s->route_lines = yl;
     for (unsigned i = 0; i < f->routes_count; i++) {
-        char path[64];
-        snprintf(path, sizeof(path), "routes[%u]", i);
-        s->routes[i].line = tf_yaml_lines_get(yl, path);
+        s->routes[i].line = tf_cg_route_line(s, i, NULL);
         s->routes[i].needs_db = s->routes[i].needs_db == B_TRUE;
     }
-    tf_yaml_lines_free(yl);
     return 0;
 }
 
@@ -141,18 +139,33 @@ int tf_cg_load_tiers(tf_cg_spec_t *s, const char *file)
     tr_file_t *f = NULL;
     if (cy_load(file, &tr_schema, (void **)&f) != 0)
         return -1;
-    tf_yaml_lines_t *yl = tf_yaml_lines_load(file);
     s->ntiers = f->tiers_count;
     s->tiers = f->tiers;
+    s->tier_lines = tf_yaml_lines_load(file);
     for (unsigned i = 0; i < f->tiers_count; i++) {
         tf_cg_tier_t *t = &s->tiers[i];
-        char path[64];
-        snprintf(path, sizeof(path), "tiers[%u]", i);
-        t->line = tf_yaml_lines_get(yl, path);
+        t->line = tf_cg_tier_line(s, i, NULL);
         t->ollama_unlimited = t->ollama_unlimited == B_TRUE;
         t->mcp_access = t->mcp_access == B_TRUE;
         t->priority = t->priority == B_TRUE;
     }
-    tf_yaml_lines_free(yl);
     return 0;
+}
+
+/* "routes[3].min_tier" -> its line; tf_yaml_lines falls back to "routes[3]". */
+static unsigned key_line(const tf_yaml_lines_t *yl, const char *seq, size_t i, const char *key)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s[%zu]%s%s", seq, i, key ? "." : "", key ? key : "");
+    return tf_yaml_lines_get(yl, path);
+}
+
+unsigned tf_cg_route_line(const tf_cg_spec_t *s, size_t i, const char *key)
+{
+    return key_line(s->route_lines, "routes", i, key);
+}
+
+unsigned tf_cg_tier_line(const tf_cg_spec_t *s, size_t i, const char *key)
+{
+    return key_line(s->tier_lines, "tiers", i, key);
 }
