@@ -1,13 +1,12 @@
 /*
  * tf-codegen - spec/ in, generated/ out.
  *
- *   tf-codegen --spec DIR --out DIR --handlers DIR [--tools DIR] [--no-stubs]
+ *   tf-codegen --spec DIR --out DIR --handlers DIR
  *
  * Reads DIR/endpoints.yaml, DIR/tiers.yaml and every DIR/schemas/NAME.yaml, checks
  * them against each other and against the handler sources, and writes the
  * router, validators, tier table and handler prototypes. On any error it
  * prints every "file:line: reason" it found, writes nothing, exits 1.
- * (--tools and --no-stubs are for MCP tool stubs, which a later part adds.)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +17,7 @@
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: tf-codegen --spec DIR --out DIR --handlers DIR [--tools DIR] [--no-stubs]\n");
+    fprintf(stderr, "usage: tf-codegen --spec DIR --out DIR --handlers DIR\n");
     exit(2);
 }
 
@@ -32,10 +31,6 @@ int main(int argc, char **argv)
             out = argv[++i];
         else if (!strcmp(argv[i], "--handlers") && i + 1 < argc)
             handlers = argv[++i];
-        else if (!strcmp(argv[i], "--tools") && i + 1 < argc)
-            i++;
-        else if (!strcmp(argv[i], "--no-stubs"))
-            ;
         else
             usage();
     }

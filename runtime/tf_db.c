@@ -457,22 +457,29 @@ static void finish_query(tf_db_conn_t *c)
 }
 
 /* Reads what arrived; finishes the running query when its results are in. */
+/* Sends more of the query; keeps write interest while libpq has bytes
+ * left. -1 when the connection was lost (and handled). */
+static int flush_step(tf_db_conn_t *c)
+{
+    int f = PQflush(c->pg);
+    if (f < 0) {
+        conn_lost(c, tf_db_error_lost);
+        return -1;
+    }
+    c->flushing = f == 1;
+    if (c->flushing)
+        want_write(c);
+    return 0;
+}
+
 static void read_results(tf_db_conn_t *c)
 {
     if (!PQconsumeInput(c->pg)) {
         conn_lost(c, tf_db_error_lost);
         return;
     }
-    if (c->flushing) {
-        int f = PQflush(c->pg);
-        if (f < 0) {
-            conn_lost(c, tf_db_error_lost);
-            return;
-        }
-        c->flushing = f == 1;
-        if (c->flushing)
-            want_write(c);
-    }
+    if (c->flushing && flush_step(c) != 0)
+        return;
     while (!PQisBusy(c->pg)) {
         PGresult *r = PQgetResult(c->pg);
         if (r == NULL) {
@@ -512,14 +519,7 @@ static void on_write(h2o_socket_t *sock, const char *err)
     if (c->state == CONN_CONNECTING) {
         connect_step(c);
     } else if (c->state == CONN_BUSY && c->flushing) {
-        int f = PQflush(c->pg);
-        if (f < 0) {
-            conn_lost(c, tf_db_error_lost);
-            return;
-        }
-        c->flushing = f == 1;
-        if (c->flushing)
-            want_write(c);
+        flush_step(c);
     }
     /* else: a stale notification (2.2 cannot cancel them); ignore it. */
 }

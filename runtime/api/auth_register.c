@@ -37,15 +37,8 @@ static void hash_password(void *arg)
 static void on_inserted(void *ud, PGresult *res, const char *err)
 {
     tf_req_t *r = ud;
-    r->dbq = NULL;
-    if (err != NULL) {
-        tf_respond_db_unavailable(r);
+    if (!tf_api_rows(r, res, err))
         return;
-    }
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        tf_respond_error(r, 500, "internal_error", NULL, "could not create the user (request %s)", r->id);
-        return;
-    }
     if (PQntuples(res) == 0) {
         tf_respond_error(r, 409, "email_taken", "/email", "a user with this email already exists");
         return;
@@ -84,10 +77,7 @@ int tf_api_auth_register(tf_req_t *r)
     const char *password = json_string_value(json_object_get(r->body, "password"));
     reg_job_t *j = calloc(1, sizeof(*j));
     j->r = r;
-    /* Emails compare case-insensitively; store them lower-cased. */
-    size_t n = strlen(email);
-    for (size_t i = 0; i < n && i + 1 < sizeof(j->email); i++)
-        j->email[i] = (char)tolower((unsigned char)email[i]);
+    tf_api_lower_email(j->email, sizeof(j->email), email);
     j->password = strdup(password);
     r->job = tf_work_submit(&r->thr->work, hash_password, on_hashed, j);
     return 0;

@@ -39,11 +39,8 @@ static void on_session(void *ud, PGresult *res, const char *err)
 {
     tf_req_t *r = ud;
     issue_t *is = r->hctx;
-    r->dbq = NULL;
-    if (err != NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        tf_respond_db_unavailable(r);
+    if (!tf_api_rows(r, res, err))
         return;
-    }
     int t = tf_tier_find(is->tier);
     const char *tier = t >= 0 ? tf_tiers[t].id : "registered";
     char *jwt = tf_jwt_sign(r->conf->jwt, is->user_id, tier, is->is_admin, (long)r->conf->access_ttl_seconds, (long long)time(NULL));
@@ -167,11 +164,11 @@ static void on_login_row(void *ud, PGresult *res, const char *err)
 {
     tf_req_t *r = ud;
     login_t *l = r->hctx;
-    r->dbq = NULL;
-    if (err != NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+    if (!tf_api_rows(r, res, err) || PQntuples(res) != 1) {
         login_free(l);
         r->hctx = NULL;
-        tf_respond_db_unavailable(r);
+        if (r->status == 0)
+            tf_respond_error(r, 500, "internal_error", NULL, "login lookup returned no row (request %s)", r->id);
         return;
     }
     if (atoi(PQgetvalue(res, 0, 0)) >= (int)r->conf->login_max_failures) {
@@ -212,9 +209,7 @@ int tf_api_auth_login(tf_req_t *r)
     const char *password = json_string_value(json_object_get(r->body, "password"));
     login_t *l = calloc(1, sizeof(*l));
     l->r = r;
-    size_t n = strlen(email);
-    for (size_t i = 0; i < n && i + 1 < sizeof(l->email); i++)
-        l->email[i] = (char)tolower((unsigned char)email[i]);
+    tf_api_lower_email(l->email, sizeof(l->email), email);
     snprintf(l->keys[0], sizeof(l->keys[0]), "user:%s", l->email);
     snprintf(l->keys[1], sizeof(l->keys[1]), "addr:%s", tf_req_client_addr(r));
     l->password = strdup(password);
@@ -238,11 +233,8 @@ int tf_api_auth_login(tf_req_t *r)
 static void on_refreshed(void *ud, PGresult *res, const char *err)
 {
     tf_req_t *r = ud;
-    r->dbq = NULL;
-    if (err != NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        tf_respond_db_unavailable(r);
+    if (!tf_api_rows(r, res, err))
         return;
-    }
     if (PQntuples(res) != 1 || PQgetisnull(res, 0, 1)) {
         tf_respond_error(r, 401, "invalid_refresh_token", "/refresh_token", "the refresh token is not valid (expired, revoked or spent)");
         return;
@@ -278,11 +270,8 @@ int tf_api_auth_refresh(tf_req_t *r)
 static void on_logged_out(void *ud, PGresult *res, const char *err)
 {
     tf_req_t *r = ud;
-    r->dbq = NULL;
-    if (err != NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        tf_respond_db_unavailable(r);
+    if (!tf_api_rows(r, res, err))
         return;
-    }
     tf_auth_invalidate_all();
     tf_respond_json(r, 200, json_pack("{s:b, s:i}", "logged_out", 1, "sessions_revoked", atoi(PQgetvalue(res, 0, 0))));
 }

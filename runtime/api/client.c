@@ -25,11 +25,8 @@ int tf_api_client_tier(tf_req_t *r)
 static void on_usage(void *ud, PGresult *res, const char *err)
 {
     tf_req_t *r = ud;
-    r->dbq = NULL;
-    if (err != NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        tf_respond_db_unavailable(r);
+    if (!tf_api_rows(r, res, err))
         return;
-    }
     const tf_tier_t *t = &tf_tiers[r->who.tier];
     long long used = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
     json_t *models = json_loads(PQgetvalue(res, 0, 2), 0, NULL);

@@ -6,6 +6,7 @@
 
 #include "tf_api.h"
 #include "tf_db.h"
+#include "tf_log.h"
 #include "tf_server.h"
 
 void tf_api_db_ignore(void *ud, PGresult *res, const char *err)
@@ -20,6 +21,29 @@ int tf_api_query(tf_req_t *r, const char *sql, int n, const char *const *params,
         return -1;
     }
     return 0;
+}
+
+int tf_api_rows(tf_req_t *r, PGresult *res, const char *err)
+{
+    r->dbq = NULL;
+    if (err != NULL) {
+        tf_respond_db_unavailable(r);
+        return 0;
+    }
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        tf_log(TF_LOG_ERROR, "error", r->id, "query failed: %s", PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+        tf_respond_error(r, 500, "internal_error", NULL, "database error (request %s)", r->id);
+        return 0;
+    }
+    return 1;
+}
+
+void tf_api_lower_email(char *dst, size_t cap, const char *src)
+{
+    size_t i = 0;
+    for (; src[i] != '\0' && i + 1 < cap; i++)
+        dst[i] = (char)tolower((unsigned char)src[i]);
+    dst[i] = '\0';
 }
 
 int tf_api_is_uuid(const char *s)

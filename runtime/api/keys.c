@@ -21,16 +21,8 @@
 static void on_json(void *ud, PGresult *res, const char *err)
 {
     tf_req_t *r = ud;
-    r->dbq = NULL;
-    if (err != NULL) {
-        tf_respond_db_unavailable(r);
+    if (!tf_api_rows(r, res, err))
         return;
-    }
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        tf_log(TF_LOG_ERROR, "error", r->id, "query failed: %s", PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
-        tf_respond_error(r, 500, "internal_error", NULL, "database error (request %s)", r->id);
-        return;
-    }
     if (PQntuples(res) == 0) {
         tf_respond_error(r, 404, "not_found", NULL, "no such key or user");
         return;

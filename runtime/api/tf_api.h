@@ -14,6 +14,17 @@
 /* A tier as the API shows it (GET /v1/tiers, GET /v1/client/tier). */
 json_t *tf_tier_to_json(const tf_tier_t *t);
 
+/*
+ * For query callbacks: 1 when res holds rows. Otherwise answers - 503 when
+ * the database was lost, 500 (and an error log line) for an SQL error,
+ * which is a bug here rather than the client's fault - and returns 0.
+ * Clears r->dbq either way.
+ */
+int tf_api_rows(tf_req_t *r, PGresult *res, const char *err);
+
+/* Copies an email lower-cased (emails compare case-insensitively). */
+void tf_api_lower_email(char *dst, size_t cap, const char *src);
+
 /* A query whose callback does nothing (writes whose outcome no one waits for). */
 void tf_api_db_ignore(void *ud, PGresult *res, const char *err);
 
