@@ -3,9 +3,9 @@
  *
  *   tf-codegen --spec DIR --out DIR --handlers DIR
  *
- * Reads DIR/endpoints.yaml, DIR/tiers.yaml and every DIR/schemas/NAME.yaml, checks
+ * Reads DIR/endpoints.yaml, DIR/tiers.yaml, DIR/providers.yaml and every DIR/schemas/NAME.yaml, checks
  * them against each other and against the handler sources, and writes the
- * router, validators, tier table and handler prototypes. On any error it
+ * router, validators, tier and provider tables and handler prototypes. On any error it
  * prints every "file:line: reason" it found, writes nothing, exits 1.
  */
 #include <stdio.h>
@@ -48,10 +48,14 @@ int main(int argc, char **argv)
     snprintf(path, sizeof(path), "%s/endpoints.yaml", spec);
     loaded &= tf_cg_load_endpoints(&s, path) == 0;
     loaded &= tf_cg_scan_handlers(&s, handlers) == 0;
+    snprintf(path, sizeof(path), "%s/providers.yaml", spec);
+    loaded &= tf_cg_load_providers(&s, path) == 0;
     /* Cross-checks need both files; a broken schema still has its name,
      * so they run past schema errors and every problem shows at once. */
-    if (loaded)
+    if (loaded) {
         tf_cg_check(&s);
+        tf_cg_check_providers(&s);
+    }
     if (tf_cg_error_count() > 0) {
         fprintf(stderr, "tf-codegen: %d error(s); nothing written\n", tf_cg_error_count());
         return 1;
@@ -61,6 +65,7 @@ int main(int argc, char **argv)
     rc |= tf_cg_emit_tiers(&s, out);
     rc |= tf_cg_emit_handlers(&s, out);
     rc |= tf_cg_emit_routes(&s, out);
+    rc |= tf_cg_emit_providers(&s, out);
     if (rc != 0 || tf_cg_error_count() > 0)
         return 1;
     tf_cg_remove_stale(out);

@@ -56,8 +56,46 @@ typedef struct tf_cg_schema {
     json_t *doc; /* the schema as JSON */
 } tf_cg_schema_t;
 
+/* spec/providers.yaml (optional: without it the tables are empty). */
+typedef struct tf_cg_node {
+    char *name, *base_url;
+    int enabled; /* B_* while loading, then 0/1 */
+} tf_cg_node_t;
+
+typedef struct tf_cg_model {
+    char *id, *upstream, *family;
+    int quality;                       /* 0: the provider's */
+    double *cost_input, *cost_output;  /* NULL: the provider's */
+} tf_cg_model_t;
+
+typedef struct tf_cg_provider {
+    char *id, *name, *protocol, *base_url, *key_env;
+    int key_required, enabled;
+    int priority, speed, quality;
+    double cost_input, cost_output;
+    tf_cg_node_t *nodes;
+    unsigned nodes_count;
+    tf_cg_model_t *models;
+    unsigned models_count;
+} tf_cg_provider_t;
+
+typedef struct tf_cg_task {
+    char *task;
+    char **keywords;
+    unsigned keywords_count;
+    char **models;
+    unsigned models_count;
+} tf_cg_task_t;
+
 typedef struct tf_cg_spec {
     char *dir;
+    int have_providers;
+    char *strategy;
+    tf_cg_provider_t *providers;
+    size_t nproviders;
+    tf_cg_task_t *tasks;
+    size_t ntasks;
+    tf_yaml_lines_t *provider_lines;
     tf_cg_route_t *routes;
     size_t nroutes;
     tf_cg_tier_t *tiers;
@@ -76,6 +114,10 @@ int tf_cg_load_tiers(tf_cg_spec_t *s, const char *file);
  * min_tier:), or of the entry when the key is absent. */
 unsigned tf_cg_route_line(const tf_cg_spec_t *s, size_t i, const char *key);
 unsigned tf_cg_tier_line(const tf_cg_spec_t *s, size_t i, const char *key);
+/* providers.yaml; a missing file is not an error (empty tables). */
+int tf_cg_load_providers(tf_cg_spec_t *s, const char *file);
+/* Line of a dotted path in providers.yaml ("providers[2].models[1].id"). */
+unsigned tf_cg_provider_line(const tf_cg_spec_t *s, const char *path);
 
 /* tf_cg_yaml.c: any YAML file as JSON, remembering each node's line. */
 json_t *tf_cg_yaml_load(const char *file);
@@ -95,6 +137,8 @@ const tf_cg_schema_t *tf_cg_find_schema(const tf_cg_spec_t *s, const char *name)
 int tf_cg_scan_handlers(tf_cg_spec_t *s, const char *dir);
 void tf_cg_check(tf_cg_spec_t *s);
 int tf_cg_tier_index(const tf_cg_spec_t *s, const char *id);
+/* tf_cg_check_providers.c: providers.yaml alone and against tiers.yaml. */
+void tf_cg_check_providers(tf_cg_spec_t *s);
 
 /* ------------------------------------------------------------------ */
 /* Output                                                              */
@@ -128,5 +172,6 @@ int tf_cg_emit_validators(const tf_cg_spec_t *s, const char *out);
 int tf_cg_emit_routes(const tf_cg_spec_t *s, const char *out);
 int tf_cg_emit_tiers(const tf_cg_spec_t *s, const char *out);
 int tf_cg_emit_handlers(const tf_cg_spec_t *s, const char *out);
+int tf_cg_emit_providers(const tf_cg_spec_t *s, const char *out);
 
 #endif

@@ -169,3 +169,103 @@ unsigned tf_cg_tier_line(const tf_cg_spec_t *s, size_t i, const char *key)
 {
     return key_line(s->tier_lines, "tiers", i, key);
 }
+
+/* ------------------------------------------------------------------ */
+/* providers.yaml                                                      */
+
+typedef struct pv_routing {
+    tf_cg_task_t *tasks;
+    unsigned tasks_count;
+} pv_routing_t;
+
+typedef struct pv_file {
+    char *strategy;
+    tf_cg_provider_t *providers;
+    unsigned providers_count;
+    pv_routing_t *routing;
+} pv_file_t;
+
+static const cyaml_schema_field_t node_fields[] = {
+    STR("name", 0, tf_cg_node_t, name), STR("base_url", 0, tf_cg_node_t, base_url), BOOL_FIELD("enabled", tf_cg_node_t, enabled),
+    CYAML_FIELD_END};
+static const cyaml_schema_value_t node_entry = {CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, tf_cg_node_t, node_fields)};
+
+static const cyaml_schema_field_t model_fields[] = {
+    STR("id", 0, tf_cg_model_t, id),
+    STR("upstream", OPT, tf_cg_model_t, upstream),
+    STR("family", OPT, tf_cg_model_t, family),
+    CYAML_FIELD_INT("quality", OPT, tf_cg_model_t, quality),
+    CYAML_FIELD_FLOAT_PTR("cost_input", CYAML_FLAG_POINTER | OPT, tf_cg_model_t, cost_input),
+    CYAML_FIELD_FLOAT_PTR("cost_output", CYAML_FLAG_POINTER | OPT, tf_cg_model_t, cost_output),
+    CYAML_FIELD_END};
+static const cyaml_schema_value_t model_entry = {CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, tf_cg_model_t, model_fields)};
+
+static const cyaml_schema_field_t provider_fields[] = {
+    STR("id", 0, tf_cg_provider_t, id),
+    STR("name", 0, tf_cg_provider_t, name),
+    STR("protocol", 0, tf_cg_provider_t, protocol),
+    STR("base_url", OPT, tf_cg_provider_t, base_url),
+    STR("key_env", OPT, tf_cg_provider_t, key_env),
+    BOOL_FIELD("key_required", tf_cg_provider_t, key_required),
+    BOOL_FIELD("enabled", tf_cg_provider_t, enabled),
+    CYAML_FIELD_INT("priority", CYAML_FLAG_DEFAULT, tf_cg_provider_t, priority),
+    CYAML_FIELD_INT("speed", CYAML_FLAG_DEFAULT, tf_cg_provider_t, speed),
+    CYAML_FIELD_INT("quality", CYAML_FLAG_DEFAULT, tf_cg_provider_t, quality),
+    CYAML_FIELD_FLOAT("cost_input", CYAML_FLAG_DEFAULT, tf_cg_provider_t, cost_input),
+    CYAML_FIELD_FLOAT("cost_output", CYAML_FLAG_DEFAULT, tf_cg_provider_t, cost_output),
+    CYAML_FIELD_SEQUENCE("nodes", CYAML_FLAG_POINTER | OPT, tf_cg_provider_t, nodes, &node_entry, 1, 64),
+    CYAML_FIELD_SEQUENCE("models", CYAML_FLAG_POINTER, tf_cg_provider_t, models, &model_entry, 1, 4096),
+    CYAML_FIELD_END};
+static const cyaml_schema_value_t provider_entry = {CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, tf_cg_provider_t, provider_fields)};
+
+static const cyaml_schema_field_t task_fields[] = {
+    STR("task", 0, tf_cg_task_t, task), STRLIST("keywords", 0, tf_cg_task_t, keywords), STRLIST("models", 0, tf_cg_task_t, models),
+    CYAML_FIELD_END};
+static const cyaml_schema_value_t task_entry = {CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, tf_cg_task_t, task_fields)};
+static const cyaml_schema_field_t routing_fields[] = {
+    CYAML_FIELD_SEQUENCE("tasks", CYAML_FLAG_POINTER, pv_routing_t, tasks, &task_entry, 1, 64), CYAML_FIELD_END};
+
+static const cyaml_schema_field_t pv_fields[] = {
+    STR("strategy", 0, pv_file_t, strategy),
+    CYAML_FIELD_SEQUENCE("providers", CYAML_FLAG_POINTER, pv_file_t, providers, &provider_entry, 1, 256),
+    CYAML_FIELD_MAPPING_PTR("routing", CYAML_FLAG_POINTER, pv_file_t, routing, routing_fields),
+    CYAML_FIELD_END};
+static const cyaml_schema_value_t pv_schema = {CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, pv_file_t, pv_fields)};
+
+int tf_cg_load_providers(tf_cg_spec_t *s, const char *file)
+{
+    FILE *probe = fopen(file, "r");
+    if (probe == NULL)
+        return 0; /* no providers: empty tables (fixture specs) */
+    fclose(probe);
+    pv_file_t *f = NULL;
+    if (cy_load(file, &pv_schema, (void **)&f) != 0)
+        return -1;
+    s->have_providers = 1;
+    s->strategy = f->strategy;
+    s->providers = f->providers;
+    s->nproviders = f->providers_count;
+    s->tasks = f->routing->tasks;
+    s->ntasks = f->routing->tasks_count;
+    s->provider_lines = tf_yaml_lines_load(file);
+    for (size_t i = 0; i < s->nproviders; i++) {
+        tf_cg_provider_t *p = &s->providers[i];
+        p->key_required = p->key_required != B_FALSE; /* default true */
+        p->enabled = p->enabled != B_FALSE;
+        for (unsigned n = 0; n < p->nodes_count; n++)
+            p->nodes[n].enabled = p->nodes[n].enabled != B_FALSE;
+        for (unsigned m = 0; m < p->models_count; m++) {
+            tf_cg_model_t *md = &p->models[m];
+            if (md->upstream == NULL)
+                md->upstream = md->id;
+            if (md->family == NULL)
+                md->family = md->id;
+        }
+    }
+    return 0;
+}
+
+unsigned tf_cg_provider_line(const tf_cg_spec_t *s, const char *path)
+{
+    return tf_yaml_lines_get(s->provider_lines, path);
+}

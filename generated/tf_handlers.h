@@ -22,5 +22,12 @@ int tf_api_admin_users_list(tf_req_t *req);
 int tf_api_admin_user_update(tf_req_t *req);
 int tf_api_admin_keys_create(tf_req_t *req);
 int tf_api_admin_keys_revoke(tf_req_t *req);
+int tf_api_models_list(tf_req_t *req);
+int tf_api_chat_completions(tf_req_t *req);
+int tf_api_client_chat(tf_req_t *req);
+int tf_api_client_models(tf_req_t *req);
+int tf_api_client_models_availability(tf_req_t *req);
+int tf_api_client_ollama_status(tf_req_t *req);
+int tf_api_admin_providers_reset(tf_req_t *req);
 
 #endif

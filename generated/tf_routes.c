@@ -25,8 +25,16 @@ const tf_route_t tf_routes[] = {
     {"admin_user_update", "PATCH", "/v1/admin/users/{id}", TF_AUTH_ADMIN, 0, TF_ROUTE_NEEDS_DB, tf_validate_admin_user_update, "admin_user_update", tf_api_admin_user_update, "tf_api_admin_user_update", 1, {"id"}},
     {"admin_user_keys_create", "POST", "/v1/admin/users/{id}/keys", TF_AUTH_ADMIN, 0, TF_ROUTE_NEEDS_DB, tf_validate_key_create_request, "key_create_request", tf_api_admin_keys_create, "tf_api_admin_keys_create", 1, {"id"}},
     {"admin_keys_revoke", "DELETE", "/v1/admin/keys/{id}", TF_AUTH_ADMIN, 0, TF_ROUTE_NEEDS_DB, NULL, NULL, tf_api_admin_keys_revoke, "tf_api_admin_keys_revoke", 1, {"id"}},
+    {"models_list", "GET", "/v1/models", TF_AUTH_PUBLIC, 0, 0, NULL, NULL, tf_api_models_list, "tf_api_models_list", 0, {NULL}},
+    {"chat_completions", "POST", "/v1/chat/completions", TF_AUTH_PUBLIC, 0, TF_ROUTE_NEEDS_DB, tf_validate_chat_request, "chat_request", tf_api_chat_completions, "tf_api_chat_completions", 0, {NULL}},
+    {"chat", "POST", "/v1/chat", TF_AUTH_PUBLIC, 0, TF_ROUTE_NEEDS_DB, tf_validate_chat_request, "chat_request", tf_api_chat_completions, "tf_api_chat_completions", 0, {NULL}},
+    {"client_chat", "POST", "/v1/client/chat", TF_AUTH_PUBLIC, 0, TF_ROUTE_NEEDS_DB, tf_validate_client_chat_request, "client_chat_request", tf_api_client_chat, "tf_api_client_chat", 0, {NULL}},
+    {"client_models", "GET", "/v1/client/models", TF_AUTH_PUBLIC, 0, 0, NULL, NULL, tf_api_client_models, "tf_api_client_models", 0, {NULL}},
+    {"client_models_availability", "GET", "/v1/client/models/availability", TF_AUTH_PUBLIC, 0, 0, NULL, NULL, tf_api_client_models_availability, "tf_api_client_models_availability", 0, {NULL}},
+    {"client_ollama_status", "GET", "/v1/client/ollama/status", TF_AUTH_PUBLIC, 0, 0, NULL, NULL, tf_api_client_ollama_status, "tf_api_client_ollama_status", 0, {NULL}},
+    {"admin_providers_reset", "POST", "/v1/admin/providers/reset", TF_AUTH_ADMIN, 0, 0, NULL, NULL, tf_api_admin_providers_reset, "tf_api_admin_providers_reset", 0, {NULL}},
 };
-const size_t tf_routes_count = 19;
+const size_t tf_routes_count = 27;
 
 /* Path id of [cur, lim), or -1; parameter spans point into it. */
 static int match_path(const unsigned char *cur, const unsigned char *lim, tf_route_params_t *params)
@@ -74,9 +82,11 @@ yy5:
 	cur = mar;
 	switch (yyaccept) {
 		case 0: goto yy2;
-		case 1: goto yy87;
-		case 2: goto yy92;
-		default: goto yy108;
+		case 1: goto yy40;
+		case 2: goto yy117;
+		case 3: goto yy124;
+		case 4: goto yy147;
+		default: goto yy153;
 	}
 yy6:
 	++cur;
@@ -133,88 +143,111 @@ yy13:
 	switch (yych) {
 		case 'a': goto yy16;
 		case 'c': goto yy17;
-		case 't': goto yy18;
+		case 'm': goto yy18;
+		case 't': goto yy19;
 		default: goto yy5;
 	}
 yy14:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy19;
+		case 't': goto yy20;
 		default: goto yy5;
 	}
 yy15:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy20;
+		case 'i': goto yy21;
 		default: goto yy5;
 	}
 yy16:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'd': goto yy21;
-		case 'u': goto yy22;
+		case 'd': goto yy22;
+		case 'u': goto yy23;
 		default: goto yy5;
 	}
 yy17:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'l': goto yy23;
+		case 'h': goto yy24;
+		case 'l': goto yy25;
 		default: goto yy5;
 	}
 yy18:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy24;
+		case 'o': goto yy26;
 		default: goto yy5;
 	}
 yy19:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'h': goto yy25;
+		case 'i': goto yy27;
 		default: goto yy5;
 	}
 yy20:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'c': goto yy26;
+		case 'h': goto yy28;
 		default: goto yy5;
 	}
 yy21:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'm': goto yy27;
+		case 'c': goto yy29;
 		default: goto yy5;
 	}
 yy22:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy28;
+		case 'm': goto yy30;
 		default: goto yy5;
 	}
 yy23:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy29;
+		case 't': goto yy31;
 		default: goto yy5;
 	}
 yy24:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy30;
+		case 'a': goto yy32;
 		default: goto yy5;
 	}
 yy25:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'i': goto yy33;
+		default: goto yy5;
+	}
+yy26:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'd': goto yy34;
+		default: goto yy5;
+	}
+yy27:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy35;
+		default: goto yy5;
+	}
+yy28:
 	++cur;
 	{
             if (cur != lim)
@@ -222,42 +255,56 @@ yy25:
             params->count = 0;
             return 0;
         }
-yy26:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 's': goto yy31;
-		default: goto yy5;
-	}
-yy27:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'i': goto yy32;
-		default: goto yy5;
-	}
-yy28:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'h': goto yy33;
-		default: goto yy5;
-	}
 yy29:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy34;
+		case 's': goto yy36;
 		default: goto yy5;
 	}
 yy30:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'r': goto yy35;
+		case 'i': goto yy37;
 		default: goto yy5;
 	}
 yy31:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'h': goto yy38;
+		default: goto yy5;
+	}
+yy32:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 't': goto yy39;
+		default: goto yy5;
+	}
+yy33:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy41;
+		default: goto yy5;
+	}
+yy34:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy42;
+		default: goto yy5;
+	}
+yy35:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'r': goto yy43;
+		default: goto yy5;
+	}
+yy36:
 	++cur;
 	{
             if (cur != lim)
@@ -265,57 +312,94 @@ yy31:
             params->count = 0;
             return 1;
         }
-yy32:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'n': goto yy36;
-		default: goto yy5;
-	}
-yy33:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case '/': goto yy37;
-		default: goto yy5;
-	}
-yy34:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'n': goto yy38;
-		default: goto yy5;
-	}
-yy35:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 's': goto yy39;
-		default: goto yy5;
-	}
-yy36:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case '/': goto yy40;
-		default: goto yy5;
-	}
 yy37:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'l': goto yy41;
-		case 'r': goto yy42;
+		case 'n': goto yy44;
 		default: goto yy5;
 	}
 yy38:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy43;
+		case '/': goto yy45;
 		default: goto yy5;
 	}
 yy39:
+	yyaccept = 1;
+	++cur;
+	mar = cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case '/': goto yy46;
+		default: goto yy40;
+	}
+yy40:
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 20;
+        }
+yy41:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'n': goto yy47;
+		default: goto yy5;
+	}
+yy42:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'l': goto yy48;
+		default: goto yy5;
+	}
+yy43:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy49;
+		default: goto yy5;
+	}
+yy44:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case '/': goto yy50;
+		default: goto yy5;
+	}
+yy45:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'l': goto yy51;
+		case 'r': goto yy52;
+		default: goto yy5;
+	}
+yy46:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'c': goto yy53;
+		default: goto yy5;
+	}
+yy47:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 't': goto yy54;
+		default: goto yy5;
+	}
+yy48:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy55;
+		default: goto yy5;
+	}
+yy49:
 	++cur;
 	{
             if (cur != lim)
@@ -323,260 +407,370 @@ yy39:
             params->count = 0;
             return 2;
         }
-yy40:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'k': goto yy44;
-		case 'r': goto yy45;
-		case 'u': goto yy46;
-		default: goto yy5;
-	}
-yy41:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'o': goto yy47;
-		default: goto yy5;
-	}
-yy42:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'e': goto yy48;
-		default: goto yy5;
-	}
-yy43:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case '/': goto yy49;
-		default: goto yy5;
-	}
-yy44:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'e': goto yy50;
-		default: goto yy5;
-	}
-yy45:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'e': goto yy51;
-		default: goto yy5;
-	}
-yy46:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 's': goto yy52;
-		default: goto yy5;
-	}
-yy47:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'g': goto yy53;
-		default: goto yy5;
-	}
-yy48:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'f': goto yy54;
-		case 'g': goto yy55;
-		default: goto yy5;
-	}
-yy49:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'k': goto yy56;
-		case 'l': goto yy57;
-		case 'r': goto yy58;
-		case 't': goto yy59;
-		default: goto yy5;
-	}
 yy50:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'y': goto yy60;
+		case 'k': goto yy56;
+		case 'p': goto yy57;
+		case 'r': goto yy58;
+		case 'u': goto yy59;
 		default: goto yy5;
 	}
 yy51:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'l': goto yy61;
+		case 'o': goto yy60;
 		default: goto yy5;
 	}
 yy52:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy62;
+		case 'e': goto yy61;
 		default: goto yy5;
 	}
 yy53:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy63;
-		case 'o': goto yy64;
+		case 'o': goto yy62;
 		default: goto yy5;
 	}
 yy54:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'r': goto yy65;
+		case '/': goto yy63;
 		default: goto yy5;
 	}
 yy55:
 	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'i': goto yy66;
-		default: goto yy5;
-	}
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 18;
+        }
 yy56:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy67;
+		case 'e': goto yy64;
 		default: goto yy5;
 	}
 yy57:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'o': goto yy68;
+		case 'r': goto yy65;
 		default: goto yy5;
 	}
 yy58:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy69;
+		case 'e': goto yy66;
 		default: goto yy5;
 	}
 yy59:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy70;
-		case 'o': goto yy71;
+		case 's': goto yy67;
 		default: goto yy5;
 	}
 yy60:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy72;
+		case 'g': goto yy68;
 		default: goto yy5;
 	}
 yy61:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'o': goto yy73;
+		case 'f': goto yy69;
+		case 'g': goto yy70;
 		default: goto yy5;
 	}
 yy62:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'r': goto yy74;
+		case 'm': goto yy71;
 		default: goto yy5;
 	}
 yy63:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'n': goto yy75;
+		case 'c': goto yy72;
+		case 'k': goto yy73;
+		case 'l': goto yy74;
+		case 'm': goto yy75;
+		case 'o': goto yy76;
+		case 'r': goto yy77;
+		case 't': goto yy78;
 		default: goto yy5;
 	}
 yy64:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'u': goto yy76;
+		case 'y': goto yy79;
 		default: goto yy5;
 	}
 yy65:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy77;
+		case 'o': goto yy80;
 		default: goto yy5;
 	}
 yy66:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy78;
+		case 'l': goto yy81;
 		default: goto yy5;
 	}
 yy67:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'y': goto yy79;
+		case 'e': goto yy82;
 		default: goto yy5;
 	}
 yy68:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'g': goto yy80;
+		case 'i': goto yy83;
+		case 'o': goto yy84;
 		default: goto yy5;
 	}
 yy69:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'g': goto yy81;
+		case 'r': goto yy85;
 		default: goto yy5;
 	}
 yy70:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy82;
+		case 'i': goto yy86;
 		default: goto yy5;
 	}
 yy71:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'k': goto yy83;
+		case 'p': goto yy87;
 		default: goto yy5;
 	}
 yy72:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case '/': goto yy84;
+		case 'h': goto yy88;
 		default: goto yy5;
 	}
 yy73:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'a': goto yy85;
+		case 'e': goto yy89;
 		default: goto yy5;
 	}
 yy74:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy86;
+		case 'o': goto yy90;
 		default: goto yy5;
 	}
 yy75:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'o': goto yy91;
+		default: goto yy5;
+	}
+yy76:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'l': goto yy92;
+		default: goto yy5;
+	}
+yy77:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy93;
+		default: goto yy5;
+	}
+yy78:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'i': goto yy94;
+		case 'o': goto yy95;
+		default: goto yy5;
+	}
+yy79:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy96;
+		default: goto yy5;
+	}
+yy80:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'v': goto yy97;
+		default: goto yy5;
+	}
+yy81:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'o': goto yy98;
+		default: goto yy5;
+	}
+yy82:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'r': goto yy99;
+		default: goto yy5;
+	}
+yy83:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'n': goto yy100;
+		default: goto yy5;
+	}
+yy84:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'u': goto yy101;
+		default: goto yy5;
+	}
+yy85:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy102;
+		default: goto yy5;
+	}
+yy86:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy103;
+		default: goto yy5;
+	}
+yy87:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'l': goto yy104;
+		default: goto yy5;
+	}
+yy88:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'a': goto yy105;
+		default: goto yy5;
+	}
+yy89:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'y': goto yy106;
+		default: goto yy5;
+	}
+yy90:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'g': goto yy107;
+		default: goto yy5;
+	}
+yy91:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'd': goto yy108;
+		default: goto yy5;
+	}
+yy92:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'l': goto yy109;
+		default: goto yy5;
+	}
+yy93:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'g': goto yy110;
+		default: goto yy5;
+	}
+yy94:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy111;
+		default: goto yy5;
+	}
+yy95:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'k': goto yy112;
+		default: goto yy5;
+	}
+yy96:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case '/': goto yy113;
+		default: goto yy5;
+	}
+yy97:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'i': goto yy114;
+		default: goto yy5;
+	}
+yy98:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'a': goto yy115;
+		default: goto yy5;
+	}
+yy99:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy116;
+		default: goto yy5;
+	}
+yy100:
 	++cur;
 	{
             if (cur != lim)
@@ -584,63 +778,91 @@ yy75:
             params->count = 0;
             return 6;
         }
-yy76:
+yy101:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy88;
+		case 't': goto yy118;
 		default: goto yy5;
 	}
-yy77:
+yy102:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy89;
+		case 's': goto yy119;
 		default: goto yy5;
 	}
-yy78:
+yy103:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy90;
+		case 't': goto yy120;
 		default: goto yy5;
 	}
-yy79:
+yy104:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy91;
+		case 'e': goto yy121;
 		default: goto yy5;
 	}
-yy80:
+yy105:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy93;
+		case 't': goto yy122;
 		default: goto yy5;
 	}
-yy81:
+yy106:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy94;
+		case 's': goto yy123;
 		default: goto yy5;
 	}
-yy82:
+yy107:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'r': goto yy95;
+		case 'i': goto yy125;
 		default: goto yy5;
 	}
-yy83:
+yy108:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy96;
+		case 'e': goto yy126;
 		default: goto yy5;
 	}
-yy84:
+yy109:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'a': goto yy127;
+		default: goto yy5;
+	}
+yy110:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'i': goto yy128;
+		default: goto yy5;
+	}
+yy111:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'r': goto yy129;
+		default: goto yy5;
+	}
+yy112:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy130;
+		default: goto yy5;
+	}
+yy113:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
@@ -648,32 +870,39 @@ yy84:
 		case '/': goto yy5;
 		default:
 			yyt1 = cur;
-			goto yy97;
+			goto yy131;
 	}
-yy85:
+yy114:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'd': goto yy99;
+		case 'd': goto yy133;
 		default: goto yy5;
 	}
-yy86:
-	yyaccept = 1;
+yy115:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'd': goto yy134;
+		default: goto yy5;
+	}
+yy116:
+	yyaccept = 2;
 	++cur;
 	mar = cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case '/': goto yy100;
-		default: goto yy87;
+		case '/': goto yy135;
+		default: goto yy117;
 	}
-yy87:
+yy117:
 	{
             if (cur != lim)
                 return -1;
             params->count = 0;
             return 14;
         }
-yy88:
+yy118:
 	++cur;
 	{
             if (cur != lim)
@@ -681,51 +910,80 @@ yy88:
             params->count = 0;
             return 9;
         }
-yy89:
+yy119:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'h': goto yy101;
+		case 'h': goto yy136;
 		default: goto yy5;
 	}
-yy90:
+yy120:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy102;
+		case 'e': goto yy137;
 		default: goto yy5;
 	}
-yy91:
-	yyaccept = 2;
+yy121:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 't': goto yy138;
+		default: goto yy5;
+	}
+yy122:
+	++cur;
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 21;
+        }
+yy123:
+	yyaccept = 3;
 	++cur;
 	mar = cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case '/': goto yy103;
-		default: goto yy92;
+		case '/': goto yy139;
+		default: goto yy124;
 	}
-yy92:
+yy124:
 	{
             if (cur != lim)
                 return -1;
             params->count = 0;
             return 10;
         }
-yy93:
+yy125:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'n': goto yy104;
+		case 'n': goto yy140;
 		default: goto yy5;
 	}
-yy94:
+yy126:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy105;
+		case 'l': goto yy141;
 		default: goto yy5;
 	}
-yy95:
+yy127:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'm': goto yy142;
+		default: goto yy5;
+	}
+yy128:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy143;
+		default: goto yy5;
+	}
+yy129:
 	++cur;
 	{
             if (cur != lim)
@@ -733,22 +991,22 @@ yy95:
             params->count = 0;
             return 12;
         }
-yy96:
+yy130:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'n': goto yy106;
+		case 'n': goto yy144;
 		default: goto yy5;
 	}
-yy97:
+yy131:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
 		case 0x00:
-		case '/': goto yy98;
-		default: goto yy97;
+		case '/': goto yy132;
+		default: goto yy131;
 	}
-yy98:
+yy132:
 	p17_0s = yyt1;
 	p17_0e = cur;
 	{
@@ -759,7 +1017,14 @@ yy98:
             params->count = 1;
             return 17;
         }
-yy99:
+yy133:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy145;
+		default: goto yy5;
+	}
+yy134:
 	++cur;
 	{
             if (cur != lim)
@@ -767,7 +1032,7 @@ yy99:
             params->count = 0;
             return 5;
         }
-yy100:
+yy135:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
@@ -775,9 +1040,9 @@ yy100:
 		case '/': goto yy5;
 		default:
 			yyt1 = cur;
-			goto yy107;
+			goto yy146;
 	}
-yy101:
+yy136:
 	++cur;
 	{
             if (cur != lim)
@@ -785,14 +1050,21 @@ yy101:
             params->count = 0;
             return 8;
         }
-yy102:
+yy137:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'r': goto yy109;
+		case 'r': goto yy148;
 		default: goto yy5;
 	}
-yy103:
+yy138:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'i': goto yy149;
+		default: goto yy5;
+	}
+yy139:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
@@ -800,9 +1072,9 @@ yy103:
 		case '/': goto yy5;
 		default:
 			yyt1 = cur;
-			goto yy110;
+			goto yy150;
 	}
-yy104:
+yy140:
 	++cur;
 	{
             if (cur != lim)
@@ -810,31 +1082,52 @@ yy104:
             params->count = 0;
             return 7;
         }
-yy105:
+yy141:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy112;
+		case 's': goto yy152;
 		default: goto yy5;
 	}
-yy106:
+yy142:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy113;
+		case 'a': goto yy154;
 		default: goto yy5;
 	}
-yy107:
-	yyaccept = 3;
+yy143:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 't': goto yy155;
+		default: goto yy5;
+	}
+yy144:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy156;
+		default: goto yy5;
+	}
+yy145:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'r': goto yy157;
+		default: goto yy5;
+	}
+yy146:
+	yyaccept = 4;
 	++cur;
 	mar = cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 0x00: goto yy108;
-		case '/': goto yy114;
-		default: goto yy107;
+		case 0x00: goto yy147;
+		case '/': goto yy158;
+		default: goto yy146;
 	}
-yy108:
+yy147:
 	p15_0s = yyt1;
 	p15_0e = cur;
 	{
@@ -845,7 +1138,7 @@ yy108:
             params->count = 1;
             return 15;
         }
-yy109:
+yy148:
 	++cur;
 	{
             if (cur != lim)
@@ -853,15 +1146,22 @@ yy109:
             params->count = 0;
             return 3;
         }
-yy110:
+yy149:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'o': goto yy159;
+		default: goto yy5;
+	}
+yy150:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
 		case 0x00:
-		case '/': goto yy111;
-		default: goto yy110;
+		case '/': goto yy151;
+		default: goto yy150;
 	}
-yy111:
+yy151:
 	p11_0s = yyt1;
 	p11_0e = cur;
 	{
@@ -872,49 +1172,128 @@ yy111:
             params->count = 1;
             return 11;
         }
-yy112:
+yy152:
+	yyaccept = 5;
+	++cur;
+	mar = cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case '/': goto yy160;
+		default: goto yy153;
+	}
+yy153:
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 22;
+        }
+yy154:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy115;
+		case '/': goto yy161;
 		default: goto yy5;
 	}
-yy113:
+yy155:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case '/': goto yy116;
+		case 'e': goto yy162;
 		default: goto yy5;
 	}
-yy114:
+yy156:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'k': goto yy117;
+		case '/': goto yy163;
 		default: goto yy5;
 	}
-yy115:
+yy157:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'r': goto yy118;
+		case 's': goto yy164;
 		default: goto yy5;
 	}
-yy116:
+yy158:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'u': goto yy119;
+		case 'k': goto yy165;
 		default: goto yy5;
 	}
-yy117:
+yy159:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy120;
+		case 'n': goto yy166;
 		default: goto yy5;
 	}
-yy118:
+yy160:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'a': goto yy167;
+		default: goto yy5;
+	}
+yy161:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy168;
+		default: goto yy5;
+	}
+yy162:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'r': goto yy169;
+		default: goto yy5;
+	}
+yy163:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'u': goto yy170;
+		default: goto yy5;
+	}
+yy164:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case '/': goto yy171;
+		default: goto yy5;
+	}
+yy165:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy172;
+		default: goto yy5;
+	}
+yy166:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy173;
+		default: goto yy5;
+	}
+yy167:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'v': goto yy174;
+		default: goto yy5;
+	}
+yy168:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 't': goto yy175;
+		default: goto yy5;
+	}
+yy169:
 	++cur;
 	{
             if (cur != lim)
@@ -922,42 +1301,99 @@ yy118:
             params->count = 0;
             return 4;
         }
-yy119:
+yy170:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy121;
+		case 's': goto yy176;
 		default: goto yy5;
 	}
-yy120:
+yy171:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'y': goto yy122;
+		case 'r': goto yy177;
 		default: goto yy5;
 	}
-yy121:
+yy172:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'a': goto yy123;
+		case 'y': goto yy178;
 		default: goto yy5;
 	}
-yy122:
+yy173:
+	++cur;
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 19;
+        }
+yy174:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy124;
+		case 'a': goto yy179;
 		default: goto yy5;
 	}
-yy123:
+yy175:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'g': goto yy125;
+		case 'a': goto yy180;
 		default: goto yy5;
 	}
-yy124:
+yy176:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'a': goto yy181;
+		default: goto yy5;
+	}
+yy177:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy182;
+		default: goto yy5;
+	}
+yy178:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy183;
+		default: goto yy5;
+	}
+yy179:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'i': goto yy184;
+		default: goto yy5;
+	}
+yy180:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 't': goto yy185;
+		default: goto yy5;
+	}
+yy181:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'g': goto yy186;
+		default: goto yy5;
+	}
+yy182:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy187;
+		default: goto yy5;
+	}
+yy183:
 	++cur;
 	p16_0s = yyt1;
 	p16_0e = cur;
@@ -970,20 +1406,128 @@ yy124:
             params->count = 1;
             return 16;
         }
-yy125:
+yy184:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy126;
+		case 'l': goto yy188;
 		default: goto yy5;
 	}
-yy126:
+yy185:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'u': goto yy189;
+		default: goto yy5;
+	}
+yy186:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy190;
+		default: goto yy5;
+	}
+yy187:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy191;
+		default: goto yy5;
+	}
+yy188:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'a': goto yy192;
+		default: goto yy5;
+	}
+yy189:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy193;
+		default: goto yy5;
+	}
+yy190:
 	++cur;
 	{
             if (cur != lim)
                 return -1;
             params->count = 0;
             return 13;
+        }
+yy191:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 't': goto yy194;
+		default: goto yy5;
+	}
+yy192:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'b': goto yy195;
+		default: goto yy5;
+	}
+yy193:
+	++cur;
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 24;
+        }
+yy194:
+	++cur;
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 25;
+        }
+yy195:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'i': goto yy196;
+		default: goto yy5;
+	}
+yy196:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'l': goto yy197;
+		default: goto yy5;
+	}
+yy197:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'i': goto yy198;
+		default: goto yy5;
+	}
+yy198:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 't': goto yy199;
+		default: goto yy5;
+	}
+yy199:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'y': goto yy200;
+		default: goto yy5;
+	}
+yy200:
+	++cur;
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 23;
         }
 }
 
@@ -1109,6 +1653,46 @@ int tf_route_match(const char *method, size_t method_len, const char *path, size
         if (m == M_DELETE)
             return 18;
         *allow = "DELETE";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 18: /* /v1/models */
+        if (m == M_GET || m == M_HEAD)
+            return 19;
+        *allow = "GET, HEAD";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 19: /* /v1/chat/completions */
+        if (m == M_POST)
+            return 20;
+        *allow = "POST";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 20: /* /v1/chat */
+        if (m == M_POST)
+            return 21;
+        *allow = "POST";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 21: /* /v1/client/chat */
+        if (m == M_POST)
+            return 22;
+        *allow = "POST";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 22: /* /v1/client/models */
+        if (m == M_GET || m == M_HEAD)
+            return 23;
+        *allow = "GET, HEAD";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 23: /* /v1/client/models/availability */
+        if (m == M_GET || m == M_HEAD)
+            return 24;
+        *allow = "GET, HEAD";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 24: /* /v1/client/ollama/status */
+        if (m == M_GET || m == M_HEAD)
+            return 25;
+        *allow = "GET, HEAD";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 25: /* /v1/admin/providers/reset */
+        if (m == M_POST)
+            return 26;
+        *allow = "POST";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
     default:
         (void)m;

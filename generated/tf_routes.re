@@ -25,8 +25,16 @@ const tf_route_t tf_routes[] = {
     {"admin_user_update", "PATCH", "/v1/admin/users/{id}", TF_AUTH_ADMIN, 0, TF_ROUTE_NEEDS_DB, tf_validate_admin_user_update, "admin_user_update", tf_api_admin_user_update, "tf_api_admin_user_update", 1, {"id"}},
     {"admin_user_keys_create", "POST", "/v1/admin/users/{id}/keys", TF_AUTH_ADMIN, 0, TF_ROUTE_NEEDS_DB, tf_validate_key_create_request, "key_create_request", tf_api_admin_keys_create, "tf_api_admin_keys_create", 1, {"id"}},
     {"admin_keys_revoke", "DELETE", "/v1/admin/keys/{id}", TF_AUTH_ADMIN, 0, TF_ROUTE_NEEDS_DB, NULL, NULL, tf_api_admin_keys_revoke, "tf_api_admin_keys_revoke", 1, {"id"}},
+    {"models_list", "GET", "/v1/models", TF_AUTH_PUBLIC, 0, 0, NULL, NULL, tf_api_models_list, "tf_api_models_list", 0, {NULL}},
+    {"chat_completions", "POST", "/v1/chat/completions", TF_AUTH_PUBLIC, 0, TF_ROUTE_NEEDS_DB, tf_validate_chat_request, "chat_request", tf_api_chat_completions, "tf_api_chat_completions", 0, {NULL}},
+    {"chat", "POST", "/v1/chat", TF_AUTH_PUBLIC, 0, TF_ROUTE_NEEDS_DB, tf_validate_chat_request, "chat_request", tf_api_chat_completions, "tf_api_chat_completions", 0, {NULL}},
+    {"client_chat", "POST", "/v1/client/chat", TF_AUTH_PUBLIC, 0, TF_ROUTE_NEEDS_DB, tf_validate_client_chat_request, "client_chat_request", tf_api_client_chat, "tf_api_client_chat", 0, {NULL}},
+    {"client_models", "GET", "/v1/client/models", TF_AUTH_PUBLIC, 0, 0, NULL, NULL, tf_api_client_models, "tf_api_client_models", 0, {NULL}},
+    {"client_models_availability", "GET", "/v1/client/models/availability", TF_AUTH_PUBLIC, 0, 0, NULL, NULL, tf_api_client_models_availability, "tf_api_client_models_availability", 0, {NULL}},
+    {"client_ollama_status", "GET", "/v1/client/ollama/status", TF_AUTH_PUBLIC, 0, 0, NULL, NULL, tf_api_client_ollama_status, "tf_api_client_ollama_status", 0, {NULL}},
+    {"admin_providers_reset", "POST", "/v1/admin/providers/reset", TF_AUTH_ADMIN, 0, 0, NULL, NULL, tf_api_admin_providers_reset, "tf_api_admin_providers_reset", 0, {NULL}},
 };
-const size_t tf_routes_count = 19;
+const size_t tf_routes_count = 27;
 
 /* Path id of [cur, lim), or -1; parameter spans point into it. */
 static int match_path(const unsigned char *cur, const unsigned char *lim, tf_route_params_t *params)
@@ -136,6 +144,54 @@ static int match_path(const unsigned char *cur, const unsigned char *lim, tf_rou
                 return -1;
             params->count = 0;
             return 14;
+        }
+        "/v1/models" {
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 18;
+        }
+        "/v1/chat/completions" {
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 19;
+        }
+        "/v1/chat" {
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 20;
+        }
+        "/v1/client/chat" {
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 21;
+        }
+        "/v1/client/models" {
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 22;
+        }
+        "/v1/client/models/availability" {
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 23;
+        }
+        "/v1/client/ollama/status" {
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 24;
+        }
+        "/v1/admin/providers/reset" {
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 25;
         }
         "/v1/client/keys/" @p11_0s [^/\x00]+ @p11_0e {
             if (cur != lim)
@@ -293,6 +349,46 @@ int tf_route_match(const char *method, size_t method_len, const char *path, size
         if (m == M_DELETE)
             return 18;
         *allow = "DELETE";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 18: /* /v1/models */
+        if (m == M_GET || m == M_HEAD)
+            return 19;
+        *allow = "GET, HEAD";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 19: /* /v1/chat/completions */
+        if (m == M_POST)
+            return 20;
+        *allow = "POST";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 20: /* /v1/chat */
+        if (m == M_POST)
+            return 21;
+        *allow = "POST";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 21: /* /v1/client/chat */
+        if (m == M_POST)
+            return 22;
+        *allow = "POST";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 22: /* /v1/client/models */
+        if (m == M_GET || m == M_HEAD)
+            return 23;
+        *allow = "GET, HEAD";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 23: /* /v1/client/models/availability */
+        if (m == M_GET || m == M_HEAD)
+            return 24;
+        *allow = "GET, HEAD";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 24: /* /v1/client/ollama/status */
+        if (m == M_GET || m == M_HEAD)
+            return 25;
+        *allow = "GET, HEAD";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 25: /* /v1/admin/providers/reset */
+        if (m == M_POST)
+            return 26;
+        *allow = "POST";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
     default:
         (void)m;

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sodium.h>
 #include <pthread.h>
+#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,8 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    /* Before any thread: curl's global state (OpenSSL, DNS) is not thread-safe to set up. */
+    curl_global_init(CURL_GLOBAL_ALL);
     const char *conf_file = "conf/triforce.yaml";
     int check_only = 0, migrate_only = 0, user_cmd = 0;
     for (int i = 1; i < argc && !user_cmd; i++) {

@@ -19,6 +19,7 @@
 
 #include "tf_jwt.h"
 #include "tf_log.h"
+#include "tf_mesh.h"
 #include "tf_yaml_lines.h"
 
 /* ------------------------------------------------------------------ */
@@ -64,7 +65,28 @@ typedef struct conf_file {
         unsigned admins_count;
         unsigned login_max_failures, login_window_seconds;
     } auth;
+    struct {
+        char *strategy;
+        unsigned connect_timeout_ms, attempt_timeout_ms, stream_idle_ms, deadline_ms, max_attempts;
+        unsigned breaker_failures, breaker_open_ms;
+        char **only;
+        unsigned only_count;
+        struct conf_provider_file *settings;
+        unsigned settings_count;
+    } providers;
 } conf_file_t;
+
+typedef struct conf_node_file {
+    char *name, *base_url, *api_key;
+    int enabled; /* CONF_UNSET/FALSE/TRUE */
+} conf_node_file_t;
+
+typedef struct conf_provider_file {
+    char *id, *base_url, *api_key;
+    int enabled;
+    conf_node_file_t *nodes;
+    unsigned nodes_count;
+} conf_provider_file_t;
 
 /* Booleans as a strict enum: libcyaml 1.3 reads any unknown word ("maybe")
  * as true, which would turn a typo into TLS-on or self-signed-on. */
@@ -130,7 +152,37 @@ static const cyaml_schema_field_t auth_fields[] = {
     CYAML_FIELD_UINT("login_window_seconds", CYAML_FLAG_OPTIONAL, auth_t, login_window_seconds),
     CYAML_FIELD_END};
 
+static const cyaml_schema_field_t pnode_fields[] = {
+    CYAML_FIELD_STRING_PTR("name", CYAML_FLAG_POINTER, conf_node_file_t, name, 1, 64),
+    CYAML_FIELD_STRING_PTR("base_url", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, conf_node_file_t, base_url, 1, 2048),
+    CYAML_FIELD_STRING_PTR("api_key", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, conf_node_file_t, api_key, 0, 4096),
+    BOOL_FIELD("enabled", CYAML_FLAG_OPTIONAL, conf_node_file_t, enabled),
+    CYAML_FIELD_END};
+static const cyaml_schema_value_t pnode_entry = {CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, conf_node_file_t, pnode_fields)};
+static const cyaml_schema_field_t psetting_fields[] = {
+    CYAML_FIELD_STRING_PTR("id", CYAML_FLAG_POINTER, conf_provider_file_t, id, 1, 64),
+    CYAML_FIELD_STRING_PTR("base_url", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, conf_provider_file_t, base_url, 1, 2048),
+    CYAML_FIELD_STRING_PTR("api_key", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, conf_provider_file_t, api_key, 0, 4096),
+    BOOL_FIELD("enabled", CYAML_FLAG_OPTIONAL, conf_provider_file_t, enabled),
+    CYAML_FIELD_SEQUENCE("nodes", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, conf_provider_file_t, nodes, &pnode_entry, 1, 64),
+    CYAML_FIELD_END};
+static const cyaml_schema_value_t psetting_entry = {CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, conf_provider_file_t, psetting_fields)};
+typedef typeof(((conf_file_t *)0)->providers) providers_t;
+static const cyaml_schema_field_t providers_fields[] = {
+    CYAML_FIELD_STRING_PTR("strategy", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, providers_t, strategy, 1, 32),
+    CYAML_FIELD_UINT("connect_timeout_ms", CYAML_FLAG_OPTIONAL, providers_t, connect_timeout_ms),
+    CYAML_FIELD_UINT("attempt_timeout_ms", CYAML_FLAG_OPTIONAL, providers_t, attempt_timeout_ms),
+    CYAML_FIELD_UINT("stream_idle_ms", CYAML_FLAG_OPTIONAL, providers_t, stream_idle_ms),
+    CYAML_FIELD_UINT("deadline_ms", CYAML_FLAG_OPTIONAL, providers_t, deadline_ms),
+    CYAML_FIELD_UINT("max_attempts", CYAML_FLAG_OPTIONAL, providers_t, max_attempts),
+    CYAML_FIELD_UINT("breaker_failures", CYAML_FLAG_OPTIONAL, providers_t, breaker_failures),
+    CYAML_FIELD_UINT("breaker_open_ms", CYAML_FLAG_OPTIONAL, providers_t, breaker_open_ms),
+    CYAML_FIELD_SEQUENCE("only", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, providers_t, only, &string_entry, 0, 256),
+    CYAML_FIELD_SEQUENCE("settings", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, providers_t, settings, &psetting_entry, 0, 256),
+    CYAML_FIELD_END};
+
 static const cyaml_schema_field_t top_fields[] = {
+    CYAML_FIELD_MAPPING("providers", CYAML_FLAG_OPTIONAL, conf_file_t, providers, providers_fields),
     CYAML_FIELD_MAPPING("auth", CYAML_FLAG_OPTIONAL, conf_file_t, auth, auth_fields),
     CYAML_FIELD_MAPPING("node", CYAML_FLAG_OPTIONAL, conf_file_t, node, node_fields),
     CYAML_FIELD_SEQUENCE("listen", CYAML_FLAG_POINTER, conf_file_t, listen, &listen_entry, 1, 16),
@@ -245,6 +297,69 @@ static char *dup_or(const char *s, const char *dflt)
     return strdup(s != NULL ? s : dflt);
 }
 
+static char *opt_env(const char *v, errbuf_t *e, const tf_yaml_lines_t *yl, const char *path)
+{
+    return v == NULL ? NULL : expand_env(v, e, tf_yaml_lines_get(yl, path), path);
+}
+
+static int tri(int v)
+{
+    return v == CONF_UNSET ? -1 : v == CONF_TRUE;
+}
+
+static void mesh_err(void *ctx, unsigned line, const char *msg)
+{
+    err_add(ctx, line, "%s", msg);
+}
+
+/* providers: defaults, the operator's settings (keys may come from the
+ * environment), then the merged table the Mesh Brain routes over. */
+static void build_providers(tf_conf_t *c, const conf_file_t *f, const tf_yaml_lines_t *yl, errbuf_t *e)
+{
+    const providers_t *p = &f->providers;
+    c->strategy = p->strategy ? strdup(p->strategy) : NULL;
+    c->connect_timeout_ms = p->connect_timeout_ms ? p->connect_timeout_ms : 3000;
+    c->attempt_timeout_ms = p->attempt_timeout_ms ? p->attempt_timeout_ms : 30000;
+    c->stream_idle_ms = p->stream_idle_ms ? p->stream_idle_ms : 30000;
+    c->deadline_ms = p->deadline_ms ? p->deadline_ms : 60000;
+    c->max_attempts = p->max_attempts ? p->max_attempts : 4;
+    c->breaker_failures = p->breaker_failures ? p->breaker_failures : 3;
+    c->breaker_open_ms = p->breaker_open_ms ? p->breaker_open_ms : 30000;
+    c->providers_only_count = p->only_count;
+    c->providers_only = calloc(p->only_count + 1, sizeof(char *));
+    for (unsigned i = 0; i < p->only_count; i++)
+        c->providers_only[i] = strdup(p->only[i]);
+    c->providers_count = p->settings_count;
+    c->providers = calloc(p->settings_count + 1, sizeof(*c->providers));
+    for (unsigned i = 0; i < p->settings_count; i++) {
+        const conf_provider_file_t *s = &p->settings[i];
+        tf_conf_provider_t *d = &c->providers[i];
+        char path[96];
+        snprintf(path, sizeof(path), "providers.settings[%u]", i);
+        d->line = tf_yaml_lines_get(yl, path);
+        d->id = strdup(s->id);
+        d->enabled = tri(s->enabled);
+        d->base_url = s->base_url ? strdup(s->base_url) : NULL;
+        snprintf(path, sizeof(path), "providers.settings[%u].api_key", i);
+        d->api_key = opt_env(s->api_key, e, yl, path);
+        d->nodes_count = s->nodes_count;
+        d->nodes = calloc(s->nodes_count + 1, sizeof(*d->nodes));
+        for (unsigned n = 0; n < s->nodes_count; n++) {
+            tf_conf_node_t *dn = &d->nodes[n];
+            snprintf(path, sizeof(path), "providers.settings[%u].nodes[%u]", i, n);
+            dn->line = tf_yaml_lines_get(yl, path);
+            dn->name = strdup(s->nodes[n].name);
+            dn->base_url = s->nodes[n].base_url ? strdup(s->nodes[n].base_url) : NULL;
+            dn->enabled = tri(s->nodes[n].enabled);
+            snprintf(path, sizeof(path), "providers.settings[%u].nodes[%u].api_key", i, n);
+            dn->api_key = opt_env(s->nodes[n].api_key, e, yl, path);
+        }
+    }
+    unsigned line_strategy = tf_yaml_lines_get(yl, "providers.strategy");
+    unsigned line_only = tf_yaml_lines_get(yl, "providers.only");
+    c->mesh = tf_mesh_new(c, line_strategy, line_only, mesh_err, e);
+}
+
 static int build(tf_conf_t *c, const conf_file_t *f, const tf_yaml_lines_t *yl, errbuf_t *e)
 {
     c->node_name = dup_or(f->node.name, "triforce");
@@ -335,6 +450,7 @@ static int build(tf_conf_t *c, const conf_file_t *f, const tf_yaml_lines_t *yl, 
         free(priv);
         free(pub);
     }
+    build_providers(c, f, yl, e);
     return e->count == 0 ? 0 : -1;
 }
 
@@ -368,6 +484,28 @@ static void conf_free(tf_conf_t *c)
     free(c->admins);
     if (c->jwt != NULL)
         tf_jwt_keys_free(c->jwt);
+    tf_mesh_free(c->mesh);
+    free(c->strategy);
+    for (unsigned i = 0; c->providers_only != NULL && i < c->providers_only_count; i++)
+        free(c->providers_only[i]);
+    free(c->providers_only);
+    for (unsigned i = 0; c->providers != NULL && i < c->providers_count; i++) {
+        tf_conf_provider_t *pv = &c->providers[i];
+        free(pv->id);
+        free(pv->base_url);
+        if (pv->api_key != NULL)
+            explicit_bzero(pv->api_key, strlen(pv->api_key));
+        free(pv->api_key);
+        for (unsigned n = 0; n < pv->nodes_count; n++) {
+            free(pv->nodes[n].name);
+            free(pv->nodes[n].base_url);
+            if (pv->nodes[n].api_key != NULL)
+                explicit_bzero(pv->nodes[n].api_key, strlen(pv->nodes[n].api_key));
+            free(pv->nodes[n].api_key);
+        }
+        free(pv->nodes);
+    }
+    free(c->providers);
     free(c->path);
     free(c);
 }

@@ -18,6 +18,22 @@ typedef struct tf_conf_listen {
     int tls;       /* serve TLS (HTTP/1.1 and HTTP/2 by ALPN) instead of cleartext (HTTP/1.1 + h2c) */
 } tf_conf_listen_t;
 
+/* providers.settings[]: what the operator changes of spec/providers.yaml. */
+typedef struct tf_conf_node {
+    char *name, *base_url, *api_key; /* NULL: not given */
+    int enabled;                     /* -1: not given */
+    unsigned line;
+} tf_conf_node_t;
+
+typedef struct tf_conf_provider {
+    char *id;
+    char *base_url, *api_key;        /* NULL: not given (the key then comes from the spec's key_env) */
+    int enabled;                     /* -1: not given */
+    tf_conf_node_t *nodes;           /* replace the spec's nodes when given */
+    unsigned nodes_count;
+    unsigned line;
+} tf_conf_provider_t;
+
 typedef struct tf_conf {
     /* --- from the file (defaults applied) --- */
     char *node_name;
@@ -46,6 +62,20 @@ typedef struct tf_conf {
     unsigned login_max_failures, login_window_seconds;
     struct tf_jwt_keys *jwt;  /* built from the above at load time */
     char *log_file;   /* "" = stderr */
+    /* providers (the Mesh Brain) */
+    char *strategy;                 /* default strategy */
+    unsigned connect_timeout_ms;    /* TCP + TLS to an upstream */
+    unsigned attempt_timeout_ms;    /* one attempt: to the whole answer, or to a stream's first event */
+    unsigned stream_idle_ms;        /* a stream that says nothing this long has failed */
+    unsigned deadline_ms;           /* one request, every attempt included, to its first byte */
+    unsigned max_attempts;          /* candidates tried per request */
+    unsigned breaker_failures;      /* consecutive failures that open a circuit */
+    unsigned breaker_open_ms;       /* then one probe (half-open) */
+    char **providers_only;          /* when non-empty, every other provider is off */
+    unsigned providers_only_count;
+    tf_conf_provider_t *providers;
+    unsigned providers_count;
+    struct tf_mesh *mesh;           /* spec + the above, built at load time */
 
     /* --- bookkeeping --- */
     char *path;          /* the file it came from */

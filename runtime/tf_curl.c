@@ -23,6 +23,7 @@ struct tf_curl_req {
     tf_curl_t *c;
     CURL *easy;
     tf_curl_done_fn done;
+    tf_curl_data_fn data; /* streaming: 2xx bytes go here, not into body */
     void *ud;
     char *body;
     size_t len, cap, max;
@@ -199,6 +200,13 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
     size_t n = size * nmemb;
     if (r->cancelled)
         return 0; /* abort: nobody wants it */
+    if (r->data != NULL) {
+        long status = 0;
+        curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+        /* An error answer is kept whole for the done callback. */
+        if (status >= 200 && status < 300)
+            return r->data(r->ud, p, n) == 0 && !r->cancelled ? n : 0;
+    }
     if (r->len + n > r->max)
         return 0; /* CURLE_WRITE_ERROR */
     if (r->len + n + 1 > r->cap) {
@@ -253,6 +261,15 @@ tf_curl_req_t *tf_curl_start(tf_curl_t *c, CURL *easy, size_t max_body, tf_curl_
     }
     h2o_linklist_insert(&c->reqs, &r->link);
     c->active++;
+    return r;
+}
+
+tf_curl_req_t *tf_curl_start_stream(tf_curl_t *c, CURL *easy, size_t max_error_body, tf_curl_data_fn data, tf_curl_done_fn done,
+                                    void *ud)
+{
+    tf_curl_req_t *r = tf_curl_start(c, easy, max_error_body, done, ud);
+    if (r != NULL)
+        r->data = data;
     return r;
 }
 

@@ -38,6 +38,17 @@ void tf_curl_destroy(tf_curl_t *c);
  */
 tf_curl_req_t *tf_curl_start(tf_curl_t *c, CURL *easy, size_t max_body, tf_curl_done_fn done, void *ud);
 
+/*
+ * A streamed transfer: the bytes of a 2xx answer go to `data` as they
+ * arrive (return 0 to go on, -1 to abort: the transfer then ends with
+ * CURLE_WRITE_ERROR). Any other answer is collected, up to max_error_body,
+ * and handed to `done` like tf_curl_start's body. `data` runs inside curl's
+ * callback: it may call tf_curl_cancel (deferred) but no other tf_curl call.
+ */
+typedef int (*tf_curl_data_fn)(void *ud, const char *data, size_t len);
+tf_curl_req_t *tf_curl_start_stream(tf_curl_t *c, CURL *easy, size_t max_error_body, tf_curl_data_fn data, tf_curl_done_fn done,
+                                    void *ud);
+
 /* The requester went away: done is not called, the transfer is dropped. */
 void tf_curl_cancel(tf_curl_req_t *r);
 

@@ -49,7 +49,7 @@ static void finish(tf_req_t *r, int status)
     r->status = status;
     uint64_t dur = tf_now_ns() - r->start_ns;
     h2o_req_t *req = r->h2o;
-    tf_metrics_request(r->thr->metrics, r->route, status, req->version >= 0x200 ? TF_PROTO_HTTP2 : TF_PROTO_HTTP1, dur);
+    tf_metrics_request(r->thr->metrics, r->route, status, req->version >= 0x200 ? TF_HTTPV_2 : TF_HTTPV_1, dur);
     size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     tf_log_access(r->id, req->method.base, req->method.len, req->path.base, plen,
                   r->route < tf_routes_count ? tf_routes[r->route].name : "none", status, protocol_name(req), (double)dur / 1e6,
@@ -82,6 +82,18 @@ void tf_respond_raw(tf_req_t *r, int status, const char *content_type, h2o_iovec
         h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
     else
         h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
+}
+
+void tf_respond_stream_start(tf_req_t *r, int status, const char *content_type, h2o_generator_t *gen)
+{
+    h2o_req_t *req = r->h2o;
+    finish(r, status);
+    req->res.status = status;
+    req->res.reason = "OK";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, r->id, strlen(r->id));
+    h2o_start_response(req, gen);
 }
 
 void tf_respond_json(tf_req_t *r, int status, json_t *body)

@@ -61,6 +61,13 @@ void tf_respond_json(tf_req_t *r, int status, json_t *body);
 /* Answers with bytes already in the request pool (or static). */
 void tf_respond_raw(tf_req_t *r, int status, const char *content_type, h2o_iovec_t body);
 /*
+ * Starts a streamed answer (SSE): status and headers now, the body through
+ * h2o_send with `gen` (one h2o_send in flight at a time: the next after
+ * gen->proceed). Counts as answered for logs and metrics.
+ */
+void tf_respond_stream_start(tf_req_t *r, int status, const char *content_type, h2o_generator_t *gen);
+
+/*
  * The error format of PRODUCT.md:
  * {"error":{"type":..., "code":..., "message":..., "param":...}}.
  * `param` may be NULL.

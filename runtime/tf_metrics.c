@@ -54,7 +54,7 @@ static size_t nroutes(void)
 tf_metrics_thread_t *tf_metrics_thread_new(void)
 {
     tf_metrics_thread_t *m = calloc(1, sizeof(*m));
-    m->req = calloc(nroutes() * NSTATUS * TF_PROTO_COUNT, sizeof(uint64_t));
+    m->req = calloc(nroutes() * NSTATUS * TF_HTTPV_COUNT, sizeof(uint64_t));
     m->hist = calloc(nroutes(), sizeof(route_hist_t));
     pthread_mutex_lock(&reg_mu);
     if (bucket_ns[0] == 0)
@@ -81,7 +81,7 @@ void tf_metrics_request(tf_metrics_thread_t *m, size_t route, int status, int pr
 {
     if (route > tf_routes_count)
         route = tf_routes_count;
-    ADD(&m->req[(route * NSTATUS + status_index(status)) * TF_PROTO_COUNT + (size_t)proto], 1);
+    ADD(&m->req[(route * NSTATUS + status_index(status)) * TF_HTTPV_COUNT + (size_t)proto], 1);
     route_hist_t *h = &m->hist[route];
     size_t b = 0;
     while (b < NBUCKET && duration_ns > bucket_ns[b])
@@ -147,10 +147,10 @@ void tf_metrics_render(h2o_buffer_t **buf)
              "# TYPE tf_http_requests_total counter\n");
     for (size_t r = 0; r < nr; r++)
         for (size_t s = 0; s < NSTATUS; s++)
-            for (int p = 0; p < TF_PROTO_COUNT; p++) {
+            for (int p = 0; p < TF_HTTPV_COUNT; p++) {
                 uint64_t v = 0;
                 for (size_t t = 0; t < nt; t++)
-                    v += LOAD(&threads[t]->req[(r * NSTATUS + s) * TF_PROTO_COUNT + (size_t)p]);
+                    v += LOAD(&threads[t]->req[(r * NSTATUS + s) * TF_HTTPV_COUNT + (size_t)p]);
                 if (v == 0)
                     continue;
                 char st[8];

@@ -14,7 +14,7 @@
 
 #include <h2o/memory.h>
 
-enum { TF_PROTO_HTTP1 = 0, TF_PROTO_HTTP2 = 1, TF_PROTO_COUNT = 2 };
+enum { TF_HTTPV_1 = 0, TF_HTTPV_2 = 1, TF_HTTPV_COUNT = 2 };
 
 typedef struct tf_metrics_thread tf_metrics_thread_t;
 

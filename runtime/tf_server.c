@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "tf_auth.h"
+#include "tf_curl.h"
 #include "tf_db.h"
 #include "tf_http.h"
 #include "tf_log.h"
@@ -249,6 +250,7 @@ static void *thread_main(void *arg)
     tf_work_register_loop(thr->ctx.queue, &thr->work);
     thr->metrics = tf_metrics_thread_new();
     thr->db = tf_db_pool_create(thr->ctx.loop, thr->conf->db_url, (int)thr->conf->db_connections_per_thread);
+    thr->curl = tf_curl_create(thr->ctx.loop);
     for (size_t i = 0; i < ts->nfds; i++) {
         h2o_socket_t *sock = h2o_evloop_socket_create(thr->ctx.loop, ts->fds[i], H2O_SOCKET_FLAG_DONT_READ);
         sock->data = ts->tls[i] ? &thr->accept_tls : &thr->accept_plain;
@@ -274,6 +276,8 @@ static void *thread_main(void *arg)
     if (h2o_timeout_is_linked(&thr->db_stats_tick))
         h2o_timeout_unlink(&thr->db_stats_tick);
     close_listeners(thr);
+    tf_curl_destroy(thr->curl);
+    thr->curl = NULL;
     tf_db_pool_destroy(thr->db);
     thr->db = NULL;
     tf_work_unregister_loop(thr->ctx.queue, &thr->work);

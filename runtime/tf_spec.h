@@ -102,4 +102,41 @@ typedef struct tf_tier {
     const char *const *features; /* NULL-terminated, shown to users */
 } tf_tier_t;
 
+/* ------------------------------------------------------------------ */
+/* Providers (spec/providers.yaml; conf may override URLs, keys, nodes) */
+
+typedef struct tf_spec_node {
+    const char *name;     /* "default" when the spec gives a base_url only */
+    const char *base_url; /* no trailing slash */
+    int enabled;
+} tf_spec_node_t;
+
+typedef struct tf_spec_model {
+    const char *id;       /* after "provider/": "llama-3.3-70b" */
+    const char *name;     /* public: "groq/llama-3.3-70b" */
+    const char *upstream; /* the provider's own name */
+    const char *family;   /* shared by providers serving the same model */
+    int quality;          /* 1..5 (the provider's unless overridden) */
+    double cost_input, cost_output; /* USD per million tokens */
+} tf_spec_model_t;
+
+typedef struct tf_spec_provider {
+    const char *id, *name;
+    const char *protocol; /* "openai", "anthropic", "gemini", "ollama" */
+    const char *key_env;  /* NULL: none */
+    int key_required, enabled;
+    int priority, speed, quality; /* 1..4, 1..5, 1..5 */
+    const tf_spec_node_t *nodes;
+    size_t nnodes;
+    const tf_spec_model_t *models;
+    size_t nmodels;
+} tf_spec_provider_t;
+
+/* Task routing for model "auto". */
+typedef struct tf_spec_task {
+    const char *task;
+    const char *const *keywords; /* NULL-terminated, lower-case */
+    const char *const *models;   /* NULL-terminated "provider/model" */
+} tf_spec_task_t;
+
 #endif

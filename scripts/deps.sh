@@ -18,6 +18,9 @@ for p in "${PKGS[@]}"; do
     missing+=("$p")
   fi
 done
+# Node runs the official client tests (openai, MCP SDK); any installed node
+# will do, else Debian's.
+command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "deps: installing ${missing[*]}"

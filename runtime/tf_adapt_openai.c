@@ -1,0 +1,135 @@
+/*
+ * tf_adapt_openai.c - OpenAI-compatible upstreams (POST {base}/chat/completions).
+ *
+ * The request goes out nearly as it came in: the model replaced, the
+ * gateway's own routing members removed, streaming asked for with
+ * stream_options.include_usage so the last chunk (with empty choices)
+ * carries the usage. Streams are SSE "data: {chunk}" ending "data: [DONE]".
+ */
+#include <string.h>
+
+#include "tf_adapt_int.h"
+
+/* TriForce's extension members: meaningful to the gateway, unknown upstream. */
+static const char *const own_members[] = {"strategy", "fallback", "triforce"};
+
+int tf_adapt_openai_build(const tf_adapt_in_t *in, tf_adapt_http_t *out, json_t **body, char *err, size_t errlen)
+{
+    json_t *b = json_deep_copy(in->req);
+    if (b == NULL)
+        goto oom;
+    *body = b;
+    for (size_t i = 0; i < sizeof(own_members) / sizeof(own_members[0]); i++)
+        json_object_del(b, own_members[i]);
+    if (tf_adapt_set(b, "model", json_string(in->model)) < 0) {
+        tf_adapt_seterr(err, errlen, "the model name is not UTF-8");
+        return -1;
+    }
+    if (in->stream) {
+        /* keep any other stream option the client set */
+        json_t *so = tf_adapt_get(b, "stream_options", JSON_OBJECT);
+        so = so ? json_deep_copy(so) : json_object();
+        if (tf_adapt_set(b, "stream", json_true()) < 0 || so == NULL || json_object_set_new(so, "include_usage", json_true()) < 0
+            || tf_adapt_set(b, "stream_options", so) < 0)
+            goto oom;
+    } else {
+        json_object_del(b, "stream");
+        json_object_del(b, "stream_options"); /* refused upstream without stream */
+    }
+    if (tf_adapt_url(out, in, "/chat/completions") < 0)
+        goto oom;
+    if (in->key != NULL && tf_adapt_header(out, "Authorization", "Bearer ", in->key) < 0)
+        goto oom;
+    return 0;
+oom:
+    tf_adapt_seterr(err, errlen, "out of memory");
+    return -1;
+}
+
+const char *tf_adapt_openai_reason(const char *r)
+{
+    /* OpenAI-compatible servers are not all careful: anything unknown is a stop */
+    static const char *const known[] = {"stop", "length", "content_filter", "tool_calls", "function_call"};
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (strcmp(r, known[i]) == 0)
+            return known[i];
+    return "stop";
+}
+
+static void usage(const json_t *root, long long *prompt, long long *completion)
+{
+    json_t *u = tf_adapt_get(root, "usage", JSON_OBJECT);
+    *prompt = tf_adapt_count(json_object_get(u, "prompt_tokens"));
+    *completion = tf_adapt_count(json_object_get(u, "completion_tokens"));
+}
+
+int tf_adapt_openai_parse(const json_t *root, tf_adapt_result_t *out, tf_adapt_buf_t *text, char *err, size_t errlen)
+{
+    json_t *choices = tf_adapt_get(root, "choices", JSON_ARRAY);
+    json_t *c0 = choices ? json_array_get(choices, 0) : NULL;
+    json_t *msg = tf_adapt_get(c0, "message", JSON_OBJECT);
+    if (msg == NULL) {
+        tf_adapt_seterr(err, errlen, "not a chat completion: no choices[0].message");
+        return -1;
+    }
+    if (tf_adapt_content_text(json_object_get(msg, "content"), text) < 0) {
+        tf_adapt_seterr(err, errlen, "not a chat completion: choices[0].message.content is not text");
+        return -1;
+    }
+    json_t *fr = tf_adapt_get(c0, "finish_reason", JSON_STRING);
+    tf_adapt_set_reason(out, fr ? tf_adapt_openai_reason(json_string_value(fr)) : "stop");
+    usage(root, &out->prompt_tokens, &out->completion_tokens);
+    return 0;
+}
+
+/* "[DONE]", allowing for stray whitespace around it */
+static int is_done(const char *d, size_t n)
+{
+    while (n > 0 && (*d == ' ' || *d == '\t')) {
+        d++;
+        n--;
+    }
+    while (n > 0 && (d[n - 1] == ' ' || d[n - 1] == '\t'))
+        n--;
+    return n == 6 && memcmp(d, "[DONE]", 6) == 0;
+}
+
+static int blank(const char *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (d[i] != ' ' && d[i] != '\t' && d[i] != '\n')
+            return 0;
+    return 1;
+}
+
+int tf_adapt_openai_event(tf_adapt_stream_t *s, const char *event, const char *data, size_t len, char *err, size_t errlen)
+{
+    if (is_done(data, len)) {
+        tf_adapt_emit_done(s);
+        return 1;
+    }
+    if (blank(data, len)) /* an empty data: keep-alive */
+        return 0;
+    json_t *o = tf_adapt_json_object(data, len, "a stream chunk", err, errlen);
+    if (o == NULL)
+        return -1;
+    if (tf_adapt_upstream_error(o, err, errlen)) {
+        json_decref(o);
+        return -1;
+    }
+    json_t *choices = tf_adapt_get(o, "choices", JSON_ARRAY);
+    json_t *c0 = choices ? json_array_get(choices, 0) : NULL;
+    json_t *content = tf_adapt_get(tf_adapt_get(c0, "delta", JSON_OBJECT), "content", JSON_STRING);
+    if (content != NULL)
+        tf_adapt_emit_delta(s, json_string_value(content), json_string_length(content));
+    json_t *fr = tf_adapt_get(c0, "finish_reason", JSON_STRING);
+    if (fr != NULL)
+        tf_adapt_emit_finish(s, tf_adapt_openai_reason(json_string_value(fr)));
+    if (tf_adapt_get(o, "usage", JSON_OBJECT) != NULL) {
+        long long p, c;
+        usage(o, &p, &c);
+        tf_adapt_emit_usage(s, p, c);
+    }
+    json_decref(o);
+    return 0;
+}

@@ -1,0 +1,724 @@
+/*
+ * tf_chat.c - one chat request through the Mesh Brain. See tf_chat.h.
+ *
+ * Ownership: the chat_t is malloc'd, not in the request pool, because it
+ * can outlive the request: a client that leaves mid-stream still owes the
+ * tokens it was sent, and that write finishes after h2o freed the pool.
+ * It is freed when the request is gone (ch->r == NULL) and no database
+ * write is pending.
+ */
+#include "tf_chat.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tf_adapt.h"
+#include "tf_curl.h"
+#include "tf_db.h"
+#include "tf_log.h"
+#include "tf_mesh.h"
+#include "tf_server.h"
+#include "tf_tiers.h"
+#include "tf_usage.h"
+
+#define MAX_CANDIDATES 16
+#define MAX_ANSWER_BYTES (16u << 20)
+#define MAX_ERROR_BYTES (64u << 10)
+
+typedef struct outbuf {
+    char *data;
+    size_t len, cap;
+} outbuf_t;
+
+typedef struct chat {
+    tf_req_t *r; /* NULL once the request is gone */
+    tf_thread_t *thr;
+    json_t *req;
+    int shape, stream, include_usage, strategy, allow_fallback;
+    char model_req[256];
+    const tf_tier_t *tier;
+    char subject[300];
+    tf_candidate_t cand[MAX_CANDIDATES];
+    size_t ncand, next;
+    tf_pick_t pick;
+    uint64_t start_ns, deadline_ns, attempt_ns;
+    unsigned connect_ms, attempt_ms, idle_ms, breaker_failures, breaker_open_ms;
+    tf_usage_admit_t admit;
+
+    /* the attempt in flight */
+    const tf_candidate_t *cur;
+    int outcome_pending; /* cur's health slot awaits a report */
+    tf_curl_req_t *xfer;
+    tf_adapt_http_t http;
+    tf_adapt_stream_t *parser;
+    int parse_failed;
+    char parse_err[160];
+    h2o_socket_t *timer; /* timerfd: attempt timeout, then stream idle timeout */
+    int attempts;
+    char tried[600]; /* "groq/default: HTTP 500; cerebras/default: timeout" */
+
+    /* the answer */
+    char answered[256], backend[64], node[128];
+    long long prompt_tokens, completion_tokens, prompt_estimate;
+    int usage_estimated;
+    size_t text_bytes;
+    char finish_reason[24];
+    char *content;
+    uint64_t first_event_ns;
+
+    /* streaming out */
+    int committed, upstream_done, sending, final_queued, db_pending, recorded, failed_midstream;
+    h2o_generator_t gen;
+    outbuf_t pending, inflight;
+    char id[64];
+    long long created;
+} chat_t;
+
+static void try_next(chat_t *ch);
+static void finalize(chat_t *ch, int ok, const char *error);
+
+/* ------------------------------------------------------------------ */
+/* Small helpers                                                       */
+
+static void out_append(outbuf_t *b, const char *s, size_t n)
+{
+    if (b->len + n > b->cap) {
+        b->cap = (b->len + n) * 2 + 256;
+        b->data = realloc(b->data, b->cap);
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+}
+
+static void out_json(outbuf_t *b, json_t *v)
+{
+    size_t n = json_dumpb(v, NULL, 0, JSON_COMPACT);
+    out_append(b, "data: ", 6);
+    if (b->len + n + 2 > b->cap) {
+        b->cap = (b->len + n + 2) * 2 + 256;
+        b->data = realloc(b->data, b->cap);
+    }
+    json_dumpb(v, b->data + b->len, n, JSON_COMPACT);
+    b->len += n;
+    out_append(b, "\n\n", 2);
+    json_decref(v);
+}
+
+static void note_tried(chat_t *ch, const char *who, const char *what)
+{
+    size_t l = strlen(ch->tried);
+    snprintf(ch->tried + l, sizeof(ch->tried) - l, "%s%s: %s", l ? "; " : "", who, what);
+}
+
+static void maybe_free(chat_t *ch)
+{
+    if (ch->r != NULL || ch->db_pending)
+        return;
+    json_decref(ch->req);
+    tf_adapt_http_free(&ch->http);
+    if (ch->parser != NULL)
+        tf_adapt_stream_free(ch->parser);
+    free(ch->pending.data);
+    free(ch->inflight.data);
+    free(ch->content);
+    free(ch);
+}
+
+/* --- the timer: one timerfd per chat, armed per phase ------------------- */
+
+static void on_timeout(h2o_socket_t *sock, const char *err);
+
+static void timer_arm(chat_t *ch, uint64_t ms)
+{
+    if (ch->timer == NULL) {
+        int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+        if (fd < 0)
+            return; /* curl's own timeout (set per attempt) still ends it */
+        ch->timer = h2o_evloop_socket_create(ch->thr->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+        ch->timer->data = ch;
+        h2o_socket_read_start(ch->timer, on_timeout);
+    }
+    struct itimerspec its;
+    memset(&its, 0, sizeof(its));
+    its.it_value.tv_sec = (time_t)(ms / 1000);
+    its.it_value.tv_nsec = (long)(ms % 1000) * 1000000L + (ms == 0 ? 1 : 0);
+    timerfd_settime(h2o_socket_get_fd(ch->timer), 0, &its, NULL);
+}
+
+static void timer_stop(chat_t *ch)
+{
+    if (ch->timer == NULL)
+        return;
+    struct itimerspec its;
+    memset(&its, 0, sizeof(its));
+    timerfd_settime(h2o_socket_get_fd(ch->timer), 0, &its, NULL);
+}
+
+static void timer_close(chat_t *ch)
+{
+    if (ch->timer != NULL) {
+        h2o_socket_read_stop(ch->timer);
+        h2o_socket_close(ch->timer);
+        ch->timer = NULL;
+    }
+}
+
+static uint64_t remaining_ms(const chat_t *ch)
+{
+    uint64_t now = tf_now_ns();
+    return now >= ch->deadline_ns ? 0 : (ch->deadline_ns - now) / 1000000ull;
+}
+
+/* ------------------------------------------------------------------ */
+/* Streaming out                                                       */
+
+static void flush(chat_t *ch);
+
+static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
+{
+    chat_t *ch = H2O_STRUCT_FROM_MEMBER(chat_t, gen, gen);
+    ch->sending = 0;
+    ch->inflight.len = 0;
+    flush(ch);
+}
+
+static void on_stop(h2o_generator_t *gen, h2o_req_t *req)
+{
+    /* The request is being disposed: on_dispose does the cleanup. */
+}
+
+/* Hands what is pending to h2o; one send in flight at a time. */
+static void flush(chat_t *ch)
+{
+    if (ch->r == NULL || ch->sending || !ch->committed)
+        return;
+    if (ch->pending.len == 0 && !ch->final_queued)
+        return;
+    outbuf_t t = ch->inflight;
+    ch->inflight = ch->pending;
+    ch->pending = t;
+    ch->pending.len = 0;
+    h2o_iovec_t b = h2o_iovec_init(ch->inflight.data, ch->inflight.len);
+    h2o_send_state_t st = ch->final_queued ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS;
+    ch->sending = st == H2O_SEND_STATE_IN_PROGRESS;
+    if (st == H2O_SEND_STATE_FINAL)
+        ch->final_queued = 2; /* sent */
+    h2o_send(ch->r->h2o, &b, b.len ? 1 : 0, st);
+}
+
+static json_t *chunk(chat_t *ch, json_t *delta, const char *finish)
+{
+    json_t *choice = json_pack("{s:i, s:o, s:n}", "index", 0, "delta", delta, "logprobs");
+    json_object_set_new(choice, "finish_reason", finish ? json_string(finish) : json_null());
+    return json_pack("{s:s, s:s, s:I, s:s, s:[o]}", "id", ch->id, "object", "chat.completion.chunk", "created", (json_int_t)ch->created,
+                     "model", ch->answered, "choices", choice);
+}
+
+/* The first byte to the client: from here on, no other candidate. */
+static void commit(chat_t *ch)
+{
+    if (ch->committed || ch->r == NULL)
+        return;
+    ch->committed = 1;
+    ch->gen.proceed = on_proceed;
+    ch->gen.stop = on_stop;
+    tf_add_header(ch->r, "x-triforce-provider", ch->node);
+    tf_add_header(ch->r, "x-triforce-model", ch->answered);
+    tf_add_header(ch->r, "x-triforce-fallback-used", ch->attempts > 1 ? "true" : "false");
+    tf_respond_stream_start(ch->r, 200, "text/event-stream; charset=utf-8", &ch->gen);
+    out_json(&ch->pending, chunk(ch, json_pack("{s:s, s:s}", "role", "assistant", "content", ""), NULL));
+}
+
+static void on_event(void *ud, const tf_adapt_event_t *ev)
+{
+    chat_t *ch = ud;
+    switch (ev->kind) {
+    case TF_ADAPT_EV_DELTA:
+        if (ch->first_event_ns == 0) {
+            ch->first_event_ns = tf_now_ns();
+            commit(ch);
+        }
+        ch->text_bytes += ev->len;
+        out_json(&ch->pending, chunk(ch, json_pack("{s:s%}", "content", ev->text, ev->len), NULL));
+        break;
+    case TF_ADAPT_EV_FINISH:
+        snprintf(ch->finish_reason, sizeof(ch->finish_reason), "%s", ev->finish_reason ? ev->finish_reason : "stop");
+        break;
+    case TF_ADAPT_EV_USAGE:
+        if (ev->prompt_tokens >= 0)
+            ch->prompt_tokens = ev->prompt_tokens;
+        if (ev->completion_tokens >= 0)
+            ch->completion_tokens = ev->completion_tokens;
+        break;
+    case TF_ADAPT_EV_DONE:
+        ch->upstream_done = 1;
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Attempts                                                            */
+
+static void health_report(chat_t *ch, int ok, const char *error)
+{
+    if (!ch->outcome_pending)
+        return;
+    ch->outcome_pending = 0;
+    double ms = (double)(tf_now_ns() - ch->attempt_ns) / 1e6;
+    if (ok && ch->first_event_ns)
+        ms = (double)(ch->first_event_ns - ch->attempt_ns) / 1e6;
+    tf_health_report(ch->cur->node->health, ok, ms, error, ch->breaker_failures, ch->breaker_open_ms, tf_now_ns());
+}
+
+/* The current attempt failed: report it, then the next candidate or the end. */
+static void attempt_failed(chat_t *ch, const char *why)
+{
+    timer_stop(ch);
+    health_report(ch, 0, why);
+    note_tried(ch, ch->cur->node->key, why);
+    tf_log(TF_LOG_WARN, "upstream", ch->r ? ch->r->id : NULL, "%s (%s) failed: %s", ch->cur->node->key, ch->cur->model->name, why);
+    if (ch->committed) {
+        ch->failed_midstream = 1;
+        finalize(ch, 0, why);
+        return;
+    }
+    try_next(ch);
+}
+
+static int on_data(void *ud, const char *data, size_t len)
+{
+    chat_t *ch = ud;
+    if (ch->parser == NULL)
+        return -1;
+    if (tf_adapt_stream_feed(ch->parser, data, len, ch->parse_err, sizeof(ch->parse_err)) != 0) {
+        ch->parse_failed = 1;
+        return -1;
+    }
+    if (ch->first_event_ns != 0)
+        timer_arm(ch, ch->idle_ms); /* from now on, silence is the failure */
+    flush(ch);
+    return 0;
+}
+
+static void on_done(void *ud, CURLcode rc, long status, const char *body, size_t len)
+{
+    chat_t *ch = ud;
+    ch->xfer = NULL;
+    timer_stop(ch);
+    char why[200];
+    if (ch->parse_failed) {
+        snprintf(why, sizeof(why), "bad answer: %s", ch->parse_err);
+        attempt_failed(ch, why);
+        return;
+    }
+    if (rc != CURLE_OK) {
+        snprintf(why, sizeof(why), "%s", rc == CURLE_OPERATION_TIMEDOUT ? "timeout" : curl_easy_strerror(rc));
+        attempt_failed(ch, why);
+        return;
+    }
+    if (status < 200 || status > 299) {
+        snprintf(why, sizeof(why), "HTTP %ld", status);
+        attempt_failed(ch, why);
+        return;
+    }
+    if (ch->stream) {
+        if (!tf_adapt_stream_end(ch->parser) && !ch->upstream_done) {
+            attempt_failed(ch, "stream ended early");
+            return;
+        }
+        health_report(ch, 1, NULL);
+        finalize(ch, 1, NULL);
+        return;
+    }
+    tf_adapt_result_t res;
+    memset(&res, 0, sizeof(res));
+    char err[160];
+    if (tf_adapt_parse((tf_proto_t)ch->cur->node->proto, body, len, &res, err, sizeof(err)) != 0) {
+        snprintf(why, sizeof(why), "bad answer: %s", err);
+        attempt_failed(ch, why);
+        return;
+    }
+    health_report(ch, 1, NULL);
+    ch->content = res.content;
+    res.content = NULL;
+    ch->text_bytes = strlen(ch->content);
+    snprintf(ch->finish_reason, sizeof(ch->finish_reason), "%s", res.finish_reason[0] ? res.finish_reason : "stop");
+    ch->prompt_tokens = res.prompt_tokens;
+    ch->completion_tokens = res.completion_tokens;
+    tf_adapt_result_free(&res);
+    finalize(ch, 1, NULL);
+}
+
+static void on_timeout(h2o_socket_t *sock, const char *err)
+{
+    chat_t *ch = sock->data;
+    uint64_t n;
+    if (read(h2o_socket_get_fd(sock), &n, sizeof(n)) < 0 && errno == EAGAIN)
+        return;
+    if (ch->xfer == NULL)
+        return;
+    tf_curl_cancel(ch->xfer);
+    ch->xfer = NULL;
+    attempt_failed(ch, ch->first_event_ns ? "stream idle timeout" : "timeout");
+}
+
+static int start_attempt(chat_t *ch, const tf_candidate_t *c)
+{
+    char err[200];
+    tf_adapt_http_free(&ch->http);
+    memset(&ch->http, 0, sizeof(ch->http));
+    if (tf_adapt_build((tf_proto_t)c->node->proto, c->node->base_url, c->node->api_key, c->model->upstream, ch->req, ch->stream,
+                       &ch->http, err, sizeof(err)) != 0) {
+        note_tried(ch, c->node->key, err);
+        return -1;
+    }
+    if (ch->parser != NULL)
+        tf_adapt_stream_free(ch->parser);
+    ch->parser = ch->stream ? tf_adapt_stream_new((tf_proto_t)c->node->proto, on_event, ch) : NULL;
+    ch->parse_failed = 0;
+    ch->upstream_done = 0;
+    ch->first_event_ns = 0;
+    ch->prompt_tokens = ch->completion_tokens = -1;
+    ch->finish_reason[0] = '\0';
+
+    uint64_t left = remaining_ms(ch);
+    uint64_t attempt = ch->attempt_ms < left ? ch->attempt_ms : left;
+    CURL *e = curl_easy_init();
+    if (e == NULL)
+        return -1;
+    curl_easy_setopt(e, CURLOPT_URL, ch->http.url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, ch->http.headers);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, ch->http.body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)ch->http.body_len);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(ch->connect_ms < attempt ? ch->connect_ms : attempt));
+    /* Our timer ends the attempt; curl's total timeout is only a backstop
+     * (none for streams, which may run long: the idle timer covers them). */
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, ch->stream ? 0L : (long)attempt + 1000L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "TriForce/1");
+    ch->cur = c;
+    ch->attempts++;
+    ch->attempt_ns = tf_now_ns();
+    ch->xfer = ch->stream ? tf_curl_start_stream(ch->thr->curl, e, MAX_ERROR_BYTES, on_data, on_done, ch)
+                          : tf_curl_start(ch->thr->curl, e, MAX_ANSWER_BYTES, on_done, ch);
+    if (ch->xfer == NULL) {
+        note_tried(ch, c->node->key, "could not start the transfer");
+        return -1;
+    }
+    ch->outcome_pending = 1;
+    timer_arm(ch, attempt);
+    snprintf(ch->answered, sizeof(ch->answered), "%s", c->model->name);
+    snprintf(ch->backend, sizeof(ch->backend), "%s", c->node->provider->id);
+    snprintf(ch->node, sizeof(ch->node), "%s", c->node->key);
+    return 0;
+}
+
+/* Every candidate failed (or none could be tried): 502, or 503 when nothing was tried. */
+static void fail_all(chat_t *ch)
+{
+    if (ch->r == NULL)
+        return;
+    if (ch->attempts == 0) {
+        tf_add_header(ch->r, "retry-after", "5");
+        tf_respond_error(ch->r, 503, "no_provider_available", "model", "no provider for '%s' could be tried%s%s", ch->model_req,
+                         ch->tried[0] ? ": " : " (all are failing; retry shortly)", ch->tried);
+        return;
+    }
+    if (remaining_ms(ch) == 0)
+        note_tried(ch, "deadline", "reached");
+    tf_respond_error(ch->r, 502, "upstream_failed", NULL, "every provider failed for '%s' (%d attempt%s): %s", ch->model_req,
+                     ch->attempts, ch->attempts == 1 ? "" : "s", ch->tried);
+}
+
+static void try_next(chat_t *ch)
+{
+    if (ch->r == NULL)
+        return;
+    while (ch->next < ch->ncand && remaining_ms(ch) > 0) {
+        const tf_candidate_t *c = &ch->cand[ch->next++];
+        if (!tf_health_admit(c->node->health, tf_now_ns(), ch->breaker_open_ms)) {
+            note_tried(ch, c->node->key, "circuit open");
+            continue;
+        }
+        if (start_attempt(ch, c) == 0)
+            return;
+        tf_health_abandon(c->node->health);
+    }
+    fail_all(ch);
+}
+
+/* ------------------------------------------------------------------ */
+/* The end: record the tokens, then answer                              */
+
+static void respond_full(chat_t *ch)
+{
+    tf_req_t *r = ch->r;
+    long long total = ch->prompt_tokens + ch->completion_tokens;
+    tf_add_header(r, "x-triforce-provider", ch->node);
+    tf_add_header(r, "x-triforce-fallback-used", ch->attempts > 1 ? "true" : "false");
+    if (ch->shape == TF_CHAT_CLIENT) {
+        tf_respond_json(r, 200,
+                        json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:b, s:b, s:s?}", "response", ch->content, "model",
+                                  ch->answered, "tier", ch->tier->id, "backend", ch->backend, "tokens_used", (json_int_t)total,
+                                  "prompt_tokens", (json_int_t)ch->prompt_tokens, "completion_tokens",
+                                  (json_int_t)ch->completion_tokens, "latency_ms",
+                                  (json_int_t)((tf_now_ns() - ch->start_ns) / 1000000ull), "fallback_used", ch->attempts > 1,
+                                  "usage_estimated", ch->usage_estimated, "task", ch->pick.task));
+        return;
+    }
+    json_t *msg = json_pack("{s:s, s:s}", "role", "assistant", "content", ch->content);
+    json_t *body = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:n, s:s}], s:{s:I, s:I, s:I}}", "id", ch->id, "object",
+                             "chat.completion", "created", (json_int_t)ch->created, "model", ch->answered, "choices", "index", 0,
+                             "message", msg, "logprobs", "finish_reason", ch->finish_reason, "usage", "prompt_tokens",
+                             (json_int_t)ch->prompt_tokens, "completion_tokens", (json_int_t)ch->completion_tokens, "total_tokens",
+                             (json_int_t)total);
+    json_object_set_new(body, "triforce",
+                        json_pack("{s:s, s:s, s:b, s:i, s:s, s:b, s:s?}", "provider", ch->backend, "node", ch->node, "fallback_used",
+                                  ch->attempts > 1, "attempts", ch->attempts, "strategy", tf_strategy_name(ch->strategy),
+                                  "usage_estimated", ch->usage_estimated, "task", ch->pick.task));
+    tf_respond_json(r, 200, body);
+}
+
+static void end_stream(chat_t *ch, const char *error)
+{
+    if (ch->r == NULL)
+        return;
+    commit(ch);
+    if (error != NULL) {
+        out_json(&ch->pending, json_pack("{s:{s:s, s:s, s:s}}", "error", "message", error, "type", "upstream_error", "code",
+                                         "upstream_failed"));
+    } else {
+        out_json(&ch->pending, chunk(ch, json_object(), ch->finish_reason[0] ? ch->finish_reason : "stop"));
+        if (ch->include_usage) {
+            json_t *u = json_pack("{s:s, s:s, s:I, s:s, s:[], s:{s:I, s:I, s:I}}", "id", ch->id, "object", "chat.completion.chunk",
+                                  "created", (json_int_t)ch->created, "model", ch->answered, "choices", "usage", "prompt_tokens",
+                                  (json_int_t)ch->prompt_tokens, "completion_tokens", (json_int_t)ch->completion_tokens,
+                                  "total_tokens", (json_int_t)(ch->prompt_tokens + ch->completion_tokens));
+            out_json(&ch->pending, u);
+        }
+        out_append(&ch->pending, "data: [DONE]\n\n", 14);
+    }
+    ch->final_queued = 1;
+    flush(ch);
+}
+
+static void on_recorded(void *ud, PGresult *res, const char *err)
+{
+    chat_t *ch = ud;
+    ch->db_pending = 0;
+    if (err != NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
+        tf_log(TF_LOG_ERROR, "usage", ch->r ? ch->r->id : NULL, "usage of %s not recorded (%lld+%lld tokens, %s): %s", ch->subject,
+               ch->prompt_tokens, ch->completion_tokens, ch->answered, err ? err : PQresultErrorMessage(res));
+    if (ch->r != NULL) {
+        if (ch->stream)
+            end_stream(ch, ch->failed_midstream ? "the provider failed during the answer" : NULL);
+        else
+            respond_full(ch);
+    }
+    maybe_free(ch);
+}
+
+/* Fills in what the provider did not say about tokens. */
+static void settle_usage(chat_t *ch)
+{
+    if (ch->prompt_tokens < 0) {
+        ch->prompt_tokens = ch->prompt_estimate;
+        ch->usage_estimated = 1;
+    }
+    if (ch->completion_tokens < 0) {
+        ch->completion_tokens = tf_adapt_estimate_tokens(ch->text_bytes);
+        ch->usage_estimated = 1;
+    }
+}
+
+static void finalize(chat_t *ch, int ok, const char *error)
+{
+    timer_stop(ch);
+    settle_usage(ch);
+    ch->recorded = 1;
+    if (tf_usage_record(ch->thr->db, ch->subject, ch->answered, ch->prompt_tokens, ch->completion_tokens, on_recorded, ch) != NULL) {
+        ch->db_pending = 1;
+        return;
+    }
+    /* The database is down: the answer is already paid for upstream, so
+     * the client gets it; the loss is logged for the operator. */
+    on_recorded(ch, NULL, "database unavailable");
+}
+
+/* ------------------------------------------------------------------ */
+/* Admission                                                           */
+
+static void on_admitted(void *ud, const tf_usage_verdict_t *v)
+{
+    chat_t *ch = ud;
+    tf_req_t *r = ch->r;
+    r->dbq = NULL;
+    if (v->verdict == TF_USAGE_UNAVAILABLE) {
+        tf_respond_db_unavailable(r);
+        return;
+    }
+    if (v->verdict != TF_USAGE_OK) {
+        char ra[24];
+        snprintf(ra, sizeof(ra), "%ld", v->retry_after);
+        tf_add_header(r, "retry-after", ra);
+        int rate = v->verdict == TF_USAGE_RATE_LIMITED;
+        json_t *e = json_pack("{s:s, s:s, s:s, s:n, s:s, s:I, s:I, s:i, s:s}", "type", "rate_limit_error", "code",
+                              rate ? "rate_limit_exceeded" : "daily_token_limit_exceeded", "message",
+                              rate ? "too many requests this hour for your tier" : "the daily token limit of your tier is used up",
+                              "param", "limit", v->limit, "limit_value", (json_int_t)(rate ? v->requests_limit : v->tokens_limit),
+                              "used", (json_int_t)(rate ? v->requests_this_hour : v->tokens_used), "retry_after", (int)v->retry_after,
+                              "tier", ch->tier->id);
+        tf_respond_json(r, 429, json_pack("{s:o}", "error", e));
+        return;
+    }
+    try_next(ch);
+}
+
+static void on_dispose(tf_req_t *r)
+{
+    chat_t *ch = r->hctx;
+    ch->r = NULL;
+    if (ch->xfer != NULL) {
+        /* The client left: the upstream transfer goes too. */
+        tf_curl_cancel(ch->xfer);
+        ch->xfer = NULL;
+        if (ch->outcome_pending)
+            tf_health_abandon(ch->cur->node->health);
+        ch->outcome_pending = 0;
+    }
+    timer_close(ch);
+    /* Tokens already streamed are owed even though the client left. */
+    if (ch->committed && !ch->recorded) {
+        ch->recorded = 1;
+        settle_usage(ch);
+        tf_usage_record(ch->thr->db, ch->subject, ch->answered, ch->prompt_tokens, ch->completion_tokens, NULL, NULL);
+    }
+    maybe_free(ch);
+}
+
+/* ------------------------------------------------------------------ */
+/* The request                                                         */
+
+/* Content checks the schema subset cannot say (string, null or an array of parts). */
+static int check_messages(tf_req_t *r, json_t *msgs, const char **last_user)
+{
+    size_t i;
+    json_t *m;
+    *last_user = NULL;
+    json_array_foreach(msgs, i, m) {
+        json_t *c = json_object_get(m, "content");
+        char ptr[64];
+        snprintf(ptr, sizeof(ptr), "/messages/%zu/content", i);
+        if (c != NULL && !json_is_string(c) && !json_is_null(c) && !json_is_array(c)) {
+            tf_respond_error(r, 400, "invalid_type", ptr, "%s must be a string, null or an array of content parts", ptr);
+            return -1;
+        }
+        if (json_is_array(c)) {
+            size_t k;
+            json_t *part;
+            json_array_foreach(c, k, part) {
+                json_t *t = json_object_get(part, "type");
+                if (!json_is_object(part) || !json_is_string(t)) {
+                    tf_respond_error(r, 400, "invalid_type", ptr, "%s/%zu must be an object with a string \"type\"", ptr, k);
+                    return -1;
+                }
+                if (strcmp(json_string_value(t), "text") == 0 && !json_is_string(json_object_get(part, "text"))) {
+                    tf_respond_error(r, 400, "invalid_type", ptr, "%s/%zu/text must be a string", ptr, k);
+                    return -1;
+                }
+            }
+        }
+        if (json_is_string(c) && strcmp(json_string_value(json_object_get(m, "role")), "user") == 0)
+            *last_user = json_string_value(c);
+        if (json_is_array(c) && strcmp(json_string_value(json_object_get(m, "role")), "user") == 0 && json_array_size(c) > 0 &&
+            json_is_string(json_object_get(json_array_get(c, 0), "text")))
+            *last_user = json_string_value(json_object_get(json_array_get(c, 0), "text"));
+    }
+    return 0;
+}
+
+int tf_chat_run(tf_req_t *r, json_t *req, int shape)
+{
+    tf_conf_t *conf = r->conf;
+    const char *model = json_string_value(json_object_get(req, "model"));
+    json_t *msgs = json_object_get(req, "messages");
+    const char *last_user = NULL;
+    if (model == NULL || model[0] == '\0')
+        model = "auto";
+    if (check_messages(r, msgs, &last_user) != 0)
+        return 0;
+    int strategy = -1;
+    const char *sname = json_string_value(json_object_get(req, "strategy"));
+    if (sname != NULL && (strategy = tf_strategy_from_name(sname)) < 0) {
+        tf_respond_error(r, 400, "invalid_value", "/strategy", "/strategy must be one of fallback, round_robin, fastest, cheapest, best, random");
+        return 0;
+    }
+
+    chat_t *ch = calloc(1, sizeof(*ch));
+    ch->thr = r->thr;
+    ch->req = json_incref(req);
+    ch->shape = shape;
+    ch->stream = shape == TF_CHAT_OPENAI && json_is_true(json_object_get(req, "stream"));
+    ch->include_usage = json_is_true(json_object_get(json_object_get(req, "stream_options"), "include_usage"));
+    ch->allow_fallback = !json_is_false(json_object_get(req, "fallback"));
+    ch->strategy = strategy < 0 ? conf->mesh->strategy : strategy;
+    snprintf(ch->model_req, sizeof(ch->model_req), "%s", model);
+    ch->tier = &tf_tiers[r->who.tier];
+    if (r->who.authenticated)
+        snprintf(ch->subject, sizeof(ch->subject), "%s", r->who.user_id);
+    else
+        snprintf(ch->subject, sizeof(ch->subject), "guest:%s", tf_req_client_addr(r));
+    ch->start_ns = tf_now_ns();
+    ch->deadline_ns = ch->start_ns + (uint64_t)conf->deadline_ms * 1000000ull;
+    ch->connect_ms = conf->connect_timeout_ms;
+    ch->attempt_ms = conf->attempt_timeout_ms;
+    ch->idle_ms = conf->stream_idle_ms;
+    ch->breaker_failures = conf->breaker_failures;
+    ch->breaker_open_ms = conf->breaker_open_ms;
+    ch->prompt_estimate = tf_adapt_estimate_prompt(req);
+    ch->prompt_tokens = ch->completion_tokens = -1;
+    snprintf(ch->id, sizeof(ch->id), "chatcmpl-%s", r->id);
+    ch->created = (long long)time(NULL);
+    ch->r = r;
+    r->hctx = ch;
+    r->on_dispose = on_dispose;
+
+    tf_mesh_candidates(conf->mesh, conf, model, last_user, ch->tier, ch->strategy, ch->allow_fallback, tf_now_ns(), ch->cand,
+                       MAX_CANDIDATES, &ch->pick);
+    ch->ncand = ch->pick.count;
+    if (!ch->pick.known) {
+        tf_respond_error(r, 404, "model_not_found", "model", "the model '%s' does not exist (GET /v1/models lists them)", model);
+        return 0;
+    }
+    if (!ch->pick.allowed) {
+        tf_respond_error(r, 403, "model_not_allowed", "model", "the %s tier cannot use '%s' (GET /v1/client/models lists yours)",
+                         ch->tier->id, model);
+        return 0;
+    }
+    if (!ch->pick.usable) {
+        tf_add_header(r, "retry-after", "60");
+        tf_respond_error(r, 503, "no_provider_available", "model", "no configured provider serves '%s' now", model);
+        return 0;
+    }
+    if (ch->ncand == 0) {
+        char ra[24];
+        snprintf(ra, sizeof(ra), "%" PRIu64, ch->pick.retry_in_ms / 1000 + 1);
+        tf_add_header(r, "retry-after", ra);
+        tf_respond_error(r, 503, "no_provider_available", "model", "every provider of '%s' is failing; retry in %s s", model, ra);
+        return 0;
+    }
+    r->dbq = tf_usage_admit(r->thr->db, &ch->admit, ch->subject, ch->tier, ch->cand[0].model->name, on_admitted, ch);
+    if (r->dbq == NULL)
+        tf_respond_db_unavailable(r);
+    return 0;
+}

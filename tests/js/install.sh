@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs the official clients of tests/js/package.json from the npm
+# registry into var/node (once; again when package.json changes).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+D=$ROOT/var/node
+mkdir -p "$D"
+if ! cmp -s "$ROOT/tests/js/package.json" "$D/package.json" || [ ! -d "$D/node_modules" ]; then
+  cp "$ROOT/tests/js/package.json" "$D/package.json"
+  (cd "$D" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+echo "$D/node_modules"
