@@ -114,7 +114,7 @@ test: deps
 
 bench: deps
 	@$(MAKE) --no-print-directory build
-	@tests/bench/run.sh
+	@tests/bench/run.sh; s=$$?; tests/bench/chat.sh && exit $$s
 
 clean:
 	rm -rf build build-asan

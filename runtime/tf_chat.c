@@ -516,7 +516,9 @@ static void on_recorded(void *ud, PGresult *res, const char *err)
 {
     chat_t *ch = ud;
     ch->db_pending = 0;
-    if (err != NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
+    if (res == NULL && err == NULL) {
+        /* batched: nothing to check */
+    } else if (err != NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
         tf_log(TF_LOG_ERROR, "usage", ch->r ? ch->r->id : NULL, "usage of %s not recorded (%lld+%lld tokens, %s): %s", ch->subject,
                ch->prompt_tokens, ch->completion_tokens, ch->answered, err ? err : PQresultErrorMessage(res));
     if (ch->r != NULL) {
@@ -546,6 +548,13 @@ static void finalize(chat_t *ch, int ok, const char *error)
     timer_stop(ch);
     settle_usage(ch);
     ch->recorded = 1;
+    /* No limit depends on these tokens: batched, and the answer goes now. */
+    if (!tf_usage_counts_tokens(ch->tier, ch->answered)) {
+        tf_usage_batch_add(ch->thr->usage, ch->subject, ch->answered, ch->prompt_tokens, ch->completion_tokens);
+        ch->db_pending = 1; /* on_recorded clears it */
+        on_recorded(ch, NULL, NULL);
+        return;
+    }
     if (tf_usage_record(ch->thr->db, ch->subject, ch->answered, ch->prompt_tokens, ch->completion_tokens, on_recorded, ch) != NULL) {
         ch->db_pending = 1;
         return;
@@ -601,7 +610,7 @@ static void on_dispose(tf_req_t *r)
     if (ch->committed && !ch->recorded) {
         ch->recorded = 1;
         settle_usage(ch);
-        tf_usage_record(ch->thr->db, ch->subject, ch->answered, ch->prompt_tokens, ch->completion_tokens, NULL, NULL);
+        tf_usage_batch_add(ch->thr->usage, ch->subject, ch->answered, ch->prompt_tokens, ch->completion_tokens);
     }
     maybe_free(ch);
 }
@@ -715,6 +724,10 @@ int tf_chat_run(tf_req_t *r, json_t *req, int shape)
         snprintf(ra, sizeof(ra), "%" PRIu64, ch->pick.retry_in_ms / 1000 + 1);
         tf_add_header(r, "retry-after", ra);
         tf_respond_error(r, 503, "no_provider_available", "model", "every provider of '%s' is failing; retry in %s s", model, ra);
+        return 0;
+    }
+    if (!tf_usage_needs_admission(ch->tier, ch->cand[0].model->name)) {
+        try_next(ch); /* no hourly rate, no token limit: nothing to ask the database */
         return 0;
     }
     r->dbq = tf_usage_admit(r->thr->db, &ch->admit, ch->subject, ch->tier, ch->cand[0].model->name, on_admitted, ch);

@@ -20,6 +20,7 @@
 
 #include "tf_auth.h"
 #include "tf_curl.h"
+#include "tf_usage.h"
 #include "tf_db.h"
 #include "tf_http.h"
 #include "tf_log.h"
@@ -251,6 +252,7 @@ static void *thread_main(void *arg)
     thr->metrics = tf_metrics_thread_new();
     thr->db = tf_db_pool_create(thr->ctx.loop, thr->conf->db_url, (int)thr->conf->db_connections_per_thread);
     thr->curl = tf_curl_create(thr->ctx.loop);
+    thr->usage = tf_usage_batch_create(thr->ctx.loop, thr->db);
     for (size_t i = 0; i < ts->nfds; i++) {
         h2o_socket_t *sock = h2o_evloop_socket_create(thr->ctx.loop, ts->fds[i], H2O_SOCKET_FLAG_DONT_READ);
         sock->data = ts->tls[i] ? &thr->accept_tls : &thr->accept_plain;
@@ -278,6 +280,9 @@ static void *thread_main(void *arg)
     close_listeners(thr);
     tf_curl_destroy(thr->curl);
     thr->curl = NULL;
+    /* Connections have drained: write the usage still held, then close the pool. */
+    tf_usage_batch_destroy(thr->usage, 5000);
+    thr->usage = NULL;
     tf_db_pool_destroy(thr->db);
     thr->db = NULL;
     tf_work_unregister_loop(thr->ctx.queue, &thr->work);

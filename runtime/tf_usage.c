@@ -72,3 +72,13 @@ tf_db_query_t *tf_usage_record(tf_db_pool_t *db, const char *subject, const char
                        "completion_tokens = u.completion_tokens + EXCLUDED.completion_tokens, requests = u.requests + 1",
                        4, p, cb, ud);
 }
+
+int tf_usage_counts_tokens(const tf_tier_t *tier, const char *model)
+{
+    return tier->daily_tokens >= 0 && !(tier->ollama_unlimited && strncmp(model, "ollama/", 7) == 0);
+}
+
+int tf_usage_needs_admission(const tf_tier_t *tier, const char *model)
+{
+    return tier->requests_per_hour >= 0 || tf_usage_counts_tokens(tier, model);
+}

@@ -47,4 +47,23 @@ tf_db_query_t *tf_usage_admit(tf_db_pool_t *db, tf_usage_admit_t *a, const char 
 tf_db_query_t *tf_usage_record(tf_db_pool_t *db, const char *subject, const char *model, long long prompt_tokens,
                                long long completion_tokens, tf_db_cb cb, void *ud);
 
+/*
+ * Which requests need the database on their path. A request of a tier
+ * without an hourly rate and whose tokens count against no limit (the
+ * unlimited tier; pro's ollama/ models) needs no admission query, and its
+ * usage goes into a per-thread batch written every 100 ms (exact and
+ * synchronous accounting is kept where a limit depends on it).
+ */
+int tf_usage_needs_admission(const tf_tier_t *tier, const char *model);
+int tf_usage_counts_tokens(const tf_tier_t *tier, const char *model);
+
+/* The per-thread batch (tf_usage_batch.c). */
+typedef struct tf_usage_batch tf_usage_batch_t;
+tf_usage_batch_t *tf_usage_batch_create(h2o_loop_t *loop, tf_db_pool_t *db);
+void tf_usage_batch_add(tf_usage_batch_t *b, const char *subject, const char *model, long long prompt_tokens,
+                        long long completion_tokens);
+size_t tf_usage_batch_pending(const tf_usage_batch_t *b);
+/* Writes what is held, running the loop for up to timeout_ms, then frees. */
+void tf_usage_batch_destroy(tf_usage_batch_t *b, unsigned timeout_ms);
+
 #endif

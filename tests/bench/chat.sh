@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# tests/bench/chat.sh - the fake provider called directly against the same
+# request through TriForce (issue 4, acceptance 6), as `make bench` runs it.
+#
+# One fake provider (tests/fake, OpenAI wire format, no latency, 16 tokens
+# per answer) on BENCH_FAKE_PORT; TriForce routes groq/llama-3.3-70b to it.
+# The caller is a user of the unlimited tier, so what is measured is the
+# gateway's own path: JWT check (cached), routing, the upstream call through
+# libcurl multi, translation, and batched usage recording.
+#
+# For each of non-streamed and streamed, over HTTP/1.1 and h2c:
+#   concurrency 1:  h2load -c 1 -n N   -> p50/p99 latency; added = TriForce - direct
+#   concurrency 64: h2load -c 64 -D 10 -> requests/s; ratio = TriForce / direct
+# Targets: added p50 under 100 us at concurrency 1; at least 25% of direct
+# requests/s at concurrency 64.
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT" || exit 1
+FAKE_PORT=${BENCH_FAKE_PORT:-19320}
+TF_PORT=${BENCH_TF_PORT:-19220}
+THREADS=${BENCH_THREADS:-$(nproc)}
+DURATION=${BENCH_DURATION:-10}
+N1=${BENCH_N1:-3000}
+TF_BIN=${BENCH_TF_BIN:-$ROOT/build/triforce}
+TMP=$(mktemp -d /tmp/tf-bench-chat.XXXXXX)
+PG_DIR=$TMP/pg
+PIDS=()
+STATUS=0
+log() { printf '# %s\n' "$*"; }
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  scripts/pg.sh stop "$PG_DIR" >/dev/null 2>&1
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+cc -std=gnu11 -O2 -DH2O_USE_LIBUV=0 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -o "$TMP/fake" \
+  tests/fake/fake_provider.c -lh2o-evloop -ljansson -lssl -lcrypto -lz -lpthread || exit 1
+"$TMP/fake" --port "$FAKE_PORT" --completion-tokens 16 --prompt-tokens 8 --chunk-delay-ms 0 >"$TMP/fake.log" 2>&1 &
+PIDS+=($!)
+scripts/pg.sh start "$PG_DIR" >"$TMP/pg.out" 2>&1 || { log "PostgreSQL did not start"; exit 1; }
+DBURL=$(scripts/pg.sh url "$PG_DIR")
+cat >"$TMP/triforce.yaml" <<CONF
+node: {name: bench}
+listen:
+  - {address: 127.0.0.1, port: $TF_PORT}
+threads: $THREADS
+database: {url: "$DBURL"}
+auth: {jwt_secret: "$(head -c 48 /dev/urandom | base64 -w0)"}
+log: {level: info, file: $TMP/triforce.log}
+providers:
+  only: [groq]
+  settings:
+    - {id: groq, base_url: "http://127.0.0.1:$FAKE_PORT/v1", api_key: bench}
+CONF
+"$TF_BIN" --conf "$TMP/triforce.yaml" 2>"$TMP/triforce.stderr" &
+PIDS+=($!)
+for _ in $(seq 1 100); do [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$TF_PORT/health")" = 200 ] && break; sleep 0.1; done
+B="http://127.0.0.1:$TF_PORT"
+curl -s -o /dev/null -H 'content-type: application/json' -d '{"email":"bench@example.com","password":"bench password"}' "$B/v1/auth/register"
+TRIFORCE_DATABASE_URL=$DBURL "$TF_BIN" --conf "$TMP/triforce.yaml" user set-tier --email bench@example.com --tier unlimited >/dev/null
+TOKEN=$(curl -s -H 'content-type: application/json' -d '{"email":"bench@example.com","password":"bench password"}' "$B/v1/auth/login" | jq -r .token)
+[ -n "$TOKEN" ] && [ "$TOKEN" != null ] || { log "no JWT"; exit 1; }
+
+printf '{"model":"%s","messages":[{"role":"user","content":"Say something short."}]}' groq/llama-3.3-70b > "$TMP/tf.json"
+printf '{"model":"%s","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Say something short."}]}' \
+  groq/llama-3.3-70b > "$TMP/tf-stream.json"
+sed 's#groq/llama-3.3-70b#llama-3.3-70b-versatile#' "$TMP/tf.json" > "$TMP/direct.json"
+sed 's#groq/llama-3.3-70b#llama-3.3-70b-versatile#' "$TMP/tf-stream.json" > "$TMP/direct-stream.json"
+# Sanity: both answer, the same text.
+a=$(curl -s -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" -d @"$TMP/tf.json" "$B/v1/chat/completions" | jq -r '.choices[0].message.content')
+d=$(curl -s -H 'content-type: application/json' -d @"$TMP/direct.json" "http://127.0.0.1:$FAKE_PORT/v1/chat/completions" | jq -r '.choices[0].message.content')
+[ -n "$a" ] && [ "$a" = "$d" ] || { log "TriForce and direct answers differ: [$a] vs [$d]"; tail -5 "$TMP/triforce.log"; exit 1; }
+
+RES=()
+# run NAME PROTO MODE(c1|c64) URL BODY [auth]
+run() {
+  local name=$1 proto=$2 mode=$3 url=$4 body=$5 auth=${6:-} args=() logf=$TMP/lat.log out
+  [ "$proto" = h1 ] && args+=(--h1)
+  if [ "$mode" = c1 ]; then args+=(-c 1 -n "$N1"); else args+=(-c 64 -t 2 -D "$DURATION" --warm-up-time 2); [ "$proto" = h2c ] && args+=(-m 4); fi
+  args+=(-d "$body" -H 'content-type: application/json' --log-file="$logf")
+  [ -n "$auth" ] && args+=(-H "authorization: Bearer $TOKEN")
+  rm -f "$logf"
+  out=$(h2load "${args[@]}" "$url" 2>&1)
+  local rps bad lat
+  rps=$(awk '/^finished in/ { gsub(/,/, "", $4); print $4 }' <<<"$out")
+  bad=$(awk '/^requests:/ { t = $2 } /^status codes:/ { ok = $3 } END { print t - ok }' <<<"$out")
+  lat=$(cut -f3 "$logf" | LC_ALL=C sort -n | awk '{a[NR]=$1} END {if (NR) printf "%d %d", a[int(NR*0.5)>0?int(NR*0.5):1], a[int(NR*0.99)>0?int(NR*0.99):1]; else print "- -"}')
+  [ "${bad:-1}" = 0 ] || { log "$name $proto $mode: $bad bad requests"; STATUS=1; }
+  RES+=("$name $proto $mode ${rps:--} $lat")
+  log "$name $proto $mode: ${rps:--} req/s, p50/p99 us: $lat"
+}
+for kind in json stream; do
+  for proto in h1 h2c; do
+    for mode in c1 c64; do
+      if [ $kind = json ]; then
+        run direct-$kind $proto $mode "http://127.0.0.1:$FAKE_PORT/v1/chat/completions" "$TMP/direct.json"
+        run triforce-$kind $proto $mode "$B/v1/chat/completions" "$TMP/tf.json" auth
+      else
+        run direct-$kind $proto $mode "http://127.0.0.1:$FAKE_PORT/v1/chat/completions" "$TMP/direct-stream.json"
+        run triforce-$kind $proto $mode "$B/v1/chat/completions" "$TMP/tf-stream.json" auth
+      fi
+    done
+  done
+done
+get() { for r in "${RES[@]}"; do read -r n p m rps p50 p99 <<<"$r"; [ "$n $p $m" = "$1 $2 $3" ] && echo "$rps $p50 $p99"; done; }
+echo
+printf '%-16s %-4s %12s %10s %10s | %12s %10s %10s | %10s %8s\n' request proto 'direct r/s' 'p50 us' 'p99 us' 'TF r/s' 'p50 us' 'p99 us' 'added p50' 'ratio'
+for kind in json stream; do
+  for proto in h1 h2c; do
+    read -r d1 dp50 dp99 <<<"$(get direct-$kind $proto c1)"; read -r t1 tp50 tp99 <<<"$(get triforce-$kind $proto c1)"
+    read -r d64 _ _ <<<"$(get direct-$kind $proto c64)"; read -r t64 _ _ <<<"$(get triforce-$kind $proto c64)"
+    added=$((tp50 - dp50))
+    ratio=$(awk -v t="$t64" -v d="$d64" 'BEGIN { printf "%.2f", t / d }')
+    printf '%-16s %-4s %12s %10s %10s | %12s %10s %10s | %10s %8s\n' "$kind c=1" "$proto" "$d1" "$dp50" "$dp99" "$t1" "$tp50" "$tp99" "$added" ""
+    printf '%-16s %-4s %12s %10s %10s | %12s %10s %10s | %10s %8s\n' "$kind c=64" "$proto" "$d64" "" "" "$t64" "" "" "" "$ratio"
+    [ "$added" -lt 100 ] || { log "$kind $proto: added p50 ${added} us is over 100 us"; STATUS=1; }
+    awk -v r="$ratio" 'BEGIN { exit !(r >= 0.25) }' || { log "$kind $proto: ratio $ratio is under 0.25"; STATUS=1; }
+  done
+done
+exit $STATUS
