@@ -442,14 +442,15 @@ int tf_adapt_build(tf_proto_t proto, const char *base_url, const char *api_key, 
     if (build[proto](&in, out, &body, err, errlen) < 0)
         goto fail;
     out->body = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
     if (out->body == NULL) {
         tf_adapt_seterr(err, errlen, "out of memory");
         goto fail;
     }
+    json_decref(body);
     out->body_len = strlen(out->body);
     return 0;
 fail:
+    json_decref(body); /* a protocol may leave a partly built body */
     tf_adapt_http_free(out);
     return -1;
 }

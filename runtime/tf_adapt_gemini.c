@@ -108,9 +108,8 @@ done:
 
 const char *tf_adapt_gemini_reason(const char *r)
 {
-    static const char *const filtered[] = {"SAFETY",        "RECITATION",        "BLOCKLIST", "PROHIBITED_CONTENT",
-                                           "SPII",          "IMAGE_SAFETY",      "IMAGE_PROHIBITED_CONTENT",
-                                           "IMAGE_RECITATION"};
+    static const char *const filtered[] = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII",
+                                           "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION"};
     if (strcmp(r, "MAX_TOKENS") == 0)
         return "length";
     for (size_t i = 0; i < sizeof(filtered) / sizeof(filtered[0]); i++)

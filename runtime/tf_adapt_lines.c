@@ -13,14 +13,14 @@
 
 #include "tf_adapt_int.h"
 
-/* Hands one complete line to fn: skips a UTF-8 BOM on the very first line,
- * drops the CR of an NDJSON CRLF. */
 static int too_long(char *err, size_t errlen)
 {
     tf_adapt_seterr(err, errlen, "malformed stream: a line longer than %d bytes", TF_ADAPT_MAX_LINE);
     return -1;
 }
 
+/* Hands one complete line to fn: skips a UTF-8 BOM on the very first line,
+ * drops the CR of an NDJSON CRLF, refuses a line over the limit. */
 static int deliver(tf_adapt_lines_t *l, const char *line, size_t n, tf_adapt_line_fn fn, void *ctx, char *err, size_t errlen)
 {
     if (!l->started) {

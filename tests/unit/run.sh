@@ -43,6 +43,8 @@ fi
 
 build "$B/test_tls" tests/unit/test_tls.c runtime/tf_tls.c && run tls "$B/test_tls"
 build "$B/test_jwt" tests/unit/test_jwt.c runtime/tf_jwt.c && run jwt "$B/test_jwt"
+build "$B/test_adapt" tests/unit/test_adapt.c runtime/tf_adapt.c runtime/tf_adapt_lines.c runtime/tf_adapt_openai.c \
+  runtime/tf_adapt_anthropic.c runtime/tf_adapt_gemini.c runtime/tf_adapt_ollama.c && run adapt "$B/test_adapt"
 
 # tf_curl on an h2o loop against a local server (the bench's minimal h2o).
 if build "$B/minimal_h2o" tests/bench/minimal_h2o.c && build "$B/curl_probe" tests/unit/curl_probe.c runtime/tf_curl.c; then

@@ -1,0 +1,1088 @@
+/*
+ * tf_adapt unit test: for each of the four wire protocols, the upstream
+ * request built from an OpenAI chat request (URL, headers, body compared as
+ * JSON), the non-streamed answer parsed (samples shaped like the providers'
+ * documented answers, error bodies, hostile types), and the streamed answer
+ * (recorded-format streams fed whole, split at every position, byte by
+ * byte and in random chunks, all giving the same events; error events,
+ * streams cut short, what DONE and tf_adapt_stream_end mean). Then the
+ * estimates, and random bytes into every parser.
+ *
+ * Build: cc -Iruntime tests/unit/test_adapt.c runtime/tf_adapt*.c
+ *        $(pkg-config --cflags --libs jansson libcurl)
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tf_adapt.h"
+
+static int n, failed;
+
+static void ok(int cond, const char *desc, ...) __attribute__((format(printf, 2, 3)));
+static void ok(int cond, const char *desc, ...)
+{
+    va_list ap;
+    va_start(ap, desc);
+    printf("%sok %d - ", cond ? "" : "not ", ++n);
+    vprintf(desc, ap);
+    printf("\n");
+    va_end(ap);
+    failed += !cond;
+}
+
+/* xorshift: the same "random" chunkings on every run */
+static uint64_t rng = 0x9E3779B97F4A7C15ULL;
+static uint64_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static json_t *J(const char *text)
+{
+    json_error_t je;
+    json_t *j = json_loads(text, 0, &je);
+    if (j == NULL) {
+        fprintf(stderr, "bad fixture JSON (%s): %s\n", je.text, text);
+        exit(2);
+    }
+    return j;
+}
+
+/* ---- build ------------------------------------------------------------------- */
+
+static int has_header(const struct curl_slist *h, const char *line)
+{
+    for (; h != NULL; h = h->next)
+        if (strcmp(h->data, line) == 0)
+            return 1;
+    return 0;
+}
+
+static int header_count(const struct curl_slist *h)
+{
+    int c = 0;
+    for (; h != NULL; h = h->next)
+        c++;
+    return c;
+}
+
+/* The body, parsed, equals `want` (JSON text); prints both when not. */
+static int body_is(const tf_adapt_http_t *h, const char *want)
+{
+    json_t *got = h->body ? json_loadb(h->body, h->body_len, 0, NULL) : NULL;
+    json_t *w = J(want);
+    int eq = got != NULL && json_equal(got, w) && strlen(h->body) == h->body_len;
+    if (!eq) {
+        char *ws = json_dumps(w, JSON_COMPACT | JSON_SORT_KEYS), *gs = got ? json_dumps(got, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        printf("# want %s\n#  got %s\n", ws, gs ? gs : h->body ? h->body : "(null)");
+        free(ws);
+        free(gs);
+    }
+    json_decref(got);
+    json_decref(w);
+    return eq;
+}
+
+static int build(tf_proto_t p, const char *base, const char *key, const char *model, const char *req, int stream, tf_adapt_http_t *h,
+                 char *err, size_t errlen)
+{
+    json_t *r = J(req);
+    err[0] = '\0';
+    int rc = tf_adapt_build(p, base, key, model, r, stream, h, err, errlen);
+    json_decref(r);
+    return rc;
+}
+
+static void build_fails(tf_proto_t p, const char *key, const char *model, const char *req, const char *why, const char *desc)
+{
+    tf_adapt_http_t h;
+    char err[256];
+    int rc = build(p, "http://u", key, model, req, 0, &h, err, sizeof(err));
+    int good = rc == -1 && strstr(err, why) != NULL && h.url == NULL && h.headers == NULL && h.body == NULL;
+    if (!good)
+        printf("# rc=%d err='%s' (wanted '%s')\n", rc, err, why);
+    ok(good, "%s: %s", tf_proto_name(p), desc);
+    tf_adapt_http_free(&h);
+}
+
+static const char *CHAT = "{\"model\":\"openai/gpt-4o\",\"messages\":["
+                          "{\"role\":\"system\",\"content\":\"Be brief.\"},"
+                          "{\"role\":\"developer\",\"content\":[{\"type\":\"text\",\"text\":\"Use \"},{\"type\":\"text\",\"text\":\"English.\"}]},"
+                          "{\"role\":\"user\",\"content\":\"Hi\"},"
+                          "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"What is 2+2?\"},"
+                          "{\"type\":\"image_url\",\"image_url\":{\"url\":\"http://x/y.png\"}}]},"
+                          "{\"role\":\"assistant\",\"content\":null},"
+                          "{\"role\":\"assistant\",\"content\":\"4\"},"
+                          "{\"role\":\"tool\",\"content\":\"calc: 4\",\"tool_call_id\":\"c1\"},"
+                          "{\"role\":\"user\",\"content\":\"Thanks\"}],"
+                          "\"temperature\":0.5,\"top_p\":0.9,\"max_tokens\":100,\"stop\":\"END\",\"seed\":7,"
+                          "\"presence_penalty\":0.1,\"frequency_penalty\":0.2,"
+                          "\"strategy\":\"fastest\",\"fallback\":[\"a\",\"b\"],\"triforce\":{\"x\":1},"
+                          "\"user\":\"u-1\",\"response_format\":{\"type\":\"text\"},\"stream\":true}";
+
+static void test_build_openai(void)
+{
+    tf_adapt_http_t h;
+    char err[256];
+    int rc = build(TF_PROTO_OPENAI, "https://api.openai.com/v1", "sk-secret", "gpt-4o", CHAT, 0, &h, err, sizeof(err));
+    ok(rc == 0, "openai: build");
+    ok(h.url && strcmp(h.url, "https://api.openai.com/v1/chat/completions") == 0, "openai: URL {base}/chat/completions");
+    ok(has_header(h.headers, "Content-Type: application/json") && has_header(h.headers, "Authorization: Bearer sk-secret")
+           && header_count(h.headers) == 2,
+       "openai: Content-Type and Authorization: Bearer headers");
+    ok(h.url && strstr(h.url, "sk-secret") == NULL, "openai: no key in the URL");
+    /* model replaced, own members and stream gone, everything else as is */
+    json_t *want = J(CHAT);
+    json_object_set_new(want, "model", json_string("gpt-4o"));
+    json_object_del(want, "strategy");
+    json_object_del(want, "fallback");
+    json_object_del(want, "triforce");
+    json_object_del(want, "stream");
+    char *ws = json_dumps(want, JSON_COMPACT);
+    json_decref(want);
+    ok(body_is(&h, ws), "openai: body = request with model replaced, strategy/fallback/triforce/stream removed");
+    free(ws);
+    tf_adapt_http_free(&h);
+    ok(h.url == NULL && h.headers == NULL && h.body == NULL, "openai: tf_adapt_http_free clears the struct");
+    tf_adapt_http_free(&h);
+
+    rc = build(TF_PROTO_OPENAI, "http://127.0.0.1:19501/openai/v1/", "", "m",
+               "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stream_options\":{\"include_obfuscation\":false}}", 1, &h, err,
+               sizeof(err));
+    ok(rc == 0 && strcmp(h.url, "http://127.0.0.1:19501/openai/v1/chat/completions") == 0, "openai: a trailing slash on the base is dropped");
+    ok(header_count(h.headers) == 1 && has_header(h.headers, "Content-Type: application/json"), "openai: no Authorization for an empty key");
+    ok(body_is(&h, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stream\":true,"
+                   "\"stream_options\":{\"include_obfuscation\":false,\"include_usage\":true}}"),
+       "openai: stream gets stream:true and stream_options.include_usage (other stream options kept)");
+    tf_adapt_http_free(&h);
+
+    rc = build(TF_PROTO_OPENAI, "http://u", NULL, "m", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", 1, &h, err, sizeof(err));
+    ok(rc == 0 && body_is(&h, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stream\":true,"
+                              "\"stream_options\":{\"include_usage\":true}}"),
+       "openai: stream body exactly as specified");
+    tf_adapt_http_free(&h);
+}
+
+static void test_build_anthropic(void)
+{
+    tf_adapt_http_t h;
+    char err[256];
+    int rc = build(TF_PROTO_ANTHROPIC, "https://api.anthropic.com", "sk-ant-secret", "claude-sonnet-4-5", CHAT, 0, &h, err, sizeof(err));
+    ok(rc == 0, "anthropic: build");
+    ok(h.url && strcmp(h.url, "https://api.anthropic.com/v1/messages") == 0, "anthropic: URL {base}/v1/messages");
+    ok(has_header(h.headers, "Content-Type: application/json") && has_header(h.headers, "x-api-key: sk-ant-secret")
+           && has_header(h.headers, "anthropic-version: 2023-06-01") && header_count(h.headers) == 3,
+       "anthropic: x-api-key and anthropic-version headers");
+    ok(h.url && strstr(h.url, "sk-ant") == NULL, "anthropic: no key in the URL");
+    ok(body_is(&h, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":100,\"system\":\"Be brief.\\n\\nUse English.\","
+                   "\"messages\":[{\"role\":\"user\",\"content\":\"Hi\\n\\nWhat is 2+2?\"},"
+                   "{\"role\":\"assistant\",\"content\":\"4\"},"
+                   "{\"role\":\"user\",\"content\":\"calc: 4\\n\\nThanks\"}],"
+                   "\"temperature\":0.5,\"top_p\":0.9,\"stop_sequences\":[\"END\"]}"),
+       "anthropic: system joined, turns merged and alternating, tool as user text, stop_sequences, no seed/penalties");
+    tf_adapt_http_free(&h);
+
+    rc = build(TF_PROTO_ANTHROPIC, "http://u", NULL, "c",
+               "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"temperature\":1.7,\"stop\":[\"a\",\"\",\"b\"],"
+               "\"max_tokens\":null,\"seed\":null}",
+               1, &h, err, sizeof(err));
+    ok(rc == 0 && body_is(&h, "{\"model\":\"c\",\"max_tokens\":4096,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+                              "\"temperature\":1.0,\"stop_sequences\":[\"a\",\"b\"],\"stream\":true}"),
+       "anthropic: max_tokens defaults to 4096, temperature capped at 1, stream:true, null options absent");
+    ok(header_count(h.headers) == 2 && !has_header(h.headers, "x-api-key: "), "anthropic: no x-api-key without a key");
+    tf_adapt_http_free(&h);
+
+    rc = build(TF_PROTO_ANTHROPIC, "http://u", "k", "c",
+               "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":10,\"max_completion_tokens\":20}", 0, &h, err,
+               sizeof(err));
+    ok(rc == 0 && body_is(&h, "{\"model\":\"c\",\"max_tokens\":20,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}"),
+       "anthropic: max_completion_tokens wins over max_tokens");
+    tf_adapt_http_free(&h);
+
+    rc = build(TF_PROTO_ANTHROPIC, "http://u", "k", "c", "{\"messages\":[{\"role\":\"system\",\"content\":\"Say hi.\"}]}", 0, &h, err,
+               sizeof(err));
+    ok(rc == 0 && body_is(&h, "{\"model\":\"c\",\"max_tokens\":4096,\"messages\":[{\"role\":\"user\",\"content\":\"Say hi.\"}]}"),
+       "anthropic: a request of system text only sends it as the user turn");
+    tf_adapt_http_free(&h);
+
+    rc = build(TF_PROTO_ANTHROPIC, "http://u", "k", "c",
+               "{\"messages\":[{\"role\":\"assistant\",\"content\":\"a\"},{\"role\":\"assistant\",\"content\":\"b\"},"
+               "{\"role\":\"user\",\"content\":\"\"},{\"role\":\"assistant\",\"content\":\"c\"}]}",
+               0, &h, err, sizeof(err));
+    ok(rc == 0 && body_is(&h, "{\"model\":\"c\",\"max_tokens\":4096,\"messages\":[{\"role\":\"assistant\",\"content\":\"a\\n\\nb\\n\\nc\"}]}"),
+       "anthropic: empty turns dropped, the assistant turns around them merged");
+    tf_adapt_http_free(&h);
+}
+
+static void test_build_gemini(void)
+{
+    tf_adapt_http_t h;
+    char err[256];
+    int rc = build(TF_PROTO_GEMINI, "https://generativelanguage.googleapis.com", "AIza-secret", "gemini-2.0-flash", CHAT, 0, &h, err,
+                   sizeof(err));
+    ok(rc == 0, "gemini: build");
+    ok(h.url && strcmp(h.url, "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.0-flash:generateContent") == 0,
+       "gemini: URL {base}/v1beta/models/{m}:generateContent");
+    ok(has_header(h.headers, "Content-Type: application/json") && has_header(h.headers, "x-goog-api-key: AIza-secret")
+           && header_count(h.headers) == 2,
+       "gemini: x-goog-api-key header");
+    ok(h.url && strstr(h.url, "AIza") == NULL && strstr(h.url, "key=") == NULL, "gemini: no key in the URL");
+    ok(body_is(&h, "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"Hi\\n\\nWhat is 2+2?\"}]},"
+                   "{\"role\":\"model\",\"parts\":[{\"text\":\"4\"}]},"
+                   "{\"role\":\"user\",\"parts\":[{\"text\":\"calc: 4\\n\\nThanks\"}]}],"
+                   "\"systemInstruction\":{\"parts\":[{\"text\":\"Be brief.\\n\\nUse English.\"}]},"
+                   "\"generationConfig\":{\"temperature\":0.5,\"topP\":0.9,\"maxOutputTokens\":100,\"stopSequences\":[\"END\"],"
+                   "\"seed\":7,\"presencePenalty\":0.1,\"frequencyPenalty\":0.2}}"),
+       "gemini: contents user/model, systemInstruction, generationConfig");
+    tf_adapt_http_free(&h);
+
+    rc = build(TF_PROTO_GEMINI, "http://u/", NULL, "gemini-2.5-pro", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", 1, &h, err,
+               sizeof(err));
+    ok(rc == 0 && strcmp(h.url, "http://u/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse") == 0,
+       "gemini: stream URL :streamGenerateContent?alt=sse");
+    ok(body_is(&h, "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"x\"}]}]}"), "gemini: no generationConfig without options");
+    ok(header_count(h.headers) == 1, "gemini: no key header without a key");
+    tf_adapt_http_free(&h);
+
+    static const struct {
+        const char *model, *seg;
+    } enc[] = {{"tuned/my model", "tuned%2Fmy%20model"}, {"a:b?c#d", "a%3Ab%3Fc%23d"}, {"models/gemini-pro", "gemini-pro"},
+               {"x.y_z-1", "x.y_z-1"},               {"\xc3\xa9", "%C3%A9"}};
+    for (size_t i = 0; i < sizeof(enc) / sizeof(enc[0]); i++) {
+        rc = build(TF_PROTO_GEMINI, "http://u", "k", enc[i].model, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", 0, &h, err,
+                   sizeof(err));
+        char want[128];
+        snprintf(want, sizeof(want), "http://u/v1beta/models/%s:generateContent", enc[i].seg);
+        ok(rc == 0 && strcmp(h.url, want) == 0, "gemini: model \"%s\" in the path as %s", enc[i].model, enc[i].seg);
+        tf_adapt_http_free(&h);
+    }
+}
+
+static void test_build_ollama(void)
+{
+    tf_adapt_http_t h;
+    char err[256];
+    int rc = build(TF_PROTO_OLLAMA, "http://127.0.0.1:11434", NULL, "llama3.2:3b", CHAT, 0, &h, err, sizeof(err));
+    ok(rc == 0, "ollama: build");
+    ok(h.url && strcmp(h.url, "http://127.0.0.1:11434/api/chat") == 0, "ollama: URL {base}/api/chat");
+    ok(header_count(h.headers) == 1 && has_header(h.headers, "Content-Type: application/json"), "ollama: no Authorization without a key");
+    ok(body_is(&h, "{\"model\":\"llama3.2:3b\",\"stream\":false,\"messages\":["
+                   "{\"role\":\"system\",\"content\":\"Be brief.\"},{\"role\":\"system\",\"content\":\"Use English.\"},"
+                   "{\"role\":\"user\",\"content\":\"Hi\"},{\"role\":\"user\",\"content\":\"What is 2+2?\"},"
+                   "{\"role\":\"assistant\",\"content\":\"\"},{\"role\":\"assistant\",\"content\":\"4\"},"
+                   "{\"role\":\"tool\",\"content\":\"calc: 4\"},{\"role\":\"user\",\"content\":\"Thanks\"}],"
+                   "\"options\":{\"temperature\":0.5,\"top_p\":0.9,\"num_predict\":100,\"stop\":[\"END\"],\"seed\":7,"
+                   "\"presence_penalty\":0.1,\"frequency_penalty\":0.2}}"),
+       "ollama: messages with text contents, stream:false explicit, options");
+    tf_adapt_http_free(&h);
+
+    rc = build(TF_PROTO_OLLAMA, "https://ollama.example", "ol-secret", "m", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", 1, &h,
+               err, sizeof(err));
+    ok(rc == 0 && body_is(&h, "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}"),
+       "ollama: stream:true, no options when none given");
+    ok(has_header(h.headers, "Authorization: Bearer ol-secret") && strstr(h.url, "ol-secret") == NULL,
+       "ollama: Authorization: Bearer with a key, not in the URL");
+    tf_adapt_http_free(&h);
+}
+
+static void test_build_errors(void)
+{
+    static const char *one = "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
+    for (int p = 0; p < TF_PROTO_COUNT; p++) {
+        build_fails(p, "k", "m", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"},{\"role\":\"user\",\"content\":42}]}", "messages[1]",
+                    "content 42 refused, naming messages[1]");
+        build_fails(p, "k", "m", "{\"messages\":[{\"role\":\"user\",\"content\":{\"text\":\"x\"}}]}", "messages[0]", "content object refused");
+        build_fails(p, "k", "m", "{\"messages\":[]}", "messages", "empty messages refused");
+        build_fails(p, "k", "m", "{\"messages\":\"hi\"}", "messages", "messages not an array refused");
+        build_fails(p, "k", "m", "{}", "messages", "no messages refused");
+        build_fails(p, "k", "m", "{\"messages\":[7]}", "messages[0]", "a message that is not an object refused");
+        build_fails(p, "k", "m", "{\"messages\":[{\"content\":\"x\"}]}", "messages[0]", "a message without role refused");
+        build_fails(p, "k\r\nX-Evil: 1", "m", one, "line break", "a key with CRLF refused (header injection)");
+        build_fails(p, "k", "", one, "model", "an empty model refused");
+    }
+    build_fails(TF_PROTO_ANTHROPIC, "k", "m", "{\"messages\":[{\"role\":\"wizard\",\"content\":\"x\"}]}", "messages[0]", "unknown role refused");
+    build_fails(TF_PROTO_GEMINI, "k", "m", "{\"messages\":[{\"role\":\"user\",\"content\":\"\"}]}", "no message", "no text at all refused");
+    build_fails(TF_PROTO_GEMINI, "k", "m", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stop\":5}", "stop", "stop 5 refused");
+    build_fails(TF_PROTO_OLLAMA, "k", "m", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stop\":[\"a\",1]}", "stop[1]",
+                "stop [\"a\",1] refused");
+    build_fails(TF_PROTO_ANTHROPIC, "k", "m", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":\"9\"}", "max_tokens",
+                "max_tokens \"9\" refused");
+    build_fails(TF_PROTO_OLLAMA, "k", "m", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":0}", "max_tokens",
+                "max_tokens 0 refused");
+    build_fails(TF_PROTO_GEMINI, "k", "m", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"temperature\":\"hot\"}", "temperature",
+                "temperature \"hot\" refused");
+    build_fails(TF_PROTO_GEMINI, "k", "m", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"seed\":1.5}", "seed",
+                "seed 1.5 refused");
+    build_fails(TF_PROTO_OLLAMA, "k", "bad\xff", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "", "a model that is not UTF-8 refused");
+
+    tf_adapt_http_t h;
+    char err[128];
+    json_t *r = J(one);
+    ok(tf_adapt_build(TF_PROTO_COUNT, "http://u", "k", "m", r, 0, &h, err, sizeof(err)) == -1 && h.url == NULL, "unknown protocol refused");
+    ok(tf_adapt_build(TF_PROTO_OPENAI, NULL, "k", "m", r, 0, &h, err, sizeof(err)) == -1, "NULL base URL refused");
+    ok(tf_adapt_build(TF_PROTO_OPENAI, "http://u", "k", NULL, r, 0, &h, err, sizeof(err)) == -1, "NULL model refused");
+    ok(tf_adapt_build(TF_PROTO_OPENAI, "http://u", "k", "m", NULL, 0, &h, err, sizeof(err)) == -1, "NULL request refused");
+    ok(tf_adapt_build(TF_PROTO_OPENAI, "http://u", "k", "m", r, 0, &h, NULL, 0) == 0, "a NULL err buffer is fine");
+    tf_adapt_http_free(&h);
+    json_decref(r);
+    ok(tf_proto_from_name("anthropic") == TF_PROTO_ANTHROPIC && tf_proto_from_name("ollama") == TF_PROTO_OLLAMA
+           && tf_proto_from_name("Gemini") == -1 && tf_proto_from_name(NULL) == -1 && tf_proto_from_name("") == -1,
+       "tf_proto_from_name: exact names only");
+    ok(strcmp(tf_proto_name(TF_PROTO_GEMINI), "gemini") == 0 && strcmp(tf_proto_name(TF_PROTO_OPENAI), "openai") == 0
+           && tf_proto_name(TF_PROTO_COUNT) != NULL,
+       "tf_proto_name");
+}
+
+/* ---- parse ------------------------------------------------------------------- */
+
+static void parses(tf_proto_t p, const char *body, const char *content, const char *reason, long long pt, long long ct, const char *desc)
+{
+    tf_adapt_result_t r;
+    char err[256] = "";
+    int rc = tf_adapt_parse(p, body, strlen(body), &r, err, sizeof(err));
+    int good = rc == 0 && r.content && strcmp(r.content, content) == 0 && strcmp(r.finish_reason, reason) == 0 && r.prompt_tokens == pt
+               && r.completion_tokens == ct;
+    if (!good)
+        printf("# rc=%d err='%s' content='%s' reason='%s' usage=%lld/%lld\n", rc, err, r.content ? r.content : "(null)", r.finish_reason,
+               r.prompt_tokens, r.completion_tokens);
+    ok(good, "%s parse: %s", tf_proto_name(p), desc);
+    tf_adapt_result_free(&r);
+}
+
+static void parse_fails(tf_proto_t p, const char *body, const char *why, const char *desc)
+{
+    tf_adapt_result_t r;
+    char err[256] = "";
+    int rc = tf_adapt_parse(p, body, strlen(body), &r, err, sizeof(err));
+    int good = rc == -1 && r.content == NULL && strstr(err, why) != NULL;
+    if (!good)
+        printf("# rc=%d err='%s' (wanted '%s')\n", rc, err, why);
+    ok(good, "%s parse: %s", tf_proto_name(p), desc);
+    tf_adapt_result_free(&r);
+}
+
+static void test_parse_openai(void)
+{
+    tf_proto_t P = TF_PROTO_OPENAI;
+    parses(P,
+           "{\"id\":\"chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT\",\"object\":\"chat.completion\",\"created\":1741569952,"
+           "\"model\":\"gpt-4.1-2025-04-14\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+           "\"content\":\"Hello! How can I assist you today?\",\"refusal\":null,\"annotations\":[]},\"logprobs\":null,"
+           "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":19,\"completion_tokens\":10,\"total_tokens\":29,"
+           "\"prompt_tokens_details\":{\"cached_tokens\":0,\"audio_tokens\":0},\"completion_tokens_details\":{\"reasoning_tokens\":0}},"
+           "\"service_tier\":\"default\"}",
+           "Hello! How can I assist you today?", "stop", 19, 10, "the documented answer");
+    parses(P, "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"abc\"},\"finish_reason\":\"length\"}]}", "abc", "length", -1, -1,
+           "length, no usage -> -1/-1");
+    parses(P, "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[]},\"finish_reason\":\"tool_calls\"}]}", "",
+           "tool_calls", -1, -1, "null content -> \"\"");
+    parses(P, "{\"choices\":[{\"message\":{\"content\":\"x\"},\"finish_reason\":\"eos\"}],\"usage\":{\"prompt_tokens\":\"9\",\"completion_tokens\":-3}}",
+           "x", "stop", -1, -1, "unknown finish reason -> stop, usage as string/negative -> -1");
+    parses(P, "{\"choices\":[{\"message\":{\"content\":\"x\"},\"finish_reason\":null}],\"usage\":{\"prompt_tokens\":10000000000000000,\"completion_tokens\":1.5}}",
+           "x", "stop", -1, -1, "null finish -> stop, absurd and fractional counts -> -1");
+    parses(P, "{\"choices\":[{\"message\":{\"content\":[{\"type\":\"text\",\"text\":\"a\"},{\"type\":\"text\",\"text\":\"b\"}]}}],\"usage\":7}",
+           "ab", "stop", -1, -1, "content as parts, usage not an object");
+    parses(P, "{\"error\":null,\"choices\":[{\"message\":{\"content\":\"x\"}}]}", "x", "stop", -1, -1, "\"error\":null is no error");
+    parse_fails(P, "{\"error\":{\"message\":\"Incorrect API key provided\",\"type\":\"invalid_request_error\",\"code\":\"invalid_api_key\"}}",
+                "Incorrect API key", "an error object in a 2xx body");
+    parse_fails(P, "{\"error\":\"boom\"}", "boom", "an error string");
+    parse_fails(P, "{\"choices\":{\"0\":{}}}", "not a chat completion", "choices not an array");
+    parse_fails(P, "{\"choices\":[]}", "not a chat completion", "choices empty");
+    parse_fails(P, "{\"choices\":[7]}", "not a chat completion", "choices[0] a number");
+    parse_fails(P, "{\"choices\":[{\"message\":\"hi\"}]}", "not a chat completion", "message a string");
+    parse_fails(P, "{\"choices\":[{\"message\":{\"content\":42}}]}", "not text", "content a number");
+    parse_fails(P, "[1,2]", "not a JSON object", "a JSON array");
+    parse_fails(P, "<html>502 Bad Gateway</html>", "not valid JSON", "HTML");
+    parse_fails(P, "{\"choices\":[{\"message\":{\"content\":\"x\"}}],\"usage\":{\"prompt_tokens\":123456789012345678901234567890}}",
+                "not valid JSON", "an integer beyond 64 bits");
+    parse_fails(P, "{\"choices\":[{\"message\":{\"content\":\"a\\u0000b\"}}]}", "not valid JSON", "a NUL in the content");
+    parse_fails(P, "{\"choices\":[{\"message\":{\"content\":\"x\"}}]} trailing", "not valid JSON", "trailing garbage");
+    tf_adapt_result_t r;
+    char err[64];
+    ok(tf_adapt_parse(P, NULL, 0, &r, err, sizeof(err)) == -1 && r.content == NULL && r.prompt_tokens == -1, "openai parse: NULL body");
+    ok(tf_adapt_parse(P, "{\"x\":1}\0{", 9, &r, err, sizeof(err)) == -1, "openai parse: a NUL byte in the body");
+    ok(tf_adapt_parse(TF_PROTO_COUNT, "{}", 2, &r, err, sizeof(err)) == -1, "parse: unknown protocol");
+    tf_adapt_result_free(&r);
+    tf_adapt_result_free(NULL);
+}
+
+static void test_parse_anthropic(void)
+{
+    tf_proto_t P = TF_PROTO_ANTHROPIC;
+    parses(P,
+           "{\"id\":\"msg_013Zva2CMHLNnXjNJJKqJ2EF\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-sonnet-4-5\","
+           "\"content\":[{\"type\":\"text\",\"text\":\"Hi! My name is Claude.\"}],\"stop_reason\":\"end_turn\",\"stop_sequence\":null,"
+           "\"usage\":{\"input_tokens\":2095,\"output_tokens\":503}}",
+           "Hi! My name is Claude.", "stop", 2095, 503, "the documented answer");
+    parses(P,
+           "{\"type\":\"message\",\"content\":[{\"type\":\"thinking\",\"thinking\":\"hmm\",\"signature\":\"x\"},"
+           "{\"type\":\"text\",\"text\":\"Let me check. \"},{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"f\",\"input\":{}},"
+           "{\"type\":\"text\",\"text\":\"Done.\"},7,{\"type\":\"text\",\"text\":5}],\"stop_reason\":\"tool_use\","
+           "\"usage\":{\"input_tokens\":10,\"cache_creation_input_tokens\":5,\"cache_read_input_tokens\":100,\"output_tokens\":20}}",
+           "Let me check. Done.", "tool_calls", 115, 20, "text blocks joined, thinking/tool_use/odd blocks skipped, cached input counted");
+    parses(P, "{\"content\":[{\"type\":\"text\",\"text\":\"abc\"}],\"stop_reason\":\"max_tokens\",\"usage\":{\"input_tokens\":\"x\"}}", "abc",
+           "length", -1, -1, "max_tokens -> length, bad usage -> -1");
+    parses(P, "{\"content\":[],\"stop_reason\":\"stop_sequence\"}", "", "stop", -1, -1, "stop_sequence -> stop, empty content");
+    parses(P, "{\"content\":[{\"type\":\"text\",\"text\":\"no\"}],\"stop_reason\":\"refusal\",\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}",
+           "no", "content_filter", 3, 1, "refusal -> content_filter");
+    parse_fails(P, "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}", "Overloaded",
+                "an error object in a 2xx body");
+    parse_fails(P, "{\"type\":\"message\",\"content\":\"hi\"}", "no content array", "content a string");
+    parse_fails(P, "{\"type\":\"message\"}", "no content array", "no content");
+}
+
+static void test_parse_gemini(void)
+{
+    tf_proto_t P = TF_PROTO_GEMINI;
+    parses(P,
+           "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"AI learns patterns from data.\"}],\"role\":\"model\"},"
+           "\"finishReason\":\"STOP\",\"avgLogprobs\":-0.2,\"index\":0}],\"usageMetadata\":{\"promptTokenCount\":4,"
+           "\"candidatesTokenCount\":7,\"totalTokenCount\":11,\"promptTokensDetails\":[{\"modality\":\"TEXT\",\"tokenCount\":4}]},"
+           "\"modelVersion\":\"gemini-2.0-flash\",\"responseId\":\"abc\"}",
+           "AI learns patterns from data.", "stop", 4, 7, "the documented answer");
+    parses(P,
+           "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"I think...\",\"thought\":true},{\"text\":\"Part one, \"},"
+           "{\"inlineData\":{}},{\"text\":\"part two.\"}],\"role\":\"model\"},\"finishReason\":\"MAX_TOKENS\"}],"
+           "\"usageMetadata\":{\"promptTokenCount\":10,\"candidatesTokenCount\":20,\"thoughtsTokenCount\":30}}",
+           "Part one, part two.", "length", 10, 50, "thought parts skipped, thoughts counted as output, MAX_TOKENS -> length");
+    parses(P, "{\"candidates\":[{\"finishReason\":\"SAFETY\",\"safetyRatings\":[]}],\"usageMetadata\":{\"promptTokenCount\":9}}", "",
+           "content_filter", 9, -1, "SAFETY with no content -> content_filter");
+    parses(P, "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"x\"}]},\"finishReason\":\"PROHIBITED_CONTENT\"}]}", "x", "content_filter",
+           -1, -1, "PROHIBITED_CONTENT -> content_filter");
+    parses(P, "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"x\"}]},\"finishReason\":\"RECITATION\"}]}", "x", "content_filter", -1, -1,
+           "RECITATION -> content_filter");
+    parses(P, "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"x\"}]},\"finishReason\":\"OTHER\"}]}", "x", "stop", -1, -1, "OTHER -> stop");
+    parses(P,
+           "{\"promptFeedback\":{\"blockReason\":\"SAFETY\",\"safetyRatings\":[{\"category\":\"HARM_CATEGORY_HARASSMENT\","
+           "\"probability\":\"HIGH\"}]},\"usageMetadata\":{\"promptTokenCount\":12,\"totalTokenCount\":12}}",
+           "", "content_filter", 12, -1, "a blocked prompt is an answer: \"\", content_filter");
+    parses(P, "{\"candidates\":[{\"content\":{\"parts\":\"x\"}}],\"usageMetadata\":{\"promptTokenCount\":[1]}}", "", "stop", -1, -1,
+           "parts not an array -> no text");
+    parse_fails(P, "{\"error\":{\"code\":400,\"message\":\"API key not valid. Please pass a valid API key.\",\"status\":\"INVALID_ARGUMENT\"}}",
+                "API key not valid", "an error object");
+    parse_fails(P, "{\"candidates\":[]}", "no candidates", "no candidates and no block reason");
+    parse_fails(P, "{\"candidates\":\"x\",\"promptFeedback\":{\"blockReason\":7}}", "no candidates", "candidates a string, blockReason a number");
+}
+
+static void test_parse_ollama(void)
+{
+    tf_proto_t P = TF_PROTO_OLLAMA;
+    parses(P,
+           "{\"model\":\"llama3.2\",\"created_at\":\"2023-12-12T14:13:43.416799Z\",\"message\":{\"role\":\"assistant\","
+           "\"content\":\"Hello! How are you today?\"},\"done\":true,\"done_reason\":\"stop\",\"total_duration\":5191566416,"
+           "\"load_duration\":2154458,\"prompt_eval_count\":26,\"prompt_eval_duration\":383809000,\"eval_count\":298,"
+           "\"eval_duration\":4799921000}",
+           "Hello! How are you today?", "stop", 26, 298, "the documented answer");
+    parses(P, "{\"message\":{\"role\":\"assistant\",\"content\":\"abc\",\"thinking\":\"hm\"},\"done\":true,\"done_reason\":\"length\",\"eval_count\":3}",
+           "abc", "length", -1, 3, "length; no prompt_eval_count (cached prompt) -> -1");
+    parses(P, "{\"message\":{\"role\":\"assistant\",\"content\":\"\"},\"done\":true,\"done_reason\":\"load\"}", "", "stop", -1, -1, "load -> stop");
+    parses(P, "{\"message\":{\"role\":\"assistant\"},\"done\":true,\"done_reason\":7,\"eval_count\":\"5\"}", "", "stop", -1, -1,
+           "odd types -> defaults");
+    parse_fails(P, "{\"error\":\"model 'llama9' not found, try pulling it first\"}", "not found", "an error string");
+    parse_fails(P, "{\"model\":\"m\",\"done\":true}", "not an Ollama", "no message");
+    parse_fails(P, "{\"message\":{\"content\":[1]}}", "not an Ollama", "content an array");
+}
+
+/* ---- stream ------------------------------------------------------------------- */
+
+typedef struct coll {
+    char *log;
+    size_t len, cap;
+    int bad; /* an empty delta, or anything after DONE */
+    int done;
+} coll_t;
+
+static void logf_(coll_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(coll_t *c, const char *fmt, ...)
+{
+    char tmp[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    if (k < 0)
+        return;
+    if ((size_t)k >= sizeof(tmp))
+        k = sizeof(tmp) - 1;
+    if (c->len + (size_t)k + 1 > c->cap) {
+        c->cap = (c->len + (size_t)k + 1) * 2;
+        c->log = realloc(c->log, c->cap);
+    }
+    memcpy(c->log + c->len, tmp, (size_t)k + 1);
+    c->len += (size_t)k;
+}
+
+static void collect(void *ud, const tf_adapt_event_t *ev)
+{
+    coll_t *c = ud;
+    if (c->done)
+        c->bad = 1;
+    switch (ev->kind) {
+    case TF_ADAPT_EV_DELTA:
+        if (ev->len == 0 || ev->text == NULL)
+            c->bad = 1;
+        logf_(c, "D[%.*s]", (int)ev->len, ev->text);
+        break;
+    case TF_ADAPT_EV_FINISH:
+        logf_(c, "F[%s]", ev->finish_reason);
+        break;
+    case TF_ADAPT_EV_USAGE:
+        logf_(c, "U[%lld,%lld]", ev->prompt_tokens, ev->completion_tokens);
+        break;
+    case TF_ADAPT_EV_DONE:
+        c->done = 1;
+        logf_(c, "X");
+        break;
+    default:
+        c->bad = 1;
+    }
+}
+
+typedef struct run {
+    char log[2048];
+    int feed_rc; /* -1 when some feed failed */
+    int end_rc;
+    int bad;
+    char err[256];
+} run_t;
+
+/* Feeds data cut at the given positions (ascending), then ends the stream. */
+static void run_cuts(tf_proto_t p, const char *data, size_t len, const size_t *cuts, size_t ncuts, run_t *r)
+{
+    coll_t c = {0};
+    tf_adapt_stream_t *s = tf_adapt_stream_new(p, collect, &c);
+    size_t at = 0;
+    r->feed_rc = 0;
+    r->err[0] = '\0';
+    for (size_t i = 0; i <= ncuts && r->feed_rc == 0; i++) {
+        size_t to = i < ncuts ? cuts[i] : len;
+        if (tf_adapt_stream_feed(s, data + at, to - at, r->err, sizeof(r->err)) < 0)
+            r->feed_rc = -1;
+        at = to;
+    }
+    r->end_rc = tf_adapt_stream_end(s);
+    snprintf(r->log, sizeof(r->log), "%s", c.log ? c.log : "");
+    r->bad = c.bad;
+    tf_adapt_stream_free(s);
+    free(c.log);
+}
+
+static void run_whole(tf_proto_t p, const char *data, size_t len, run_t *r)
+{
+    run_cuts(p, data, len, NULL, 0, r);
+}
+
+static int same(const run_t *a, const run_t *b)
+{
+    return strcmp(a->log, b->log) == 0 && a->feed_rc == b->feed_rc && a->end_rc == b->end_rc && !a->bad && !b->bad;
+}
+
+/* Whole, then every split in two, byte by byte, and 300 random chunkings:
+ * all must match the expected log and results. */
+static void stream_case(tf_proto_t p, const char *data, size_t len, const char *want_log, int want_feed, int want_end, const char *desc)
+{
+    run_t whole, r;
+    run_whole(p, data, len, &whole);
+    int good = strcmp(whole.log, want_log) == 0 && whole.feed_rc == want_feed && whole.end_rc == want_end && !whole.bad;
+    if (!good)
+        printf("# want %s feed=%d end=%d\n#  got %s feed=%d end=%d bad=%d err='%s'\n", want_log, want_feed, want_end, whole.log, whole.feed_rc,
+               whole.end_rc, whole.bad, whole.err);
+    ok(good, "%s stream: %s", tf_proto_name(p), desc);
+
+    int splits_ok = 1;
+    for (size_t cut = 0; cut <= len && splits_ok; cut++) {
+        run_cuts(p, data, len, &cut, 1, &r);
+        if (!same(&r, &whole)) {
+            printf("# split at %zu: %s (feed %d end %d)\n", cut, r.log, r.feed_rc, r.end_rc);
+            splits_ok = 0;
+        }
+    }
+    size_t *cuts = malloc((len + 1) * sizeof(*cuts));
+    for (size_t i = 0; i < len; i++)
+        cuts[i] = i;
+    run_cuts(p, data, len, cuts, len, &r);
+    int bytes_ok = same(&r, &whole);
+    if (!bytes_ok)
+        printf("# byte by byte: %s (feed %d end %d)\n", r.log, r.feed_rc, r.end_rc);
+    int random_ok = 1;
+    for (int t = 0; t < 300 && random_ok; t++) {
+        size_t nc = 0, at = 0;
+        while (at < len) {
+            at += 1 + rnd() % (t % 3 == 0 ? 4 : 64);
+            if (at < len)
+                cuts[nc++] = at;
+        }
+        run_cuts(p, data, len, cuts, nc, &r);
+        if (!same(&r, &whole)) {
+            printf("# random chunking %d: %s\n", t, r.log);
+            random_ok = 0;
+        }
+    }
+    free(cuts);
+    ok(splits_ok && bytes_ok && random_ok, "%s stream: %s - same events at every split, byte by byte, random chunks", tf_proto_name(p), desc);
+}
+
+static void stream_str(tf_proto_t p, const char *data, const char *want_log, int want_feed, int want_end, const char *desc)
+{
+    stream_case(p, data, strlen(data), want_log, want_feed, want_end, desc);
+}
+
+/* The whole stream; err of the failing feed must contain `why`. */
+static void stream_error_n(tf_proto_t p, const char *data, size_t len, const char *want_log, const char *why, const char *desc)
+{
+    run_t r;
+    run_whole(p, data, len, &r);
+    int good = r.feed_rc == -1 && r.end_rc == 0 && strcmp(r.log, want_log) == 0 && strstr(r.err, why) != NULL && !r.bad;
+    if (!good)
+        printf("# feed=%d end=%d log=%s err='%s' (wanted %s / '%s')\n", r.feed_rc, r.end_rc, r.log, r.err, want_log, why);
+    ok(good, "%s stream: %s", tf_proto_name(p), desc);
+}
+
+static void stream_error(tf_proto_t p, const char *data, const char *want_log, const char *why, const char *desc)
+{
+    stream_error_n(p, data, strlen(data), want_log, why, desc);
+}
+
+/* A string literal that may hold NUL bytes, and its length. */
+#define LIT(s) s, sizeof(s) - 1
+
+/* Replaces every "\n" of an LF stream with `eol` (for CRLF and CR variants). */
+static char *with_eol(const char *s, const char *eol)
+{
+    size_t el = strlen(eol), k = 0;
+    char *o = malloc(strlen(s) * el + 1);
+    for (; *s; s++) {
+        if (*s == '\n') {
+            memcpy(o + k, eol, el);
+            k += el;
+        } else
+            o[k++] = *s;
+    }
+    o[k] = '\0';
+    return o;
+}
+
+static const char *OPENAI_STREAM =
+    "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1694268190,\"model\":\"gpt-4o-mini\","
+    "\"system_fingerprint\":\"fp_44709d6fcb\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\",\"refusal\":null},"
+    "\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n"
+    ": keep-alive\n\n"
+    "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1694268190,\"model\":\"gpt-4o-mini\","
+    "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello\"},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n"
+    "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1694268190,\"model\":\"gpt-4o-mini\","
+    "\"choices\":[{\"index\":0,\"delta\":{\"content\":\" w\xc3\xb6rld \xe2\x9c\x93\"},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n"
+    "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1694268190,\"model\":\"gpt-4o-mini\","
+    "\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"stop\"}],\"usage\":null}\n\n"
+    "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1694268190,\"model\":\"gpt-4o-mini\","
+    "\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":3,\"total_tokens\":12}}\n\n"
+    "data: [DONE]\n\n";
+static const char *OPENAI_LOG = "D[Hello]D[ w\xc3\xb6rld \xe2\x9c\x93]F[stop]U[9,3]X";
+
+static void test_stream_openai(void)
+{
+    tf_proto_t P = TF_PROTO_OPENAI;
+    stream_str(P, OPENAI_STREAM, OPENAI_LOG, 0, 1, "recorded stream (LF)");
+    char *crlf = with_eol(OPENAI_STREAM, "\r\n"), *cr = with_eol(OPENAI_STREAM, "\r");
+    stream_str(P, crlf, OPENAI_LOG, 0, 1, "the same with CRLF line ends");
+    stream_str(P, cr, OPENAI_LOG, 0, 1, "the same with CR line ends");
+    free(crlf);
+    free(cr);
+    stream_str(P, "\xEF\xBB\xBF" "data:{\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"
+                  "data:  {\"choices\":[{\"delta\":{\"content\":\"b\"}}]}\n\n"
+                  "id: 7\nretry: 100\nevent: whatever\ndata: {\"choices\":\ndata: [{\"delta\":{\"content\":\"c\"}}]}\n\n"
+                  "data\n\ndata: [DONE]\n",
+               "D[a]D[b]D[c]", 0, 0, "BOM, no space, two spaces, id/retry/event ignored, multi-line data, no blank line after [DONE] -> not seen");
+    stream_str(P, "data: {\"choices\":[{\"delta\":{\"content\":\"a\"},\"finish_reason\":\"length\"}]}\n\n", "D[a]F[length]", 0, 0,
+               "ends without [DONE]: stream_end 0");
+    stream_str(P, "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata: [DONE]\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"late\"}}]}\n\n"
+                  "garbage that is not JSON\n\n",
+               "D[a]X", 0, 1, "nothing after [DONE], what follows is ignored");
+    stream_str(P, "data: {\"choices\":[{\"delta\":{\"content\":\"a\"},\"finish_reason\":\"stop\"}],\"usage\":null}\n\n"
+                  "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2}}\n\n"
+                  "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}\n\ndata: [DONE]\n\n",
+               "D[a]F[stop]U[1,2]U[3,4]X", 0, 1, "FINISH once, USAGE each time");
+    stream_str(P, "data: {\"choices\":{\"delta\":1}}\n\ndata: {\"choices\":[{\"delta\":{\"content\":5},\"finish_reason\":3}]}\n\n"
+                  "data: {\"choices\":[7],\"usage\":{\"prompt_tokens\":\"9\",\"completion_tokens\":99999999999999999}}\n\n"
+                  "data: {\"choices\":[{\"delta\":\"x\"}]}\n\ndata: [DONE]\n\n",
+               "U[-1,-1]X", 0, 1, "wrong JSON types skipped, never trusted");
+    stream_error(P, "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata: {\"error\":{\"message\":\"Rate limit reached\",\"type\":\"requests\"}}\n\n",
+                 "D[a]", "Rate limit reached", "an error chunk -> -1 with its message");
+    stream_error(P, "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}\n\n", "", "not valid JSON", "a chunk that is not JSON -> -1");
+    stream_error(P, "data: [1]\n\n", "", "not a JSON object", "a chunk that is an array -> -1");
+    stream_error_n(P, LIT("data: {\"choices\":[]}\0\n\n"), "", "not valid JSON", "a NUL byte in a data line -> -1");
+    stream_case(P, LIT(": a\0b\n\ndata: [DONE]\n\n"), "X", 0, 1, "a NUL byte in a comment is ignored");
+    stream_case(P, LIT("event: a\0b\ndata: {\"choices\":[{\"delta\":{\"content\":\"z\"}}]}\n\ndata: [DONE]\n\n"), "D[z]X", 0, 1,
+                "a NUL byte in an event name is harmless");
+}
+
+static const char *ANTHROPIC_STREAM =
+    "event: message_start\n"
+    "data: {\"type\": \"message_start\", \"message\": {\"id\": \"msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY\", \"type\": \"message\", "
+    "\"role\": \"assistant\", \"content\": [], \"model\": \"claude-opus-4-6\", \"stop_reason\": null, \"stop_sequence\": null, "
+    "\"usage\": {\"input_tokens\": 25, \"output_tokens\": 1}}}\n\n"
+    "event: content_block_start\n"
+    "data: {\"type\": \"content_block_start\", \"index\": 0, \"content_block\": {\"type\": \"thinking\", \"thinking\": \"\"}}\n\n"
+    "event: content_block_delta\n"
+    "data: {\"type\": \"content_block_delta\", \"index\": 0, \"delta\": {\"type\": \"thinking_delta\", \"thinking\": \"Let me think\"}}\n\n"
+    "event: content_block_stop\ndata: {\"type\": \"content_block_stop\", \"index\": 0}\n\n"
+    "event: content_block_start\n"
+    "data: {\"type\": \"content_block_start\", \"index\": 1, \"content_block\": {\"type\": \"text\", \"text\": \"\"}}\n\n"
+    "event: ping\ndata: {\"type\": \"ping\"}\n\n"
+    "event: content_block_delta\n"
+    "data: {\"type\": \"content_block_delta\", \"index\": 1, \"delta\": {\"type\": \"text_delta\", \"text\": \"Hello\"}}\n\n"
+    "event: content_block_delta\n"
+    "data: {\"type\": \"content_block_delta\", \"index\": 1, \"delta\": {\"type\": \"text_delta\", \"text\": \"!\"}}\n\n"
+    "event: content_block_stop\ndata: {\"type\": \"content_block_stop\", \"index\": 1}\n\n"
+    "event: content_block_start\n"
+    "data: {\"type\":\"content_block_start\",\"index\":2,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_01\",\"name\":\"get_weather\",\"input\":{}}}\n\n"
+    "event: content_block_delta\n"
+    "data: {\"type\":\"content_block_delta\",\"index\":2,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"location\\\": \"}}\n\n"
+    "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":2}\n\n"
+    "event: message_delta\n"
+    "data: {\"type\": \"message_delta\", \"delta\": {\"stop_reason\": \"end_turn\", \"stop_sequence\":null}, \"usage\": {\"output_tokens\": 15}}\n\n"
+    "event: message_stop\ndata: {\"type\": \"message_stop\"}\n\n";
+
+static void test_stream_anthropic(void)
+{
+    tf_proto_t P = TF_PROTO_ANTHROPIC;
+    stream_str(P, ANTHROPIC_STREAM, "D[Hello]D[!]F[stop]U[25,15]X", 0, 1, "recorded stream (thinking, text, tool_use blocks, ping)");
+    char *crlf = with_eol(ANTHROPIC_STREAM, "\r\n");
+    stream_str(P, crlf, "D[Hello]D[!]F[stop]U[25,15]X", 0, 1, "the same with CRLF line ends");
+    free(crlf);
+    stream_str(P, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":3,\"cache_read_input_tokens\":7,"
+                  "\"output_tokens\":1}}}\n\n"
+                  "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"\"}}\n\n"
+                  "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"max_tokens\"},\"usage\":{\"output_tokens\":4}}\n\n"
+                  "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+               "F[length]U[10,4]X", 0, 1, "cached input counted, empty delta not emitted, max_tokens -> length");
+    stream_str(P, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":3}}}\n\n"
+                  "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},"
+                  "\"usage\":{\"input_tokens\":30,\"output_tokens\":4}}\n\n",
+               "F[tool_calls]U[30,4]", 0, 0, "input_tokens in message_delta (newer API) wins; cut before message_stop: end 0");
+    stream_str(P, "data: {\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"x\"}}\n\n"
+                  "data: {\"type\":\"message_stop\"}\n\n",
+               "D[x]X", 0, 1, "without event: lines the data's type is used");
+    static const char odd[] = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":\"m\"}\n\n"
+                              "event: content_block_delta\ndata: {\"delta\":{\"type\":\"text_delta\",\"text\":7}}\n\n"
+                              "event: message_delta\ndata: {\"delta\":[],\"usage\":{\"output_tokens\":\"4\"}}\n\n"
+                              "event: unknown_future_event\ndata: {\"type\":\"unknown_future_event\"}\n\n"
+                              "event: ping\ndata: not json at all\n\n"
+                              "event: message_stop\ndata: {}\n\n";
+    stream_str(P, odd, "U[-1,-1]X", 0, 1, "wrong types skipped, unknown events and ping ignored");
+    /* the event name must survive a CRLF split anywhere: a ping's data is never parsed */
+    crlf = with_eol(odd, "\r\n");
+    stream_str(P, crlf, "U[-1,-1]X", 0, 1, "the same with CRLF: event names stay with their data");
+    free(crlf);
+    stream_error(P, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"}}\n\n"
+                    "event: error\ndata: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_error\", \"message\": \"Overloaded\"}}\n\n"
+                    "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+                 "D[Hi]", "Overloaded", "an error event -> -1 with its message, nothing after");
+    stream_error(P, "event: error\ndata: {\"type\":\"error\"}\n\n", "", "upstream error", "an error event without a message");
+    stream_error(P, "event: message_start\ndata: {\"type\":\"message_start\"\n\n", "", "not valid JSON", "a truncated JSON event");
+}
+
+static const char *GEMINI_STREAM =
+    "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"The\"}],\"role\": \"model\"},\"index\": 0}],"
+    "\"usageMetadata\": {\"promptTokenCount\": 8,\"totalTokenCount\": 8},\"modelVersion\": \"gemini-2.0-flash\"}\r\n\r\n"
+    "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \" quick brown fox\"}],\"role\": \"model\"},\"index\": 0}],"
+    "\"usageMetadata\": {\"promptTokenCount\": 8,\"totalTokenCount\": 8},\"modelVersion\": \"gemini-2.0-flash\"}\r\n\r\n"
+    "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \" jumps.\"}],\"role\": \"model\"},\"finishReason\": \"STOP\",\"index\": 0}],"
+    "\"usageMetadata\": {\"promptTokenCount\": 8,\"candidatesTokenCount\": 6,\"totalTokenCount\": 14},\"modelVersion\": \"gemini-2.0-flash\"}\r\n\r\n";
+
+static void test_stream_gemini(void)
+{
+    tf_proto_t P = TF_PROTO_GEMINI;
+    stream_str(P, GEMINI_STREAM, "D[The]U[8,-1]D[ quick brown fox]U[8,-1]D[ jumps.]F[stop]U[8,6]X", 0, 1,
+               "recorded stream; the end after a finishReason is a proper end (DONE from stream_end)");
+    stream_str(P, "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"hm\",\"thought\":true},{\"text\":\"a\"},{\"text\":\"b\"}]}}]}\n\n"
+                  "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"\"}]},\"finishReason\":\"MAX_TOKENS\"}],"
+                  "\"usageMetadata\":{\"promptTokenCount\":2,\"candidatesTokenCount\":2,\"thoughtsTokenCount\":1}}\n\n",
+               "D[a]D[b]F[length]U[2,3]X", 0, 1, "thought parts skipped, several parts, MAX_TOKENS");
+    stream_str(P, "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"a\"}]}}]}\n\n", "D[a]", 0, 0, "cut before a finishReason: end 0, no DONE");
+    stream_str(P, "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"a\"}]},\"finishReason\":\"STOP\"}]}\n", "", 0, 0,
+               "an event without its blank line is not dispatched (SSE rules): no finish, end 0");
+    stream_str(P, "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"a\"}]},\"finishReason\":\"STOP\"}]}", "", 0, 0,
+               "an event never terminated is not dispatched");
+    stream_str(P, "data: {\"promptFeedback\":{\"blockReason\":\"PROHIBITED_CONTENT\"},\"usageMetadata\":{\"promptTokenCount\":5}}\n\n",
+               "F[content_filter]U[5,-1]X", 0, 1, "a blocked prompt: content_filter, then a proper end");
+    stream_str(P, "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"a\"}]},\"finishReason\":\"SAFETY\"}]}\n\n"
+                  "data: {\"candidates\":[{\"finishReason\":\"STOP\"}],\"usageMetadata\":{\"promptTokenCount\":1,\"candidatesTokenCount\":1}}\n\n",
+               "D[a]F[content_filter]U[1,1]X", 0, 1, "the first finish reason stands");
+    stream_str(P, "data: {\"candidates\":{\"0\":1}}\n\ndata: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":1},7,\"x\"]},\"finishReason\":2}]}\n\n"
+                  "data: {\"candidates\":[{\"content\":[]}],\"usageMetadata\":{\"promptTokenCount\":-1,\"candidatesTokenCount\":1e3}}\n\n",
+               "U[-1,-1]", 0, 0, "wrong types skipped");
+    stream_error(P, "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"a\"}]}}]}\n\n"
+                    "data: {\"error\":{\"code\":503,\"message\":\"The model is overloaded. Please try again later.\",\"status\":\"UNAVAILABLE\"}}\n\n",
+                 "D[a]", "overloaded", "an error in the stream -> -1");
+}
+
+static const char *OLLAMA_STREAM =
+    "{\"model\":\"llama3.2\",\"created_at\":\"2023-08-04T08:52:19.385406455-07:00\",\"message\":{\"role\":\"assistant\",\"content\":\"The\"},\"done\":false}\n"
+    "{\"model\":\"llama3.2\",\"created_at\":\"2023-08-04T08:52:19.485406455-07:00\",\"message\":{\"role\":\"assistant\",\"content\":\" sky\"},\"done\":false}\n"
+    "{\"model\":\"llama3.2\",\"created_at\":\"2023-08-04T08:52:19.585406455-07:00\",\"message\":{\"role\":\"assistant\",\"content\":\"\"},\"done\":false}\n"
+    "{\"model\":\"llama3.2\",\"created_at\":\"2023-08-04T19:22:45.499127Z\",\"message\":{\"role\":\"assistant\",\"content\":\"\"},\"done\":true,"
+    "\"done_reason\":\"stop\",\"total_duration\":4883583458,\"load_duration\":1334875,\"prompt_eval_count\":26,"
+    "\"prompt_eval_duration\":342546000,\"eval_count\":282,\"eval_duration\":4535599000}\n";
+
+static void test_stream_ollama(void)
+{
+    tf_proto_t P = TF_PROTO_OLLAMA;
+    stream_str(P, OLLAMA_STREAM, "D[The]D[ sky]F[stop]U[26,282]X", 0, 1, "recorded NDJSON stream");
+    char *crlf = with_eol(OLLAMA_STREAM, "\r\n");
+    stream_str(P, crlf, "D[The]D[ sky]F[stop]U[26,282]X", 0, 1, "the same with CRLF line ends");
+    free(crlf);
+    stream_str(P, "{\"message\":{\"content\":\"a\"},\"done\":false}\n\n   \n{\"message\":{\"content\":\"b\"},\"done\":true,\"done_reason\":\"length\","
+                  "\"eval_count\":2}",
+               "D[a]D[b]F[length]U[-1,2]X", 0, 1, "blank lines skipped; the last line without LF still ends the stream");
+    stream_str(P, "{\"message\":{\"content\":\"a\"},\"done\":true}\n{\"message\":{\"content\":\"late\"},\"done\":false}\nnot json\n", "D[a]F[stop]U[-1,-1]X", 0,
+               1, "done without reason or counts: stop, -1/-1; nothing after done");
+    stream_str(P, "{\"message\":{\"content\":\"a\"},\"done\":false}\n", "D[a]", 0, 0, "cut before done: end 0");
+    stream_str(P, "{\"message\":{\"content\":\"a\"},\"done\":false}\n{\"message\":{\"cont", "D[a]", 0, 0, "cut inside a line: end 0");
+    stream_str(P, "{\"message\":\"x\",\"done\":\"true\"}\n{\"message\":{\"content\":[1]},\"done\":1}\n{\"done\":true,\"prompt_eval_count\":\"3\",\"done_reason\":{}}\n",
+               "F[stop]U[-1,-1]X", 0, 1, "wrong types skipped");
+    stream_str(P, "{\"message\":\r{\"content\":\"a\\rb\"},\r\"done\":false}\n{\"message\":{\"content\":\"c\"},\"done\":true}\n",
+               "D[a\rb]D[c]F[stop]U[-1,-1]X", 0, 1, "a lone CR is JSON whitespace, not a line end");
+    stream_error(P, "{\"message\":{\"content\":\"a\"},\"done\":false}\n{\"error\":\"an unknown error was encountered while running the model\"}\n",
+                 "D[a]", "unknown error", "an error line -> -1");
+    stream_error(P, "{\"message\":{\"content\":\"a\"}}\n[1]\n", "D[a]", "not a JSON object", "a line that is not an object -> -1");
+}
+
+/* DONE, end and failure semantics that hold for every protocol. */
+static void test_stream_semantics(void)
+{
+    char err[256];
+    coll_t c = {0};
+    ok(tf_adapt_stream_new(TF_PROTO_COUNT, collect, &c) == NULL && tf_adapt_stream_new(TF_PROTO_OPENAI, NULL, &c) == NULL,
+       "stream_new refuses an unknown protocol or no callback");
+
+    tf_adapt_stream_t *s = tf_adapt_stream_new(TF_PROTO_OPENAI, collect, &c);
+    tf_adapt_stream_feed(s, LIT("data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata: {\"error\":{\"message\":\"m\"}}\n\n"), err, sizeof(err));
+    int rc = tf_adapt_stream_feed(s, LIT("data: {\"choices\":[{\"delta\":{\"content\":\"b\"}}]}\n\n"), err, sizeof(err));
+    ok(rc == -1 && strstr(err, "already failed") && strcmp(c.log, "D[a]") == 0, "after -1 the stream refuses more input and emits nothing");
+    ok(tf_adapt_stream_end(s) == 0, "after -1 stream_end is 0");
+    tf_adapt_stream_free(s);
+    free(c.log);
+
+    memset(&c, 0, sizeof(c));
+    s = tf_adapt_stream_new(TF_PROTO_GEMINI, collect, &c);
+    tf_adapt_stream_feed(s, LIT("data: {\"candidates\":[{\"finishReason\":\"STOP\"}]}\n\n"), err, sizeof(err));
+    int e1 = tf_adapt_stream_end(s), e2 = tf_adapt_stream_end(s);
+    ok(e1 == 1 && e2 == 1 && strcmp(c.log, "F[stop]X") == 0 && !c.bad, "stream_end twice: the same answer, DONE once");
+    ok(tf_adapt_stream_feed(s, LIT("data: {}\n\n"), err, sizeof(err)) == 0 && strcmp(c.log, "F[stop]X") == 0, "input after the end is ignored");
+    tf_adapt_stream_free(s);
+    free(c.log);
+
+    tf_adapt_stream_free(NULL);
+    ok(tf_adapt_stream_end(NULL) == 0 && tf_adapt_stream_feed(NULL, "x", 1, err, sizeof(err)) == -1, "NULL stream handled");
+
+    /* line length: exactly 1 MiB is a line, one byte more is malformed */
+    size_t big = (1u << 20) + 2;
+    char *line = malloc(big + 2);
+    memset(line, 'x', big);
+    line[0] = ':';
+    for (int p = 0; p < TF_PROTO_COUNT; p++) {
+        memset(&c, 0, sizeof(c));
+        s = tf_adapt_stream_new(p, collect, &c);
+        int fine = 1;
+        if (p == TF_PROTO_OLLAMA) { /* a 1 MiB blank line */
+            memset(line, ' ', 1u << 20);
+            line[1u << 20] = '\n';
+            fine = tf_adapt_stream_feed(s, line, (1u << 20) + 1, err, sizeof(err)) == 0;
+        } else {
+            line[1u << 20] = '\n';
+            for (size_t at = 0; at <= (1u << 20) && fine; at += 4096)
+                fine = tf_adapt_stream_feed(s, line + at, at + 4096 > (1u << 20) + 1 ? (1u << 20) + 1 - at : 4096, err, sizeof(err)) == 0;
+        }
+        ok(fine, "%s stream: a line of exactly 1 MiB is accepted", tf_proto_name(p));
+        memset(line, p == TF_PROTO_OLLAMA ? ' ' : 'x', big);
+        line[0] = ':';
+        int refused = 0;
+        for (size_t at = 0; at < big && !refused; at += 65536)
+            refused = tf_adapt_stream_feed(s, line + at, at + 65536 > big ? big - at : 65536, err, sizeof(err)) == -1;
+        ok(refused && strstr(err, "longer than"), "%s stream: a line over 1 MiB without newline -> -1", tf_proto_name(p));
+        tf_adapt_stream_free(s);
+        free(c.log);
+    }
+    memset(&c, 0, sizeof(c));
+    s = tf_adapt_stream_new(TF_PROTO_OPENAI, collect, &c);
+    memset(line, 'x', big);
+    memcpy(line, "data: ", 6);
+    ok(tf_adapt_stream_feed(s, line, big, err, sizeof(err)) == -1, "openai stream: an over-long line in one feed -> -1");
+    tf_adapt_stream_free(s);
+    free(line);
+
+    /* many data: lines accumulate into one event; past 4 MiB it is malformed */
+    memset(&c, 0, sizeof(c));
+    s = tf_adapt_stream_new(TF_PROTO_OPENAI, collect, &c);
+    char *chunk = malloc(65536 + 8);
+    memcpy(chunk, "data: ", 6);
+    memset(chunk + 6, ' ', 65536);
+    chunk[65542] = '\n';
+    rc = 0;
+    for (int i = 0; i < 100 && rc == 0; i++)
+        rc = tf_adapt_stream_feed(s, chunk, 65543, err, sizeof(err));
+    ok(rc == -1 && strstr(err, "event over"), "openai stream: an event of many data lines over 4 MiB -> -1");
+    tf_adapt_stream_free(s);
+    free(chunk);
+}
+
+/* ---- estimates ------------------------------------------------------------ */
+
+static void test_estimates(void)
+{
+    ok(tf_adapt_estimate_tokens(0) == 0 && tf_adapt_estimate_tokens(1) == 1 && tf_adapt_estimate_tokens(4) == 1
+           && tf_adapt_estimate_tokens(5) == 2 && tf_adapt_estimate_tokens(400) == 100,
+       "estimate_tokens: (bytes+3)/4");
+    ok(tf_adapt_estimate_tokens(SIZE_MAX) == (long long)(SIZE_MAX / 4 + 1), "estimate_tokens: no overflow at SIZE_MAX");
+    json_t *r = J("{\"messages\":[{\"role\":\"system\",\"content\":\"12345678\"},"
+                  "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"abcd\"},{\"type\":\"image_url\",\"image_url\":{\"url\":\"xxxxxxxxxxxx\"}},"
+                  "{\"type\":\"text\",\"text\":\"\xc3\xa9\"}]},{\"role\":\"assistant\",\"content\":null},7]}");
+    ok(tf_adapt_estimate_prompt(r) == 4 + 3 * 4, "estimate_prompt: text bytes (14 -> 4 tokens) + 4 per message");
+    json_decref(r);
+    r = J("{\"messages\":\"x\"}");
+    ok(tf_adapt_estimate_prompt(r) == 0 && tf_adapt_estimate_prompt(NULL) == 0, "estimate_prompt: no messages -> 0");
+    json_decref(r);
+}
+
+/* ---- fuzz ----------------------------------------------------------------- */
+
+static void ignore(void *ud, const tf_adapt_event_t *ev)
+{
+    coll_t *c = ud;
+    if (c->done || (ev->kind == TF_ADAPT_EV_DELTA && ev->len == 0))
+        c->bad = 1;
+    if (ev->kind == TF_ADAPT_EV_DONE)
+        c->done = 1;
+}
+
+/* Random bytes biased towards the protocols' own tokens. */
+static size_t noise(char *buf, size_t cap)
+{
+    static const char *const bits[] = {"data: ",  "event: ", "\n",     "\r\n",        "\r",       ":",        "{",         "}",      "[",
+                                        "]",       "\"",      ",",      "[DONE]",      "error",    "choices",  "delta",     "content", "text",
+                                        "usage",   "done",    "true",   "message_stop", "candidates", "parts", "finishReason", "0",   "-1",
+                                        "1e999",   "null",    "\\u00",  "message",     "type",     "text_delta", "\xff",    "\0"};
+    size_t len = 0, want = rnd() % cap;
+    while (len < want) {
+        if (rnd() % 3 == 0) {
+            buf[len++] = (char)(rnd() & 0xff);
+        } else {
+            size_t k = rnd() % (sizeof(bits) / sizeof(bits[0]));
+            size_t bl = bits[k][0] ? strlen(bits[k]) : 1;
+            if (len + bl > want)
+                break;
+            memcpy(buf + len, bits[k], bl);
+            len += bl;
+        }
+    }
+    return len;
+}
+
+static void fuzz_stream(tf_proto_t p, const char *data, size_t len, int *bad)
+{
+    coll_t c = {0};
+    char err[128];
+    tf_adapt_stream_t *s = tf_adapt_stream_new(p, ignore, &c);
+    size_t at = 0;
+    while (at < len) {
+        size_t k = 1 + rnd() % 97;
+        if (k > len - at)
+            k = len - at;
+        int rc = tf_adapt_stream_feed(s, data + at, k, err, sizeof(err));
+        if (rc == -1 && tf_adapt_stream_feed(s, "\n\n", 2, err, sizeof(err)) != -1)
+            *bad = 1;
+        if (rc == -1)
+            break;
+        at += k;
+    }
+    tf_adapt_stream_end(s);
+    tf_adapt_stream_free(s);
+    *bad |= c.bad;
+}
+
+static void test_fuzz(void)
+{
+    const char *rec[TF_PROTO_COUNT] = {OPENAI_STREAM, ANTHROPIC_STREAM, GEMINI_STREAM, OLLAMA_STREAM};
+    char *buf = malloc(8192);
+    for (int p = 0; p < TF_PROTO_COUNT; p++) {
+        int bad = 0, parse_bad = 0;
+        for (int i = 0; i < 3000; i++) {
+            size_t len = noise(buf, 4096);
+            fuzz_stream(p, buf, len, &bad);
+            tf_adapt_result_t r;
+            char err[128];
+            int rc = tf_adapt_parse(p, buf, len, &r, err, sizeof(err));
+            if ((rc == 0) != (r.content != NULL))
+                parse_bad = 1;
+            tf_adapt_result_free(&r);
+        }
+        /* the recorded stream with bytes flipped, dropped and repeated */
+        size_t rl = strlen(rec[p]);
+        for (int i = 0; i < 1500; i++) {
+            size_t len = 0;
+            for (size_t k = 0; k < rl && len < 8000; k++) {
+                uint64_t x = rnd() % 200;
+                if (x == 0)
+                    continue;
+                buf[len++] = x == 1 ? (char)(rnd() & 0xff) : rec[p][k];
+                if (x == 2 && len < 8000)
+                    buf[len++] = rec[p][k];
+            }
+            fuzz_stream(p, buf, len, &bad);
+        }
+        ok(!bad, "%s: random and mutated streams: no crash, no empty delta, nothing after DONE, -1 sticks", tf_proto_name(p));
+        ok(!parse_bad, "%s: random bodies into parse: no crash, content set exactly on success", tf_proto_name(p));
+    }
+    free(buf);
+
+    /* build with odd request shapes: must not crash, and fail cleanly */
+    static const char *const shapes[] = {
+        "{\"messages\":[{\"role\":\"user\",\"content\":[1,\"x\",null,{\"type\":\"text\"},{\"type\":5,\"text\":\"y\"},{\"type\":\"text\",\"text\":[]}]}]}",
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"temperature\":null,\"top_p\":[],\"stop\":{}}",
+        "{\"messages\":[{\"role\":7,\"content\":\"x\"}]}",
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stream_options\":5,\"max_completion_tokens\":-5}",
+        "{\"messages\":[{\"role\":\"tool\"},{\"role\":\"developer\",\"content\":[]}]}",
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"seed\":9223372036854775807,\"presence_penalty\":1e300}",
+    };
+    int bad = 0;
+    for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
+        for (int p = 0; p < TF_PROTO_COUNT; p++) {
+            tf_adapt_http_t h;
+            char err[128] = "";
+            json_t *r = J(shapes[i]);
+            int rc = tf_adapt_build(p, "http://u", "k", "m", r, (int)(i & 1), &h, err, sizeof(err));
+            if (rc == 0 ? (h.url == NULL || h.body == NULL) : (h.url != NULL || h.body != NULL || err[0] == '\0'))
+                bad = 1;
+            tf_adapt_http_free(&h);
+            json_decref(r);
+        }
+    ok(!bad, "build: odd request shapes succeed or fail cleanly with a reason");
+}
+
+int main(void)
+{
+    test_build_openai();
+    test_build_anthropic();
+    test_build_gemini();
+    test_build_ollama();
+    test_build_errors();
+    test_parse_openai();
+    test_parse_anthropic();
+    test_parse_gemini();
+    test_parse_ollama();
+    test_stream_openai();
+    test_stream_anthropic();
+    test_stream_gemini();
+    test_stream_ollama();
+    test_stream_semantics();
+    test_estimates();
+    test_fuzz();
+    printf("1..%d\n", n);
+    return failed ? 1 : 0;
+}
