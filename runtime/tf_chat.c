@@ -61,6 +61,8 @@ typedef struct chat {
     char parse_err[160];
     h2o_socket_t *timer; /* timerfd: attempt timeout, then stream idle timeout */
     int attempts;
+    size_t cur_index;   /* of cur in cand[]: > 0 means a fallback answered */
+    unsigned max_attempts;
     char tried[600]; /* "groq/default: HTTP 500; cerebras/default: timeout" */
 
     /* the answer */
@@ -230,7 +232,7 @@ static void commit(chat_t *ch)
     ch->gen.stop = on_stop;
     tf_add_header(ch->r, "x-triforce-provider", ch->node);
     tf_add_header(ch->r, "x-triforce-model", ch->answered);
-    tf_add_header(ch->r, "x-triforce-fallback-used", ch->attempts > 1 ? "true" : "false");
+    tf_add_header(ch->r, "x-triforce-fallback-used", ch->cur_index > 0 ? "true" : "false");
     tf_respond_stream_start(ch->r, 200, "text/event-stream; charset=utf-8", &ch->gen);
     out_json(&ch->pending, chunk(ch, json_pack("{s:s, s:s}", "role", "assistant", "content", ""), NULL));
 }
@@ -429,7 +431,10 @@ static void fail_all(chat_t *ch)
     if (ch->r == NULL)
         return;
     if (ch->attempts == 0) {
-        tf_add_header(ch->r, "retry-after", "5");
+        /* Every candidate's circuit is open: come back when the first one lets a probe through. */
+        char ra[24];
+        snprintf(ra, sizeof(ra), "%" PRIu64, ch->pick.retry_in_ms ? ch->pick.retry_in_ms / 1000 + 1 : 5);
+        tf_add_header(ch->r, "retry-after", ra);
         tf_respond_error(ch->r, 503, "no_provider_available", "model", "no provider for '%s' could be tried%s%s", ch->model_req,
                          ch->tried[0] ? ": " : " (all are failing; retry shortly)", ch->tried);
         return;
@@ -444,7 +449,8 @@ static void try_next(chat_t *ch)
 {
     if (ch->r == NULL)
         return;
-    while (ch->next < ch->ncand && remaining_ms(ch) > 0) {
+    while (ch->next < ch->ncand && remaining_ms(ch) > 0 && (unsigned)ch->attempts < ch->max_attempts) {
+        ch->cur_index = ch->next;
         const tf_candidate_t *c = &ch->cand[ch->next++];
         if (!tf_health_admit(c->node->health, tf_now_ns(), ch->breaker_open_ms)) {
             note_tried(ch, c->node->key, "circuit open");
@@ -465,14 +471,14 @@ static void respond_full(chat_t *ch)
     tf_req_t *r = ch->r;
     long long total = ch->prompt_tokens + ch->completion_tokens;
     tf_add_header(r, "x-triforce-provider", ch->node);
-    tf_add_header(r, "x-triforce-fallback-used", ch->attempts > 1 ? "true" : "false");
+    tf_add_header(r, "x-triforce-fallback-used", ch->cur_index > 0 ? "true" : "false");
     if (ch->shape == TF_CHAT_CLIENT) {
         tf_respond_json(r, 200,
                         json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:b, s:b, s:s?}", "response", ch->content, "model",
                                   ch->answered, "tier", ch->tier->id, "backend", ch->backend, "tokens_used", (json_int_t)total,
                                   "prompt_tokens", (json_int_t)ch->prompt_tokens, "completion_tokens",
                                   (json_int_t)ch->completion_tokens, "latency_ms",
-                                  (json_int_t)((tf_now_ns() - ch->start_ns) / 1000000ull), "fallback_used", ch->attempts > 1,
+                                  (json_int_t)((tf_now_ns() - ch->start_ns) / 1000000ull), "fallback_used", ch->cur_index > 0,
                                   "usage_estimated", ch->usage_estimated, "task", ch->pick.task));
         return;
     }
@@ -484,7 +490,7 @@ static void respond_full(chat_t *ch)
                              (json_int_t)total);
     json_object_set_new(body, "triforce",
                         json_pack("{s:s, s:s, s:b, s:i, s:s, s:b, s:s?}", "provider", ch->backend, "node", ch->node, "fallback_used",
-                                  ch->attempts > 1, "attempts", ch->attempts, "strategy", tf_strategy_name(ch->strategy),
+                                  ch->cur_index > 0, "attempts", ch->attempts, "strategy", tf_strategy_name(ch->strategy),
                                   "usage_estimated", ch->usage_estimated, "task", ch->pick.task));
     tf_respond_json(r, 200, body);
 }
@@ -694,6 +700,7 @@ int tf_chat_run(tf_req_t *r, json_t *req, int shape)
     ch->idle_ms = conf->stream_idle_ms;
     ch->breaker_failures = conf->breaker_failures;
     ch->breaker_open_ms = conf->breaker_open_ms;
+    ch->max_attempts = conf->max_attempts ? conf->max_attempts : 4;
     ch->prompt_estimate = tf_adapt_estimate_prompt(req);
     ch->prompt_tokens = ch->completion_tokens = -1;
     snprintf(ch->id, sizeof(ch->id), "chatcmpl-%s", r->id);
@@ -720,10 +727,7 @@ int tf_chat_run(tf_req_t *r, json_t *req, int shape)
         return 0;
     }
     if (ch->ncand == 0) {
-        char ra[24];
-        snprintf(ra, sizeof(ra), "%" PRIu64, ch->pick.retry_in_ms / 1000 + 1);
-        tf_add_header(r, "retry-after", ra);
-        tf_respond_error(r, 503, "no_provider_available", "model", "every provider of '%s' is failing; retry in %s s", model, ra);
+        tf_respond_error(r, 503, "no_provider_available", "model", "no provider serves '%s' now", model);
         return 0;
     }
     if (!tf_usage_needs_admission(ch->tier, ch->cand[0].model->name)) {

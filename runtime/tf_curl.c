@@ -232,7 +232,10 @@ tf_curl_t *tf_curl_create(h2o_loop_t *loop)
     curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
     /* Reuse connections to each provider; HTTP/2 multiplexes when offered. */
     curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-    curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 64L);
+    /* HTTP/1.1 upstreams need a connection per stream in flight (hundreds
+     * of slow streams); HTTP/2 ones multiplex over few. Idle ones kept: 256. */
+    curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 4096L);
+    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 256L);
     int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     c->timer = h2o_evloop_socket_create(loop, tfd, H2O_SOCKET_FLAG_DONT_READ);
     c->timer->data = c;

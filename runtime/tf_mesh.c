@@ -308,13 +308,13 @@ static void add_model(collect_t *co, const tf_mesh_t *m, size_t k, const tf_spec
         if (!nd->usable)
             continue;
         co->pick->usable = 1;
+        /* Open circuits stay in the order (the caller skips them), so an
+         * answer from anyone but the first is a fallback. */
         tf_health_view_t v;
         tf_health_read(nd->health, co->now_ns, &v);
-        if (v.circuit == TF_CIRCUIT_OPEN && v.retry_in_ms > 0) {
-            if (co->pick->retry_in_ms == 0 || v.retry_in_ms < co->pick->retry_in_ms)
-                co->pick->retry_in_ms = v.retry_in_ms;
-            continue;
-        }
+        if (v.circuit == TF_CIRCUIT_OPEN && v.retry_in_ms > 0 &&
+            (co->pick->retry_in_ms == 0 || v.retry_in_ms < co->pick->retry_in_ms))
+            co->pick->retry_in_ms = v.retry_in_ms;
         for (size_t i = 0; i < co->n; i++)
             if (co->s[i].c.node == nd && co->s[i].c.model == md)
                 return;
@@ -423,7 +423,5 @@ void tf_mesh_candidates(const tf_mesh_t *m, const tf_conf_t *c, const char *mode
     pick->count = co.n < max ? co.n : max;
     for (size_t i = 0; i < pick->count; i++)
         out[i] = co.s[i].c;
-    if (pick->count > c->max_attempts && c->max_attempts > 0)
-        pick->count = c->max_attempts;
     free(co.s);
 }

@@ -10,8 +10,9 @@
  *   "family"          every provider serving it (e.g. "llama-3.3-70b");
  *   "auto"            the task-routing rules of providers.yaml pick a list.
  * Candidates the caller's tier may not use are dropped; the rest are
- * ordered by the strategy, and nodes whose circuit is open are left out
- * (tf_health).
+ * ordered by the strategy. Nodes whose circuit is open keep their place:
+ * the caller skips them (tf_health_admit), and an answer from anyone but
+ * the first candidate is a fallback.
  */
 #ifndef TF_MESH_H
 #define TF_MESH_H
@@ -75,7 +76,7 @@ typedef struct tf_pick {
     int allowed;           /* some candidate is allowed for the tier (before health) */
     int usable;            /* some allowed candidate is configured (before health) */
     const char *task;      /* "auto": the task chosen */
-    uint64_t retry_in_ms;  /* all circuits open: until the first probe */
+    uint64_t retry_in_ms;  /* the soonest an open circuit lets a probe through (0: none open) */
 } tf_pick_t;
 
 /*

@@ -90,7 +90,6 @@ expect_eq "unknown strategy: 400 naming /strategy" "$STATUS $(jqr .error.param)"
 expect_eq "  ... and none of these reached a provider" "$(fake_stat groq .requests)" "$n0"
 
 # --- tiers ------------------------------------------------------------------------
-GUEST_H="X-Forwarded-For: 10.0.0.1"
 req "$(plain /v1/models)"
 expect_eq "guest /v1/models: auto + the 20 ollama models" "$(jqr '.data | length')" 21
 expect_eq "  ... all of them ollama/ (or auto)" "$(jqr '[.data[].id | select(startswith("ollama/") or . == "auto")] | length')" 21
@@ -98,8 +97,10 @@ req -H "Authorization: Bearer $U_TOKEN" "$(plain /v1/models)"
 expect_match "unlimited /v1/models: every model" "$(jqr '.data | length')" '^[4-9][0-9]$'
 req "$(plain /v1/client/models)"
 expect_eq "guest /v1/client/models (seed 002 shape)" "$(jqr '[.tier, .model_count, .backend, .upgrade_available] | join(",")')" "guest,20,ollama,true"
+UNL_TOKEN=$U_TOKEN
 mesh_user registered
 REG_TOKEN=$U_TOKEN
+U_TOKEN=$UNL_TOKEN
 req -X POST -H 'content-type: application/json' -H "Authorization: Bearer $REG_TOKEN" \
   --data "{\"model\":\"groq/llama-3.3-70b\",$BODY_HI}" "$(plain /v1/chat/completions)"
 expect_eq "registered asking for a pro model: 403 model_not_allowed" "$STATUS $(jqr .error.code) $(jqr .error.param)" "403 model_not_allowed model"
@@ -128,11 +129,12 @@ fake_config groq '{"chunk_delay_ms":200,"completion_tokens":50}'
 c0=$(fake_stat groq .client_closed)
 curl -sN -m 1 -H 'content-type: application/json' -H "Authorization: Bearer $U_TOKEN" \
   --data "{\"model\":\"groq/llama-3.3-70b\",\"stream\":true,$BODY_HI}" "$(plain /v1/chat/completions)" >/dev/null
-wait_for "" 3 test "$(fake_stat groq .client_closed)" -gt "$c0"
+closed_over() { [ "$(fake_stat groq .client_closed)" -gt "$1" ]; }
+wait_for "" 3 closed_over "$c0"
 expect_eq "client gone mid-stream (h1): the provider sees its transfer closed" "$(fake_stat groq .client_closed)" $((c0 + 1))
 curl -sN --http2-prior-knowledge -m 1 -H 'content-type: application/json' -H "Authorization: Bearer $U_TOKEN" \
   --data "{\"model\":\"groq/llama-3.3-70b\",\"stream\":true,$BODY_HI}" "$(plain /v1/chat/completions)" >/dev/null
-wait_for "" 3 test "$(fake_stat groq .client_closed)" -gt $((c0 + 1))
+wait_for "" 3 closed_over $((c0 + 1))
 expect_eq "  ... and over h2 (stream reset)" "$(fake_stat groq .client_closed)" $((c0 + 2))
 expect_eq "  ... nothing left running upstream" "$(fake_stat groq .active)" 0
 fake_config groq '{"reset":true}'

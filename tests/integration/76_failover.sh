@@ -33,7 +33,8 @@ chat "$P"
 el=$(ms "$t0")
 expect_eq "groq hangs: cerebras answers" "$(ans)" "200 cerebras true"
 expect_match "  ... after the 1.5 s attempt timeout (${el} ms)" "$el" '^1[5-9][0-9][0-9]$|^2[0-4][0-9][0-9]$'
-wait_for "" 3 test "$(fake_stat groq .active)" = 0
+idle() { [ "$(fake_stat groq .active)" = 0 ]; }
+wait_for "" 3 idle
 expect_eq "  ... and the hung transfer was closed" "$(fake_stat groq .active)" 0
 
 mesh_reset
