@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -59,7 +58,8 @@ typedef struct chat {
     tf_adapt_stream_t *parser;
     int parse_failed;
     char parse_err[160];
-    h2o_socket_t *timer; /* timerfd: attempt timeout, then stream idle timeout */
+    h2o_timeout_entry_t attempt_timer;  /* attempt timeout, then stream idle timeout */
+    h2o_timeout_entry_t deadline_timer; /* the whole request, to its first byte */
     int attempts;
     size_t cur_index;   /* of cur in cand[]: > 0 means a fallback answered */
     unsigned max_attempts;
@@ -132,43 +132,61 @@ static void maybe_free(chat_t *ch)
     free(ch);
 }
 
-/* --- the timer: one timerfd per chat, armed per phase ------------------- */
+/* --- timers ---------------------------------------------------------------
+ *
+ * h2o 2.2's timeouts have one duration each, so each loop thread keeps one
+ * per duration in use (attempt, stream idle, deadline: three values per conf
+ * snapshot). They live as long as the thread's loop. No syscall per request,
+ * unlike a timerfd each. */
 
-static void on_timeout(h2o_socket_t *sock, const char *err);
+#define TIMEOUTS_PER_THREAD 32
+static __thread struct {
+    uint64_t ms;
+    h2o_timeout_t t;
+} tcache[TIMEOUTS_PER_THREAD];
+static __thread size_t ntcache;
+
+static h2o_timeout_t *timeout_for(h2o_loop_t *loop, uint64_t ms)
+{
+    size_t best = 0;
+    for (size_t i = 0; i < ntcache; i++) {
+        if (tcache[i].ms == ms)
+            return &tcache[i].t;
+        if (tcache[i].ms <= ms && (tcache[best].ms > ms || tcache[i].ms > tcache[best].ms))
+            best = i;
+    }
+    if (ntcache == TIMEOUTS_PER_THREAD) /* many reloads with new values: the nearest shorter one */
+        return &tcache[best].t;
+    tcache[ntcache].ms = ms;
+    h2o_timeout_init(loop, &tcache[ntcache].t, ms);
+    return &tcache[ntcache++].t;
+}
+
+static void on_attempt_timeout(h2o_timeout_entry_t *e);
+static void on_deadline(h2o_timeout_entry_t *e);
+
+static void entry_stop(h2o_timeout_entry_t *e)
+{
+    if (h2o_timeout_is_linked(e))
+        h2o_timeout_unlink(e);
+}
 
 static void timer_arm(chat_t *ch, uint64_t ms)
 {
-    if (ch->timer == NULL) {
-        int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-        if (fd < 0)
-            return; /* curl's own timeout (set per attempt) still ends it */
-        ch->timer = h2o_evloop_socket_create(ch->thr->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
-        ch->timer->data = ch;
-        h2o_socket_read_start(ch->timer, on_timeout);
-    }
-    struct itimerspec its;
-    memset(&its, 0, sizeof(its));
-    its.it_value.tv_sec = (time_t)(ms / 1000);
-    its.it_value.tv_nsec = (long)(ms % 1000) * 1000000L + (ms == 0 ? 1 : 0);
-    timerfd_settime(h2o_socket_get_fd(ch->timer), 0, &its, NULL);
+    entry_stop(&ch->attempt_timer);
+    ch->attempt_timer.cb = on_attempt_timeout;
+    h2o_timeout_link(ch->thr->ctx.loop, timeout_for(ch->thr->ctx.loop, ms), &ch->attempt_timer);
 }
 
 static void timer_stop(chat_t *ch)
 {
-    if (ch->timer == NULL)
-        return;
-    struct itimerspec its;
-    memset(&its, 0, sizeof(its));
-    timerfd_settime(h2o_socket_get_fd(ch->timer), 0, &its, NULL);
+    entry_stop(&ch->attempt_timer);
 }
 
 static void timer_close(chat_t *ch)
 {
-    if (ch->timer != NULL) {
-        h2o_socket_read_stop(ch->timer);
-        h2o_socket_close(ch->timer);
-        ch->timer = NULL;
-    }
+    entry_stop(&ch->attempt_timer);
+    entry_stop(&ch->deadline_timer);
 }
 
 static uint64_t remaining_ms(const chat_t *ch)
@@ -228,6 +246,7 @@ static void commit(chat_t *ch)
     if (ch->committed || ch->r == NULL)
         return;
     ch->committed = 1;
+    entry_stop(&ch->deadline_timer);
     ch->gen.proceed = on_proceed;
     ch->gen.stop = on_stop;
     tf_add_header(ch->r, "x-triforce-provider", ch->node);
@@ -357,17 +376,28 @@ static void on_done(void *ud, CURLcode rc, long status, const char *body, size_t
     finalize(ch, 1, NULL);
 }
 
-static void on_timeout(h2o_socket_t *sock, const char *err)
+static void on_attempt_timeout(h2o_timeout_entry_t *e)
 {
-    chat_t *ch = sock->data;
-    uint64_t n;
-    if (read(h2o_socket_get_fd(sock), &n, sizeof(n)) < 0 && errno == EAGAIN)
-        return;
+    chat_t *ch = H2O_STRUCT_FROM_MEMBER(chat_t, attempt_timer, e);
     if (ch->xfer == NULL)
         return;
     tf_curl_cancel(ch->xfer);
     ch->xfer = NULL;
     attempt_failed(ch, ch->first_event_ns ? "stream idle timeout" : "timeout");
+}
+
+/* The deadline passed before anything reached the client: no more attempts. */
+static void on_deadline(h2o_timeout_entry_t *e)
+{
+    chat_t *ch = H2O_STRUCT_FROM_MEMBER(chat_t, deadline_timer, e);
+    if (ch->committed || ch->r == NULL)
+        return;
+    ch->next = ch->ncand;
+    if (ch->xfer != NULL) {
+        tf_curl_cancel(ch->xfer);
+        ch->xfer = NULL;
+        attempt_failed(ch, "timeout (deadline)");
+    }
 }
 
 static int start_attempt(chat_t *ch, const tf_candidate_t *c)
@@ -390,7 +420,7 @@ static int start_attempt(chat_t *ch, const tf_candidate_t *c)
     ch->finish_reason[0] = '\0';
 
     uint64_t left = remaining_ms(ch);
-    uint64_t attempt = ch->attempt_ms < left ? ch->attempt_ms : left;
+    uint64_t attempt = ch->attempt_ms < left ? ch->attempt_ms : left; /* for curl's backstop */
     CURL *e = curl_easy_init();
     if (e == NULL)
         return -1;
@@ -418,7 +448,7 @@ static int start_attempt(chat_t *ch, const tf_candidate_t *c)
         return -1;
     }
     ch->outcome_pending = 1;
-    timer_arm(ch, attempt);
+    timer_arm(ch, ch->attempt_ms);
     snprintf(ch->answered, sizeof(ch->answered), "%s", c->model->name);
     snprintf(ch->backend, sizeof(ch->backend), "%s", c->node->provider->id);
     snprintf(ch->node, sizeof(ch->node), "%s", c->node->key);
@@ -428,6 +458,7 @@ static int start_attempt(chat_t *ch, const tf_candidate_t *c)
 /* Every candidate failed (or none could be tried): 502, or 503 when nothing was tried. */
 static void fail_all(chat_t *ch)
 {
+    timer_close(ch);
     if (ch->r == NULL)
         return;
     if (ch->attempts == 0) {
@@ -551,7 +582,7 @@ static void settle_usage(chat_t *ch)
 
 static void finalize(chat_t *ch, int ok, const char *error)
 {
-    timer_stop(ch);
+    timer_close(ch);
     settle_usage(ch);
     ch->recorded = 1;
     /* No limit depends on these tokens: batched, and the answer goes now. */
@@ -708,6 +739,8 @@ int tf_chat_run(tf_req_t *r, json_t *req, int shape)
     ch->r = r;
     r->hctx = ch;
     r->on_dispose = on_dispose;
+    ch->deadline_timer.cb = on_deadline;
+    h2o_timeout_link(r->thr->ctx.loop, timeout_for(r->thr->ctx.loop, conf->deadline_ms), &ch->deadline_timer);
 
     tf_mesh_candidates(conf->mesh, conf, model, last_user, ch->tier, ch->strategy, ch->allow_fallback, tf_now_ns(), ch->cand,
                        MAX_CANDIDATES, &ch->pick);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct sock_ctx {
@@ -36,17 +37,25 @@ struct tf_curl {
     h2o_loop_t *loop;
     CURLM *multi;
     h2o_socket_t *timer;  /* timerfd */
+    uint64_t armed_ns;    /* when the timerfd fires, 0 when not armed */
     h2o_timeout_t zero;   /* "next tick" for deferred work */
     h2o_timeout_entry_t zero_entry;
+    h2o_timeout_entry_t kick_entry; /* curl's "timeout 0": run it next tick, no timerfd */
     sock_ctx_t *dead_socks;
     tf_curl_req_t *dead_reqs;
     h2o_linklist_t reqs;
     size_t active;
+    /* curl's descriptor -> our wrapper, for as long as curl keeps the socket
+     * open (CURLOPT_CLOSESOCKETFUNCTION), so a kept-alive connection is not
+     * dup'ed, registered and closed again for every transfer. */
+    sock_ctx_t **byfd;
+    size_t nbyfd;
+    int closing; /* tf_curl_destroy: the tick is gone */
 };
 
 static void schedule_tick(tf_curl_t *c)
 {
-    if (!h2o_timeout_is_linked(&c->zero_entry))
+    if (!c->closing && !h2o_timeout_is_linked(&c->zero_entry))
         h2o_timeout_link(c->loop, &c->zero, &c->zero_entry);
 }
 
@@ -107,19 +116,29 @@ static void on_writable(h2o_socket_t *sock, const char *err)
         action(x->c, x, err != NULL ? CURL_CSELECT_ERR : CURL_CSELECT_OUT);
 }
 
+static void bury(tf_curl_t *c, sock_ctx_t *x)
+{
+    /* We may be inside this socket's own callback: close on the next tick. */
+    h2o_socket_read_stop(x->sock);
+    x->dead = 1;
+    x->next_dead = c->dead_socks;
+    c->dead_socks = x;
+    schedule_tick(c);
+}
+
 static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
     tf_curl_t *c = userp;
     sock_ctx_t *x = socketp;
+    if (x == NULL && s >= 0 && (size_t)s < c->nbyfd)
+        x = c->byfd[s];
     if (what == CURL_POLL_REMOVE) {
+        /* Idle (back in curl's connection cache) or about to close: stop
+         * watching; the wrapper stays until curl closes the socket. */
         if (x != NULL) {
-            /* We may be inside this socket's own callback: close later. */
             h2o_socket_read_stop(x->sock);
-            x->dead = 1;
-            x->next_dead = c->dead_socks;
-            c->dead_socks = x;
+            x->want_write = 0;
             curl_multi_assign(c->multi, s, NULL);
-            schedule_tick(c);
         }
         return 0;
     }
@@ -132,8 +151,15 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *s
         x->s = s;
         x->sock = h2o_evloop_socket_create(c->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
         x->sock->data = x;
-        curl_multi_assign(c->multi, s, x);
+        if ((size_t)s >= c->nbyfd) {
+            size_t n = (size_t)s * 2 + 64;
+            c->byfd = realloc(c->byfd, n * sizeof(*c->byfd));
+            memset(c->byfd + c->nbyfd, 0, (n - c->nbyfd) * sizeof(*c->byfd));
+            c->nbyfd = n;
+        }
+        c->byfd[s] = x;
     }
+    curl_multi_assign(c->multi, s, x);
     if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
         h2o_socket_read_start(x->sock, on_readable);
     else
@@ -144,20 +170,77 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *s
     return 0;
 }
 
+/* curl closes a socket (CURLOPT_CLOSESOCKETFUNCTION): our dup goes too. */
+static int close_cb(void *clientp, curl_socket_t s)
+{
+    tf_curl_t *c = clientp;
+    if (s >= 0 && (size_t)s < c->nbyfd && c->byfd[s] != NULL) {
+        bury(c, c->byfd[s]);
+        c->byfd[s] = NULL;
+    }
+    return close(s);
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * curl moves its timer on nearly every call, and each timerfd_settime is a
+ * kernel hrtimer update (it was 15% of the gateway's CPU under load). So
+ * the timerfd is only moved earlier, never later or off: waking too early
+ * costs one cheap curl_multi_socket_action, after which on_timer asks curl
+ * for its real next timeout (curl does not repeat an unchanged one).
+ */
+static void arm(tf_curl_t *c, long timeout_ms)
+{
+    uint64_t now = mono_ns(), at = now + (uint64_t)timeout_ms * 1000000ull;
+    if (c->closing)
+        return;
+    if (c->armed_ns != 0 && c->armed_ns <= at && c->armed_ns > now)
+        return;
+    struct itimerspec its;
+    memset(&its, 0, sizeof(its));
+    /* 0 means "soon", never "now from inside this callback". */
+    its.it_value.tv_sec = timeout_ms / 1000;
+    its.it_value.tv_nsec = (timeout_ms % 1000) * 1000000L;
+    if (timeout_ms == 0)
+        its.it_value.tv_nsec = 1;
+    timerfd_settime(h2o_socket_get_fd(c->timer), 0, &its, NULL);
+    c->armed_ns = at;
+}
+
 static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 {
     tf_curl_t *c = userp;
-    struct itimerspec its;
-    memset(&its, 0, sizeof(its));
-    if (timeout_ms >= 0) {
-        /* 0 means "soon", never "now from inside this callback". */
-        its.it_value.tv_sec = timeout_ms / 1000;
-        its.it_value.tv_nsec = (timeout_ms % 1000) * 1000000L;
-        if (timeout_ms == 0)
-            its.it_value.tv_nsec = 1;
+    if (timeout_ms == 0) {
+        if (!c->closing && !h2o_timeout_is_linked(&c->kick_entry))
+            h2o_timeout_link(c->loop, &c->zero, &c->kick_entry);
+    } else if (timeout_ms > 0) {
+        arm(c, timeout_ms);
     }
-    timerfd_settime(h2o_socket_get_fd(c->timer), 0, &its, NULL);
     return 0;
+}
+
+static void run_timeouts(tf_curl_t *c)
+{
+    int running;
+    curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    long next = -1;
+    curl_multi_timeout(c->multi, &next);
+    if (next > 0)
+        arm(c, next);
+    else if (next == 0 && !h2o_timeout_is_linked(&c->kick_entry))
+        h2o_timeout_link(c->loop, &c->zero, &c->kick_entry);
+    check_done(c);
+}
+
+static void on_kick(h2o_timeout_entry_t *entry)
+{
+    run_timeouts(H2O_STRUCT_FROM_MEMBER(tf_curl_t, kick_entry, entry));
 }
 
 static void on_timer(h2o_socket_t *sock, const char *err)
@@ -166,9 +249,8 @@ static void on_timer(h2o_socket_t *sock, const char *err)
     uint64_t n;
     if (read(h2o_socket_get_fd(sock), &n, sizeof(n)) < 0 && errno == EAGAIN)
         return;
-    int running;
-    curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(c);
+    c->armed_ns = 0;
+    run_timeouts(c);
 }
 
 /* The next tick: close sockets curl dropped, drop cancelled transfers. */
@@ -242,6 +324,7 @@ tf_curl_t *tf_curl_create(h2o_loop_t *loop)
     h2o_socket_read_start(c->timer, on_timer);
     h2o_timeout_init(loop, &c->zero, 0);
     c->zero_entry.cb = on_tick;
+    c->kick_entry.cb = on_kick;
     h2o_linklist_init_anchor(&c->reqs);
     return c;
 }
@@ -258,6 +341,8 @@ tf_curl_req_t *tf_curl_start(tf_curl_t *c, CURL *easy, size_t max_body, tf_curl_
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, close_cb);
+    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, c);
     if (curl_multi_add_handle(c->multi, easy) != CURLM_OK) {
         req_free(r);
         return NULL;
@@ -307,9 +392,23 @@ void tf_curl_destroy(tf_curl_t *c)
     on_tick(&c->zero_entry);
     if (h2o_timeout_is_linked(&c->zero_entry))
         h2o_timeout_unlink(&c->zero_entry);
+    if (h2o_timeout_is_linked(&c->kick_entry))
+        h2o_timeout_unlink(&c->kick_entry);
     h2o_timeout_dispose(c->loop, &c->zero);
+    c->closing = 1;
     h2o_socket_read_stop(c->timer);
     h2o_socket_close(c->timer);
+    /* Closes the cached connections through close_cb, which buries their wrappers. */
     curl_multi_cleanup(c->multi);
+    for (size_t i = 0; i < c->nbyfd; i++)
+        if (c->byfd[i] != NULL)
+            bury(c, c->byfd[i]);
+    while (c->dead_socks != NULL) {
+        sock_ctx_t *x = c->dead_socks;
+        c->dead_socks = x->next_dead;
+        h2o_socket_close(x->sock);
+        free(x);
+    }
+    free(c->byfd);
     free(c);
 }

@@ -13,6 +13,7 @@ export TF_ROOT=$ROOT
 PASSED=0
 FAILED=0
 ONLY=${TF_ONLY:-}          # run only integration files matching this pattern
+# TF_VERBOSE=1 also prints the passing checks (with the figures some of them carry).
 PASSES=${TF_PASSES:-"plain asan"}
 
 tally() { # tally LABEL OUTPUT RC
@@ -27,7 +28,8 @@ tally() { # tally LABEL OUTPUT RC
 run_capture() { # run_capture LABEL CMD... : streams output, then tallies it
   local label=$1 out rc; shift
   out=$("$@" 2>&1); rc=$?
-  printf '%s\n' "$out" | grep -E '^(ok|not ok|#)' | grep -vE '^ok ' || true
+  if [ -n "${TF_VERBOSE:-}" ]; then printf '%s\n' "$out" | grep -E '^(ok|not ok|#)'
+  else printf '%s\n' "$out" | grep -E '^(ok|not ok|#)' | grep -vE '^ok ' || true; fi
   tally "$label" "$out" "$rc"
 }
 

@@ -85,8 +85,15 @@ run() {
   out=$(h2load "${args[@]}" "$url" 2>&1)
   local rps bad lat
   rps=$(awk '/^finished in/ { gsub(/,/, "", $4); print $4 }' <<<"$out")
-  bad=$(awk '/^requests:/ { t = $2 } /^status codes:/ { ok = $3 } END { print t - ok }' <<<"$out")
-  lat=$(cut -f3 "$logf" | LC_ALL=C sort -n | awk '{a[NR]=$1} END {if (NR) printf "%d %d", a[int(NR*0.5)>0?int(NR*0.5):1], a[int(NR*0.99)>0?int(NR*0.99):1]; else print "- -"}')
+  # "requests: N total, N started, N done, N succeeded, N failed, N errored, N timeout"
+  bad=$(awk '/^requests:/ { print $10 + $12 + $14 }' <<<"$out")
+  local ok2xx
+  ok2xx=$(awk '/^status codes:/ { print $3 }' <<<"$out")
+  [ "${ok2xx:-0}" -gt 0 ] || bad=${bad:-1}
+  lat=$(cut -f3 "$logf" | LC_ALL=C sort -n | awk '{ a[NR] = $1 }
+        END { if (NR == 0) { print "- -"; exit }
+              i = int(NR * 0.5); if (i < 1) i = 1; j = int(NR * 0.99); if (j < 1) j = 1
+              printf "%d %d", a[i], a[j] }')
   [ "${bad:-1}" = 0 ] || { log "$name $proto $mode: $bad bad requests"; STATUS=1; }
   RES+=("$name $proto $mode ${rps:--} $lat")
   log "$name $proto $mode: ${rps:--} req/s, p50/p99 us: $lat"
