@@ -232,6 +232,51 @@ static void flush(chat_t *ch)
     h2o_send(ch->r->h2o, &b, b.len ? 1 : 0, st);
 }
 
+/* Appends text as the body of a JSON string (the text is UTF-8 from a JSON parser). */
+static void out_json_text(outbuf_t *b, const char *t, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (b->len + n * 6 + 2 > b->cap) {
+        b->cap = (b->len + n * 6 + 2) * 2;
+        b->data = realloc(b->data, b->cap);
+    }
+    char *o = b->data + b->len;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)t[i];
+        if (c == '"' || c == '\\') {
+            *o++ = '\\';
+            *o++ = (char)c;
+        } else if (c == '\n') {
+            *o++ = '\\';
+            *o++ = 'n';
+        } else if (c < 0x20) {
+            memcpy(o, "\\u00", 4);
+            o[4] = hex[c >> 4];
+            o[5] = hex[c & 15];
+            o += 6;
+        } else {
+            *o++ = (char)c;
+        }
+    }
+    b->len = (size_t)(o - b->data);
+}
+
+/* A text delta chunk, written directly: the hot path of every stream.
+ * The id and model hold no characters JSON must escape (codegen checks
+ * model names; ids are ours). */
+static void out_delta(chat_t *ch, const char *text, size_t len)
+{
+    char head[512];
+    int n = snprintf(head, sizeof(head),
+                     "data: {\"id\":\"%s\",\"object\":\"chat.completion.chunk\",\"created\":%lld,\"model\":\"%s\","
+                     "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"",
+                     ch->id, ch->created, ch->answered);
+    out_append(&ch->pending, head, (size_t)n);
+    out_json_text(&ch->pending, text, len);
+    static const char tail[] = "\"},\"logprobs\":null,\"finish_reason\":null}]}\n\n";
+    out_append(&ch->pending, tail, sizeof(tail) - 1);
+}
+
 static json_t *chunk(chat_t *ch, json_t *delta, const char *finish)
 {
     json_t *choice = json_pack("{s:i, s:o, s:n}", "index", 0, "delta", delta, "logprobs");
@@ -266,7 +311,7 @@ static void on_event(void *ud, const tf_adapt_event_t *ev)
             commit(ch);
         }
         ch->text_bytes += ev->len;
-        out_json(&ch->pending, chunk(ch, json_pack("{s:s%}", "content", ev->text, ev->len), NULL));
+        out_delta(ch, ev->text, ev->len);
         break;
     case TF_ADAPT_EV_FINISH:
         snprintf(ch->finish_reason, sizeof(ch->finish_reason), "%s", ev->finish_reason ? ev->finish_reason : "stop");
@@ -421,7 +466,7 @@ static int start_attempt(chat_t *ch, const tf_candidate_t *c)
 
     uint64_t left = remaining_ms(ch);
     uint64_t attempt = ch->attempt_ms < left ? ch->attempt_ms : left; /* for curl's backstop */
-    CURL *e = curl_easy_init();
+    CURL *e = tf_curl_easy(ch->thr->curl);
     if (e == NULL)
         return -1;
     curl_easy_setopt(e, CURLOPT_URL, ch->http.url);

@@ -51,6 +51,8 @@ struct tf_curl {
     sock_ctx_t **byfd;
     size_t nbyfd;
     int closing; /* tf_curl_destroy: the tick is gone */
+    CURL *spare[64]; /* easy handles kept for reuse (curl_easy_reset) */
+    size_t nspare;
 };
 
 static void schedule_tick(tf_curl_t *c)
@@ -61,7 +63,13 @@ static void schedule_tick(tf_curl_t *c)
 
 static void req_free(tf_curl_req_t *r)
 {
-    curl_easy_cleanup(r->easy);
+    /* An easy handle costs a few KB of setup: reset and keep it. */
+    if (!r->c->closing && r->c->nspare < sizeof(r->c->spare) / sizeof(r->c->spare[0])) {
+        curl_easy_reset(r->easy);
+        r->c->spare[r->c->nspare++] = r->easy;
+    } else {
+        curl_easy_cleanup(r->easy);
+    }
     free(r->body);
     free(r);
 }
@@ -329,6 +337,11 @@ tf_curl_t *tf_curl_create(h2o_loop_t *loop)
     return c;
 }
 
+CURL *tf_curl_easy(tf_curl_t *c)
+{
+    return c->nspare > 0 ? c->spare[--c->nspare] : curl_easy_init();
+}
+
 tf_curl_req_t *tf_curl_start(tf_curl_t *c, CURL *easy, size_t max_body, tf_curl_done_fn done, void *ud)
 {
     tf_curl_req_t *r = calloc(1, sizeof(*r));
@@ -410,5 +423,7 @@ void tf_curl_destroy(tf_curl_t *c)
         free(x);
     }
     free(c->byfd);
+    while (c->nspare > 0)
+        curl_easy_cleanup(c->spare[--c->nspare]);
     free(c);
 }

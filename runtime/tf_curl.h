@@ -30,6 +30,9 @@ tf_curl_t *tf_curl_create(h2o_loop_t *loop);
 /* Ends every transfer without calling back; leaves nothing linked on the loop. */
 void tf_curl_destroy(tf_curl_t *c);
 
+/* A fresh easy handle (a reset one kept from an earlier transfer, or new). */
+CURL *tf_curl_easy(tf_curl_t *c);
+
 /*
  * Starts `easy` (configured by the caller: URL, headers, body, timeouts).
  * tf_curl owns it from now on. The body is collected up to max_body bytes

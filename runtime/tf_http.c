@@ -102,13 +102,17 @@ void tf_respond_json(tf_req_t *r, int status, json_t *body)
         json_decref(body);
         return;
     }
-    size_t len = json_dumpb(body, NULL, 0, JSON_COMPACT);
-    h2o_iovec_t buf = h2o_iovec_init(h2o_mem_alloc_pool(&r->h2o->pool, len + 1), len);
-    json_dumpb(body, buf.base, len, JSON_COMPACT);
-    buf.base[len] = '\n';
-    buf.len = len + 1;
+    /* One pass into a guess; a second only for bodies over 4 KiB. */
+    size_t cap = 4096;
+    char *buf = h2o_mem_alloc_pool(&r->h2o->pool, cap);
+    size_t len = json_dumpb(body, buf, cap - 1, JSON_COMPACT);
+    if (len > cap - 1) {
+        buf = h2o_mem_alloc_pool(&r->h2o->pool, len + 1);
+        json_dumpb(body, buf, len, JSON_COMPACT);
+    }
+    buf[len] = '\n';
     json_decref(body);
-    tf_respond_raw(r, status, "application/json", buf);
+    tf_respond_raw(r, status, "application/json", h2o_iovec_init(buf, len + 1));
 }
 
 void tf_respond_error(tf_req_t *r, int status, const char *code, const char *param, const char *fmt, ...)

@@ -207,7 +207,7 @@ int tf_api_client_ollama_status(tf_req_t *r)
             p->node = nj;
             char url[2048];
             snprintf(url, sizeof(url), "%s/api/tags", nd->base_url);
-            CURL *e = curl_easy_init();
+            CURL *e = tf_curl_easy(r->thr->curl);
             curl_easy_setopt(e, CURLOPT_URL, url);
             if (nd->api_key != NULL) {
                 char h[4200];
