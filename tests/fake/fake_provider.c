@@ -54,7 +54,7 @@
  *   anthropic max_tokens, gemini generationConfig.maxOutputTokens, ollama options.num_predict
  *   >= 0); the finish reason then is length / max_tokens / MAX_TOKENS / length, else
  *   stop / end_turn / STOP / stop. Input tokens are always prompt_tokens.
- *   Order of checks: hang, latency, key, fail_status, body validation.
+ *   Order of checks: hang, latency, key, anthropic-version, fail_status, body validation.
  *
  * OTHER ROUTES
  *   GET .../api/tags        {"models":[{name,model,modified_at,size,digest,details}]}; names without
@@ -978,8 +978,8 @@ static int plan(pending_t *p, json_t *body, int gemini_stream)
     int proto = p->proto;
     if (!json_is_object(body)) {
         static const char *const msg[P_COUNT] = {
-            "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library "
-            "correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)",
+            ("We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library "
+             "correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)"),
             "There was an issue with the request body: expected a JSON object",
             "Invalid JSON payload received. Expected an object.", "invalid character looking for beginning of value"};
         set_error(p, 400, msg[proto], proto == P_OPENAI ? "invalid_request_error" : NULL);
