@@ -17,6 +17,7 @@ typedef struct sock_ctx {
     h2o_socket_t *sock; /* wraps a dup of s */
     int want_write;
     int dead;           /* curl is done with s; closed on the next tick */
+    int idle;           /* curl watches nothing on s (a kept-alive connection) */
     struct sock_ctx *next_dead;
 } sock_ctx_t;
 
@@ -113,6 +114,12 @@ static void action(tf_curl_t *c, sock_ctx_t *x, int what)
 static void on_readable(h2o_socket_t *sock, const char *err)
 {
     sock_ctx_t *x = sock->data;
+    if (x->idle) {
+        /* An idle connection spoke (the server closed it): stop watching
+         * until curl wants it again; curl checks it before reuse. */
+        h2o_socket_read_stop(x->sock);
+        return;
+    }
     if (!x->dead)
         action(x->c, x, err != NULL ? CURL_CSELECT_ERR : CURL_CSELECT_IN);
 }
@@ -143,8 +150,10 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *s
     if (what == CURL_POLL_REMOVE) {
         /* Idle (back in curl's connection cache) or about to close: stop
          * watching; the wrapper stays until curl closes the socket. */
+        /* Reading stays on (an epoll_ctl pair per transfer saved); an idle
+         * socket that turns readable is stopped in on_readable. */
         if (x != NULL) {
-            h2o_socket_read_stop(x->sock);
+            x->idle = 1;
             x->want_write = 0;
             curl_multi_assign(c->multi, s, NULL);
         }
@@ -168,10 +177,10 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *s
         c->byfd[s] = x;
     }
     curl_multi_assign(c->multi, s, x);
-    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
-        h2o_socket_read_start(x->sock, on_readable);
-    else
-        h2o_socket_read_stop(x->sock);
+    x->idle = 0;
+    /* Readable while curl only writes is harmless (curl reads an early
+     * answer); keeping reads on avoids an epoll_ctl per direction change. */
+    h2o_socket_read_start(x->sock, on_readable);
     x->want_write = what == CURL_POLL_OUT || what == CURL_POLL_INOUT;
     if (x->want_write && !h2o_socket_is_writing(x->sock))
         h2o_socket_notify_write(x->sock, on_writable);

@@ -24,6 +24,7 @@ N1=${BENCH_N1:-3000}
 TF_BIN=${BENCH_TF_BIN:-$ROOT/build/triforce}
 TMP=$(mktemp -d /tmp/tf-bench-chat.XXXXXX)
 PG_DIR=$TMP/pg
+PROXY_PORT=${BENCH_PROXY_PORT:-19221}
 PIDS=()
 STATUS=0
 log() { printf '# %s\n' "$*"; }
@@ -38,6 +39,12 @@ trap cleanup EXIT
 cc -std=gnu11 -O2 -DH2O_USE_LIBUV=0 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -o "$TMP/fake" \
   tests/fake/fake_provider.c -lh2o-evloop -ljansson -lssl -lcrypto -lz -lpthread || exit 1
 "$TMP/fake" --port "$FAKE_PORT" --completion-tokens 16 --prompt-tokens 8 --chunk-delay-ms 0 >"$TMP/fake.log" 2>&1 &
+PIDS+=($!)
+# h2o's own reverse proxy in front of the same provider: the floor of what
+# any h2o-based gateway adds (one more loopback hop, no translation).
+cc -O2 -std=gnu11 -DH2O_USE_LIBUV=0 -D_GNU_SOURCE -w $(pkg-config --cflags libh2o-evloop openssl) -o "$TMP/minimal_h2o" \
+  tests/bench/minimal_h2o.c -lh2o-evloop -lssl -lcrypto -lz -lpthread || exit 1
+"$TMP/minimal_h2o" --port "$PROXY_PORT" --threads "$THREADS" --proxy "http://127.0.0.1:$FAKE_PORT/v1" 2>"$TMP/proxy.log" &
 PIDS+=($!)
 scripts/pg.sh start "$PG_DIR" >"$TMP/pg.out" 2>&1 || { log "PostgreSQL did not start"; exit 1; }
 DBURL=$(scripts/pg.sh url "$PG_DIR")
@@ -98,6 +105,8 @@ run() {
   RES+=("$name $proto $mode ${rps:--} $lat")
   log "$name $proto $mode: ${rps:--} req/s, p50/p99 us: $lat"
 }
+run proxy-json h1 c1 "http://127.0.0.1:$PROXY_PORT/v1/chat/completions" "$TMP/direct.json"
+run proxy-stream h1 c1 "http://127.0.0.1:$PROXY_PORT/v1/chat/completions" "$TMP/direct-stream.json"
 for kind in json stream; do
   for proto in h1 h2c; do
     for mode in c1 c64; do
@@ -125,5 +134,10 @@ for kind in json stream; do
     [ "$added" -lt 100 ] || { log "$kind $proto: added p50 ${added} us is over 100 us"; STATUS=1; }
     awk -v r="$ratio" 'BEGIN { exit !(r >= 0.25) }' || { log "$kind $proto: ratio $ratio is under 0.25"; STATUS=1; }
   done
+done
+echo
+for kind in json stream; do
+  read -r _ dp50 _ <<<"$(get direct-$kind h1 c1)"; read -r _ pp50 _ <<<"$(get proxy-$kind h1 c1)"; read -r _ tp50 _ <<<"$(get triforce-$kind h1 c1)"
+  echo "$kind h1 c=1 added p50: h2o reverse proxy $((pp50 - dp50)) us (the floor of one more hop), TriForce $((tp50 - dp50)) us"
 done
 exit $STATUS

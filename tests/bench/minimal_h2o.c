@@ -116,13 +116,14 @@ static void *run_thread(void *arg)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: minimal_h2o [--port P] [--threads N]\n");
+    fprintf(stderr, "usage: minimal_h2o [--port P] [--threads N] [--proxy http://HOST:PORT/PREFIX]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
     long nthreads = 1;
+    const char *proxy = NULL;
 
     for (int i = 1; i < argc; i++) {
         char *end;
@@ -131,6 +132,8 @@ int main(int argc, char **argv)
             if (*end != '\0' || p < 1 || p > 65535)
                 usage();
             port = (unsigned short)p;
+        } else if (strcmp(argv[i], "--proxy") == 0 && i + 1 < argc) {
+            proxy = argv[++i];
         } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
             nthreads = strtol(argv[++i], &end, 10);
             if (*end != '\0' || nthreads < 1 || nthreads > 256)
@@ -148,6 +151,18 @@ int main(int argc, char **argv)
     h2o_hostconf_t *hostconf = h2o_config_register_host(&config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *pathconf = h2o_config_register_path(hostconf, "/health", 0);
     h2o_create_handler(pathconf, sizeof(h2o_handler_t))->on_req = on_health;
+    /* --proxy: h2o's own reverse proxy on /v1, the floor of what any
+     * h2o-based gateway adds to an upstream call (the chat bench's yardstick). */
+    static h2o_url_t upstream;
+    if (proxy != NULL) {
+        if (h2o_url_parse(proxy, strlen(proxy), &upstream) != 0)
+            usage();
+        h2o_proxy_config_vars_t pc;
+        memset(&pc, 0, sizeof(pc));
+        pc.io_timeout = 30000;
+        pc.keepalive_timeout = 30000;
+        h2o_proxy_register_reverse_proxy(h2o_config_register_path(hostconf, "/v1", 0), &upstream, &pc);
+    }
 
     thread_t *threads = calloc((size_t)nthreads, sizeof(*threads));
     if (threads == NULL)
