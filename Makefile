@@ -59,14 +59,14 @@ $(CODEGEN): $(CODEGEN_SRC) $(CODEGEN_SHARED) $(wildcard codegen/*.h) runtime/tf_
 # The stamp keeps `make` from rerunning the generator when nothing changed;
 # the generator itself only rewrites files whose contents differ.
 build/generated.stamp: $(CODEGEN) $(SPECS) $(API_SRC) $(TOOLS_SRC)
-	$(CODEGEN) --spec spec --out generated --handlers runtime/api
+	$(CODEGEN) --spec spec --out generated --handlers runtime/api --tools tools
 	@touch $@
 
 generate: build/generated.stamp
 
 # Fails when generated/ is not what the generator makes of spec/ (curl test 1276, redis CI).
 check-generated: $(CODEGEN)
-	@tmp=$$(mktemp -d) && $(CODEGEN) --spec spec --out $$tmp --handlers runtime/api >/dev/null && \
+	@tmp=$$(mktemp -d) && $(CODEGEN) --spec spec --out $$tmp --handlers runtime/api --tools tools >/dev/null && \
 	  if diff -r -x '*.stamp' generated $$tmp; then echo "generated/ is up to date"; rm -rf $$tmp; \
 	  else echo "generated/ is out of date with spec/: run make and commit generated/"; rm -rf $$tmp; exit 1; fi
 

@@ -17,13 +17,13 @@
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: tf-codegen --spec DIR --out DIR --handlers DIR\n");
+    fprintf(stderr, "usage: tf-codegen --spec DIR --out DIR --handlers DIR [--tools DIR]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    const char *spec = NULL, *out = NULL, *handlers = NULL;
+    const char *spec = NULL, *out = NULL, *handlers = NULL, *tools = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--spec") && i + 1 < argc)
             spec = argv[++i];
@@ -31,6 +31,8 @@ int main(int argc, char **argv)
             out = argv[++i];
         else if (!strcmp(argv[i], "--handlers") && i + 1 < argc)
             handlers = argv[++i];
+        else if (!strcmp(argv[i], "--tools") && i + 1 < argc)
+            tools = argv[++i];
         else
             usage();
     }
@@ -50,11 +52,24 @@ int main(int argc, char **argv)
     loaded &= tf_cg_scan_handlers(&s, handlers) == 0;
     snprintf(path, sizeof(path), "%s/providers.yaml", spec);
     loaded &= tf_cg_load_providers(&s, path) == 0;
+    snprintf(path, sizeof(path), "%s/tools", spec);
+    tf_cg_load_tools(&s, path);
+    if (tools != NULL)
+        tf_cg_scan_tools(&s, tools);
     /* Cross-checks need both files; a broken schema still has its name,
      * so they run past schema errors and every problem shows at once. */
     if (loaded) {
         tf_cg_check(&s);
         tf_cg_check_providers(&s);
+        tf_cg_check_tools(&s);
+    }
+    /* Only a spec that is otherwise right gets stubs written for its new
+     * tools; and any stub (new or old) stops the build. */
+    if (tf_cg_error_count() == 0 && s.ntools > 0) {
+        if (tools == NULL)
+            tf_cg_error(spec, 0, "spec/tools/ holds tools: pass --tools DIR (their handlers)");
+        else
+            tf_cg_write_tool_stubs(&s, tools);
     }
     if (tf_cg_error_count() > 0) {
         fprintf(stderr, "tf-codegen: %d error(s); nothing written\n", tf_cg_error_count());
@@ -66,6 +81,7 @@ int main(int argc, char **argv)
     rc |= tf_cg_emit_handlers(&s, out);
     rc |= tf_cg_emit_routes(&s, out);
     rc |= tf_cg_emit_providers(&s, out);
+    rc |= tf_cg_emit_tools(&s, out);
     if (rc != 0 || tf_cg_error_count() > 0)
         return 1;
     tf_cg_remove_stale(out);

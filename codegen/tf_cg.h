@@ -87,8 +87,24 @@ typedef struct tf_cg_task {
     unsigned models_count;
 } tf_cg_task_t;
 
+/* spec/tools/<category>.yaml: one MCP tool. */
+typedef struct tf_cg_tool {
+    char *name, *title, *description, *category, *handler, *min_tier;
+    int read_only, destructive, idempotent, open_world; /* annotations: -1 when not given */
+    json_t *input, *output; /* schemas (output may be NULL) */
+    char *file;             /* spec/tools/<category>.yaml as read */
+    unsigned line;
+} tf_cg_tool_t;
+
 typedef struct tf_cg_spec {
     char *dir;
+    tf_cg_tool_t *tools;
+    size_t ntools;
+    char **tool_handlers;    /* tf_tool_* definitions found in --tools sources */
+    size_t ntool_handlers;
+    char **tool_stubs;       /* of those, the ones still calling tf_tool_stub() */
+    char **tool_stub_where;  /* "tools/x.c:LINE" of each stub */
+    size_t ntool_stubs;
     int have_providers;
     char *strategy;
     tf_cg_provider_t *providers;
@@ -118,6 +134,14 @@ unsigned tf_cg_tier_line(const tf_cg_spec_t *s, size_t i, const char *key);
 int tf_cg_load_providers(tf_cg_spec_t *s, const char *file);
 /* Line of a dotted path in providers.yaml ("providers[2].models[1].id"). */
 unsigned tf_cg_provider_line(const tf_cg_spec_t *s, const char *path);
+
+/* tf_cg_tools.c: spec/tools/ (optional), the tools/ sources, stubs. */
+int tf_cg_load_tools(tf_cg_spec_t *s, const char *dir);
+int tf_cg_scan_tools(tf_cg_spec_t *s, const char *dir);
+void tf_cg_check_tools(tf_cg_spec_t *s);
+/* Appends a stub to tools/<category>.c for each tool without a handler;
+ * then every stub (new or old) is an error: the build does not ship them. */
+void tf_cg_write_tool_stubs(tf_cg_spec_t *s, const char *dir);
 
 /* tf_cg_yaml.c: any YAML file as JSON, remembering each node's line. */
 json_t *tf_cg_yaml_load(const char *file);
@@ -173,5 +197,6 @@ int tf_cg_emit_routes(const tf_cg_spec_t *s, const char *out);
 int tf_cg_emit_tiers(const tf_cg_spec_t *s, const char *out);
 int tf_cg_emit_handlers(const tf_cg_spec_t *s, const char *out);
 int tf_cg_emit_providers(const tf_cg_spec_t *s, const char *out);
+int tf_cg_emit_tools(const tf_cg_spec_t *s, const char *out);
 
 #endif

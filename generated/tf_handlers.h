@@ -29,5 +29,10 @@ int tf_api_client_models(tf_req_t *req);
 int tf_api_client_models_availability(tf_req_t *req);
 int tf_api_client_ollama_status(tf_req_t *req);
 int tf_api_admin_providers_reset(tf_req_t *req);
+int tf_api_mcp_post(tf_req_t *req);
+int tf_api_mcp_get(tf_req_t *req);
+int tf_api_mcp_delete(tf_req_t *req);
+int tf_api_mcp_tools(tf_req_t *req);
+int tf_api_mcp_call(tf_req_t *req);
 
 #endif

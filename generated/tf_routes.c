@@ -33,8 +33,16 @@ const tf_route_t tf_routes[] = {
     {"client_models_availability", "GET", "/v1/client/models/availability", TF_AUTH_PUBLIC, 0, 0, NULL, NULL, tf_api_client_models_availability, "tf_api_client_models_availability", 0, {NULL}},
     {"client_ollama_status", "GET", "/v1/client/ollama/status", TF_AUTH_PUBLIC, 0, 0, NULL, NULL, tf_api_client_ollama_status, "tf_api_client_ollama_status", 0, {NULL}},
     {"admin_providers_reset", "POST", "/v1/admin/providers/reset", TF_AUTH_ADMIN, 0, 0, NULL, NULL, tf_api_admin_providers_reset, "tf_api_admin_providers_reset", 0, {NULL}},
+    {"mcp_post", "POST", "/v1/mcp", TF_AUTH_USER, 1, TF_ROUTE_NEEDS_DB, NULL, NULL, tf_api_mcp_post, "tf_api_mcp_post", 0, {NULL}},
+    {"mcp_get", "GET", "/v1/mcp", TF_AUTH_USER, 1, TF_ROUTE_NEEDS_DB, NULL, NULL, tf_api_mcp_get, "tf_api_mcp_get", 0, {NULL}},
+    {"mcp_delete", "DELETE", "/v1/mcp", TF_AUTH_USER, 1, TF_ROUTE_NEEDS_DB, NULL, NULL, tf_api_mcp_delete, "tf_api_mcp_delete", 0, {NULL}},
+    {"mcp_post_alias", "POST", "/mcp", TF_AUTH_USER, 1, TF_ROUTE_NEEDS_DB, NULL, NULL, tf_api_mcp_post, "tf_api_mcp_post", 0, {NULL}},
+    {"mcp_get_alias", "GET", "/mcp", TF_AUTH_USER, 1, TF_ROUTE_NEEDS_DB, NULL, NULL, tf_api_mcp_get, "tf_api_mcp_get", 0, {NULL}},
+    {"mcp_delete_alias", "DELETE", "/mcp", TF_AUTH_USER, 1, TF_ROUTE_NEEDS_DB, NULL, NULL, tf_api_mcp_delete, "tf_api_mcp_delete", 0, {NULL}},
+    {"mcp_tools", "GET", "/v1/mcp/tools", TF_AUTH_USER, 1, 0, NULL, NULL, tf_api_mcp_tools, "tf_api_mcp_tools", 0, {NULL}},
+    {"mcp_call", "POST", "/v1/mcp/call", TF_AUTH_USER, 1, 0, tf_validate_mcp_call_request, "mcp_call_request", tf_api_mcp_call, "tf_api_mcp_call", 0, {NULL}},
 };
-const size_t tf_routes_count = 27;
+const size_t tf_routes_count = 35;
 
 /* Path id of [cur, lim), or -1; parameter spans point into it. */
 static int match_path(const unsigned char *cur, const unsigned char *lim, tf_route_params_t *params)
@@ -82,172 +90,197 @@ yy5:
 	cur = mar;
 	switch (yyaccept) {
 		case 0: goto yy2;
-		case 1: goto yy40;
-		case 2: goto yy117;
-		case 3: goto yy124;
-		case 4: goto yy147;
-		default: goto yy153;
+		case 1: goto yy38;
+		case 2: goto yy45;
+		case 3: goto yy132;
+		case 4: goto yy139;
+		case 5: goto yy162;
+		default: goto yy168;
 	}
 yy6:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy9;
+		case 'c': goto yy9;
+		case 'e': goto yy10;
 		default: goto yy5;
 	}
 yy7:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case '1': goto yy10;
+		case '1': goto yy11;
 		default: goto yy5;
 	}
 yy8:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'a': goto yy11;
+		case 'a': goto yy12;
 		default: goto yy5;
 	}
 yy9:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy12;
+		case 'p': goto yy13;
 		default: goto yy5;
 	}
 yy10:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case '/': goto yy13;
+		case 't': goto yy14;
 		default: goto yy5;
 	}
 yy11:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'l': goto yy14;
+		case '/': goto yy15;
 		default: goto yy5;
 	}
 yy12:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'r': goto yy15;
+		case 'l': goto yy16;
 		default: goto yy5;
 	}
 yy13:
 	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'a': goto yy16;
-		case 'c': goto yy17;
-		case 'm': goto yy18;
-		case 't': goto yy19;
-		default: goto yy5;
-	}
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 27;
+        }
 yy14:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy20;
+		case 'r': goto yy17;
 		default: goto yy5;
 	}
 yy15:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy21;
+		case 'a': goto yy18;
+		case 'c': goto yy19;
+		case 'm': goto yy20;
+		case 't': goto yy21;
 		default: goto yy5;
 	}
 yy16:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'd': goto yy22;
-		case 'u': goto yy23;
+		case 't': goto yy22;
 		default: goto yy5;
 	}
 yy17:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'h': goto yy24;
-		case 'l': goto yy25;
+		case 'i': goto yy23;
 		default: goto yy5;
 	}
 yy18:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'o': goto yy26;
+		case 'd': goto yy24;
+		case 'u': goto yy25;
 		default: goto yy5;
 	}
 yy19:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy27;
+		case 'h': goto yy26;
+		case 'l': goto yy27;
 		default: goto yy5;
 	}
 yy20:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'h': goto yy28;
+		case 'c': goto yy28;
+		case 'o': goto yy29;
 		default: goto yy5;
 	}
 yy21:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'c': goto yy29;
+		case 'i': goto yy30;
 		default: goto yy5;
 	}
 yy22:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'm': goto yy30;
+		case 'h': goto yy31;
 		default: goto yy5;
 	}
 yy23:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy31;
+		case 'c': goto yy32;
 		default: goto yy5;
 	}
 yy24:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'a': goto yy32;
+		case 'm': goto yy33;
 		default: goto yy5;
 	}
 yy25:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy33;
+		case 't': goto yy34;
 		default: goto yy5;
 	}
 yy26:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'd': goto yy34;
+		case 'a': goto yy35;
 		default: goto yy5;
 	}
 yy27:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy35;
+		case 'i': goto yy36;
 		default: goto yy5;
 	}
 yy28:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'p': goto yy37;
+		default: goto yy5;
+	}
+yy29:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'd': goto yy39;
+		default: goto yy5;
+	}
+yy30:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy40;
+		default: goto yy5;
+	}
+yy31:
 	++cur;
 	{
             if (cur != lim)
@@ -255,56 +288,72 @@ yy28:
             params->count = 0;
             return 0;
         }
-yy29:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 's': goto yy36;
-		default: goto yy5;
-	}
-yy30:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'i': goto yy37;
-		default: goto yy5;
-	}
-yy31:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'h': goto yy38;
-		default: goto yy5;
-	}
 yy32:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy39;
+		case 's': goto yy41;
 		default: goto yy5;
 	}
 yy33:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy41;
+		case 'i': goto yy42;
 		default: goto yy5;
 	}
 yy34:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy42;
+		case 'h': goto yy43;
 		default: goto yy5;
 	}
 yy35:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'r': goto yy43;
+		case 't': goto yy44;
 		default: goto yy5;
 	}
 yy36:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy46;
+		default: goto yy5;
+	}
+yy37:
+	yyaccept = 1;
+	++cur;
+	mar = cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case '/': goto yy47;
+		default: goto yy38;
+	}
+yy38:
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 26;
+        }
+yy39:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy48;
+		default: goto yy5;
+	}
+yy40:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'r': goto yy49;
+		default: goto yy5;
+	}
+yy41:
 	++cur;
 	{
             if (cur != lim)
@@ -312,94 +361,116 @@ yy36:
             params->count = 0;
             return 1;
         }
-yy37:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'n': goto yy44;
-		default: goto yy5;
-	}
-yy38:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case '/': goto yy45;
-		default: goto yy5;
-	}
-yy39:
-	yyaccept = 1;
-	++cur;
-	mar = cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case '/': goto yy46;
-		default: goto yy40;
-	}
-yy40:
-	{
-            if (cur != lim)
-                return -1;
-            params->count = 0;
-            return 20;
-        }
-yy41:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'n': goto yy47;
-		default: goto yy5;
-	}
 yy42:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'l': goto yy48;
+		case 'n': goto yy50;
 		default: goto yy5;
 	}
 yy43:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy49;
+		case '/': goto yy51;
 		default: goto yy5;
 	}
 yy44:
+	yyaccept = 2;
 	++cur;
+	mar = cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case '/': goto yy50;
-		default: goto yy5;
+		case '/': goto yy52;
+		default: goto yy45;
 	}
 yy45:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'l': goto yy51;
-		case 'r': goto yy52;
-		default: goto yy5;
-	}
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 20;
+        }
 yy46:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'c': goto yy53;
+		case 'n': goto yy53;
 		default: goto yy5;
 	}
 yy47:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy54;
+		case 'c': goto yy54;
+		case 't': goto yy55;
 		default: goto yy5;
 	}
 yy48:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy55;
+		case 'l': goto yy56;
 		default: goto yy5;
 	}
 yy49:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy57;
+		default: goto yy5;
+	}
+yy50:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case '/': goto yy58;
+		default: goto yy5;
+	}
+yy51:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'l': goto yy59;
+		case 'r': goto yy60;
+		default: goto yy5;
+	}
+yy52:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'c': goto yy61;
+		default: goto yy5;
+	}
+yy53:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 't': goto yy62;
+		default: goto yy5;
+	}
+yy54:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'a': goto yy63;
+		default: goto yy5;
+	}
+yy55:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'o': goto yy64;
+		default: goto yy5;
+	}
+yy56:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy65;
+		default: goto yy5;
+	}
+yy57:
 	++cur;
 	{
             if (cur != lim)
@@ -407,45 +478,59 @@ yy49:
             params->count = 0;
             return 2;
         }
-yy50:
+yy58:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'k': goto yy56;
-		case 'p': goto yy57;
-		case 'r': goto yy58;
-		case 'u': goto yy59;
+		case 'k': goto yy66;
+		case 'p': goto yy67;
+		case 'r': goto yy68;
+		case 'u': goto yy69;
 		default: goto yy5;
 	}
-yy51:
+yy59:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'o': goto yy60;
+		case 'o': goto yy70;
 		default: goto yy5;
 	}
-yy52:
+yy60:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy61;
+		case 'e': goto yy71;
 		default: goto yy5;
 	}
-yy53:
+yy61:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'o': goto yy62;
+		case 'o': goto yy72;
 		default: goto yy5;
 	}
-yy54:
+yy62:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case '/': goto yy63;
+		case '/': goto yy73;
 		default: goto yy5;
 	}
-yy55:
+yy63:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'l': goto yy74;
+		default: goto yy5;
+	}
+yy64:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'o': goto yy75;
+		default: goto yy5;
+	}
+yy65:
 	++cur;
 	{
             if (cur != lim)
@@ -453,378 +538,308 @@ yy55:
             params->count = 0;
             return 18;
         }
-yy56:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'e': goto yy64;
-		default: goto yy5;
-	}
-yy57:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'r': goto yy65;
-		default: goto yy5;
-	}
-yy58:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'e': goto yy66;
-		default: goto yy5;
-	}
-yy59:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 's': goto yy67;
-		default: goto yy5;
-	}
-yy60:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'g': goto yy68;
-		default: goto yy5;
-	}
-yy61:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'f': goto yy69;
-		case 'g': goto yy70;
-		default: goto yy5;
-	}
-yy62:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'm': goto yy71;
-		default: goto yy5;
-	}
-yy63:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'c': goto yy72;
-		case 'k': goto yy73;
-		case 'l': goto yy74;
-		case 'm': goto yy75;
-		case 'o': goto yy76;
-		case 'r': goto yy77;
-		case 't': goto yy78;
-		default: goto yy5;
-	}
-yy64:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'y': goto yy79;
-		default: goto yy5;
-	}
-yy65:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'o': goto yy80;
-		default: goto yy5;
-	}
 yy66:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'l': goto yy81;
+		case 'e': goto yy76;
 		default: goto yy5;
 	}
 yy67:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy82;
+		case 'r': goto yy77;
 		default: goto yy5;
 	}
 yy68:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy83;
-		case 'o': goto yy84;
+		case 'e': goto yy78;
 		default: goto yy5;
 	}
 yy69:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'r': goto yy85;
+		case 's': goto yy79;
 		default: goto yy5;
 	}
 yy70:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy86;
+		case 'g': goto yy80;
 		default: goto yy5;
 	}
 yy71:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'p': goto yy87;
+		case 'f': goto yy81;
+		case 'g': goto yy82;
 		default: goto yy5;
 	}
 yy72:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'h': goto yy88;
+		case 'm': goto yy83;
 		default: goto yy5;
 	}
 yy73:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy89;
+		case 'c': goto yy84;
+		case 'k': goto yy85;
+		case 'l': goto yy86;
+		case 'm': goto yy87;
+		case 'o': goto yy88;
+		case 'r': goto yy89;
+		case 't': goto yy90;
 		default: goto yy5;
 	}
 yy74:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'o': goto yy90;
+		case 'l': goto yy91;
 		default: goto yy5;
 	}
 yy75:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'o': goto yy91;
+		case 'l': goto yy92;
 		default: goto yy5;
 	}
 yy76:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'l': goto yy92;
+		case 'y': goto yy93;
 		default: goto yy5;
 	}
 yy77:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy93;
+		case 'o': goto yy94;
 		default: goto yy5;
 	}
 yy78:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy94;
-		case 'o': goto yy95;
+		case 'l': goto yy95;
 		default: goto yy5;
 	}
 yy79:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy96;
+		case 'e': goto yy96;
 		default: goto yy5;
 	}
 yy80:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'v': goto yy97;
+		case 'i': goto yy97;
+		case 'o': goto yy98;
 		default: goto yy5;
 	}
 yy81:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'o': goto yy98;
+		case 'r': goto yy99;
 		default: goto yy5;
 	}
 yy82:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'r': goto yy99;
+		case 'i': goto yy100;
 		default: goto yy5;
 	}
 yy83:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'n': goto yy100;
+		case 'p': goto yy101;
 		default: goto yy5;
 	}
 yy84:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'u': goto yy101;
+		case 'h': goto yy102;
 		default: goto yy5;
 	}
 yy85:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy102;
+		case 'e': goto yy103;
 		default: goto yy5;
 	}
 yy86:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy103;
+		case 'o': goto yy104;
 		default: goto yy5;
 	}
 yy87:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'l': goto yy104;
+		case 'o': goto yy105;
 		default: goto yy5;
 	}
 yy88:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'a': goto yy105;
+		case 'l': goto yy106;
 		default: goto yy5;
 	}
 yy89:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'y': goto yy106;
+		case 'e': goto yy107;
 		default: goto yy5;
 	}
 yy90:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'g': goto yy107;
+		case 'i': goto yy108;
+		case 'o': goto yy109;
 		default: goto yy5;
 	}
 yy91:
 	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'd': goto yy108;
-		default: goto yy5;
-	}
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 29;
+        }
 yy92:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'l': goto yy109;
+		case 's': goto yy110;
 		default: goto yy5;
 	}
 yy93:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'g': goto yy110;
+		case 's': goto yy111;
 		default: goto yy5;
 	}
 yy94:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy111;
+		case 'v': goto yy112;
 		default: goto yy5;
 	}
 yy95:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'k': goto yy112;
+		case 'o': goto yy113;
 		default: goto yy5;
 	}
 yy96:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case '/': goto yy113;
+		case 'r': goto yy114;
 		default: goto yy5;
 	}
 yy97:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy114;
+		case 'n': goto yy115;
 		default: goto yy5;
 	}
 yy98:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'a': goto yy115;
+		case 'u': goto yy116;
 		default: goto yy5;
 	}
 yy99:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy116;
+		case 'e': goto yy117;
 		default: goto yy5;
 	}
 yy100:
 	++cur;
-	{
-            if (cur != lim)
-                return -1;
-            params->count = 0;
-            return 6;
-        }
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy118;
+		default: goto yy5;
+	}
 yy101:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy118;
+		case 'l': goto yy119;
 		default: goto yy5;
 	}
 yy102:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy119;
+		case 'a': goto yy120;
 		default: goto yy5;
 	}
 yy103:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy120;
+		case 'y': goto yy121;
 		default: goto yy5;
 	}
 yy104:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy121;
+		case 'g': goto yy122;
 		default: goto yy5;
 	}
 yy105:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy122;
+		case 'd': goto yy123;
 		default: goto yy5;
 	}
 yy106:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy123;
+		case 'l': goto yy124;
 		default: goto yy5;
 	}
 yy107:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy125;
+		case 'g': goto yy125;
 		default: goto yy5;
 	}
 yy108:
@@ -838,31 +853,138 @@ yy109:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'a': goto yy127;
+		case 'k': goto yy127;
 		default: goto yy5;
 	}
 yy110:
 	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'i': goto yy128;
-		default: goto yy5;
-	}
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 28;
+        }
 yy111:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'r': goto yy129;
+		case '/': goto yy128;
 		default: goto yy5;
 	}
 yy112:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy130;
+		case 'i': goto yy129;
 		default: goto yy5;
 	}
 yy113:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'a': goto yy130;
+		default: goto yy5;
+	}
+yy114:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy131;
+		default: goto yy5;
+	}
+yy115:
+	++cur;
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 6;
+        }
+yy116:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 't': goto yy133;
+		default: goto yy5;
+	}
+yy117:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy134;
+		default: goto yy5;
+	}
+yy118:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 't': goto yy135;
+		default: goto yy5;
+	}
+yy119:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy136;
+		default: goto yy5;
+	}
+yy120:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 't': goto yy137;
+		default: goto yy5;
+	}
+yy121:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy138;
+		default: goto yy5;
+	}
+yy122:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'i': goto yy140;
+		default: goto yy5;
+	}
+yy123:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy141;
+		default: goto yy5;
+	}
+yy124:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'a': goto yy142;
+		default: goto yy5;
+	}
+yy125:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'i': goto yy143;
+		default: goto yy5;
+	}
+yy126:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'r': goto yy144;
+		default: goto yy5;
+	}
+yy127:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy145;
+		default: goto yy5;
+	}
+yy128:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
@@ -870,39 +992,39 @@ yy113:
 		case '/': goto yy5;
 		default:
 			yyt1 = cur;
-			goto yy131;
+			goto yy146;
 	}
-yy114:
+yy129:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'd': goto yy133;
+		case 'd': goto yy148;
 		default: goto yy5;
 	}
-yy115:
+yy130:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'd': goto yy134;
+		case 'd': goto yy149;
 		default: goto yy5;
 	}
-yy116:
-	yyaccept = 2;
+yy131:
+	yyaccept = 3;
 	++cur;
 	mar = cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case '/': goto yy135;
-		default: goto yy117;
+		case '/': goto yy150;
+		default: goto yy132;
 	}
-yy117:
+yy132:
 	{
             if (cur != lim)
                 return -1;
             params->count = 0;
             return 14;
         }
-yy118:
+yy133:
 	++cur;
 	{
             if (cur != lim)
@@ -910,28 +1032,28 @@ yy118:
             params->count = 0;
             return 9;
         }
-yy119:
+yy134:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'h': goto yy136;
+		case 'h': goto yy151;
 		default: goto yy5;
 	}
-yy120:
+yy135:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy137;
+		case 'e': goto yy152;
 		default: goto yy5;
 	}
-yy121:
+yy136:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy138;
+		case 't': goto yy153;
 		default: goto yy5;
 	}
-yy122:
+yy137:
 	++cur;
 	{
             if (cur != lim)
@@ -939,51 +1061,51 @@ yy122:
             params->count = 0;
             return 21;
         }
-yy123:
-	yyaccept = 3;
+yy138:
+	yyaccept = 4;
 	++cur;
 	mar = cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case '/': goto yy139;
-		default: goto yy124;
+		case '/': goto yy154;
+		default: goto yy139;
 	}
-yy124:
+yy139:
 	{
             if (cur != lim)
                 return -1;
             params->count = 0;
             return 10;
         }
-yy125:
+yy140:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'n': goto yy140;
+		case 'n': goto yy155;
 		default: goto yy5;
 	}
-yy126:
+yy141:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'l': goto yy141;
+		case 'l': goto yy156;
 		default: goto yy5;
 	}
-yy127:
+yy142:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'm': goto yy142;
+		case 'm': goto yy157;
 		default: goto yy5;
 	}
-yy128:
+yy143:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy143;
+		case 's': goto yy158;
 		default: goto yy5;
 	}
-yy129:
+yy144:
 	++cur;
 	{
             if (cur != lim)
@@ -991,22 +1113,22 @@ yy129:
             params->count = 0;
             return 12;
         }
-yy130:
+yy145:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'n': goto yy144;
+		case 'n': goto yy159;
 		default: goto yy5;
 	}
-yy131:
+yy146:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
 		case 0x00:
-		case '/': goto yy132;
-		default: goto yy131;
+		case '/': goto yy147;
+		default: goto yy146;
 	}
-yy132:
+yy147:
 	p17_0s = yyt1;
 	p17_0e = cur;
 	{
@@ -1017,14 +1139,14 @@ yy132:
             params->count = 1;
             return 17;
         }
-yy133:
+yy148:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy145;
+		case 'e': goto yy160;
 		default: goto yy5;
 	}
-yy134:
+yy149:
 	++cur;
 	{
             if (cur != lim)
@@ -1032,7 +1154,7 @@ yy134:
             params->count = 0;
             return 5;
         }
-yy135:
+yy150:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
@@ -1040,9 +1162,9 @@ yy135:
 		case '/': goto yy5;
 		default:
 			yyt1 = cur;
-			goto yy146;
+			goto yy161;
 	}
-yy136:
+yy151:
 	++cur;
 	{
             if (cur != lim)
@@ -1050,21 +1172,21 @@ yy136:
             params->count = 0;
             return 8;
         }
-yy137:
+yy152:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'r': goto yy148;
+		case 'r': goto yy163;
 		default: goto yy5;
 	}
-yy138:
+yy153:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy149;
+		case 'i': goto yy164;
 		default: goto yy5;
 	}
-yy139:
+yy154:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
@@ -1072,9 +1194,9 @@ yy139:
 		case '/': goto yy5;
 		default:
 			yyt1 = cur;
-			goto yy150;
+			goto yy165;
 	}
-yy140:
+yy155:
 	++cur;
 	{
             if (cur != lim)
@@ -1082,52 +1204,52 @@ yy140:
             params->count = 0;
             return 7;
         }
-yy141:
+yy156:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy152;
+		case 's': goto yy167;
 		default: goto yy5;
 	}
-yy142:
+yy157:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'a': goto yy154;
+		case 'a': goto yy169;
 		default: goto yy5;
 	}
-yy143:
+yy158:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy155;
+		case 't': goto yy170;
 		default: goto yy5;
 	}
-yy144:
+yy159:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy156;
+		case 's': goto yy171;
 		default: goto yy5;
 	}
-yy145:
+yy160:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'r': goto yy157;
+		case 'r': goto yy172;
 		default: goto yy5;
 	}
-yy146:
-	yyaccept = 4;
+yy161:
+	yyaccept = 5;
 	++cur;
 	mar = cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 0x00: goto yy147;
-		case '/': goto yy158;
-		default: goto yy146;
+		case 0x00: goto yy162;
+		case '/': goto yy173;
+		default: goto yy161;
 	}
-yy147:
+yy162:
 	p15_0s = yyt1;
 	p15_0e = cur;
 	{
@@ -1138,7 +1260,7 @@ yy147:
             params->count = 1;
             return 15;
         }
-yy148:
+yy163:
 	++cur;
 	{
             if (cur != lim)
@@ -1146,22 +1268,22 @@ yy148:
             params->count = 0;
             return 3;
         }
-yy149:
+yy164:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'o': goto yy159;
+		case 'o': goto yy174;
 		default: goto yy5;
 	}
-yy150:
+yy165:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
 		case 0x00:
-		case '/': goto yy151;
-		default: goto yy150;
+		case '/': goto yy166;
+		default: goto yy165;
 	}
-yy151:
+yy166:
 	p11_0s = yyt1;
 	p11_0e = cur;
 	{
@@ -1172,128 +1294,128 @@ yy151:
             params->count = 1;
             return 11;
         }
-yy152:
-	yyaccept = 5;
+yy167:
+	yyaccept = 6;
 	++cur;
 	mar = cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case '/': goto yy160;
-		default: goto yy153;
+		case '/': goto yy175;
+		default: goto yy168;
 	}
-yy153:
+yy168:
 	{
             if (cur != lim)
                 return -1;
             params->count = 0;
             return 22;
         }
-yy154:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case '/': goto yy161;
-		default: goto yy5;
-	}
-yy155:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'e': goto yy162;
-		default: goto yy5;
-	}
-yy156:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case '/': goto yy163;
-		default: goto yy5;
-	}
-yy157:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 's': goto yy164;
-		default: goto yy5;
-	}
-yy158:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'k': goto yy165;
-		default: goto yy5;
-	}
-yy159:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'n': goto yy166;
-		default: goto yy5;
-	}
-yy160:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'a': goto yy167;
-		default: goto yy5;
-	}
-yy161:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 's': goto yy168;
-		default: goto yy5;
-	}
-yy162:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'r': goto yy169;
-		default: goto yy5;
-	}
-yy163:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'u': goto yy170;
-		default: goto yy5;
-	}
-yy164:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case '/': goto yy171;
-		default: goto yy5;
-	}
-yy165:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'e': goto yy172;
-		default: goto yy5;
-	}
-yy166:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 's': goto yy173;
-		default: goto yy5;
-	}
-yy167:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'v': goto yy174;
-		default: goto yy5;
-	}
-yy168:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 't': goto yy175;
-		default: goto yy5;
-	}
 yy169:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case '/': goto yy176;
+		default: goto yy5;
+	}
+yy170:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy177;
+		default: goto yy5;
+	}
+yy171:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case '/': goto yy178;
+		default: goto yy5;
+	}
+yy172:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy179;
+		default: goto yy5;
+	}
+yy173:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'k': goto yy180;
+		default: goto yy5;
+	}
+yy174:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'n': goto yy181;
+		default: goto yy5;
+	}
+yy175:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'a': goto yy182;
+		default: goto yy5;
+	}
+yy176:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy183;
+		default: goto yy5;
+	}
+yy177:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'r': goto yy184;
+		default: goto yy5;
+	}
+yy178:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'u': goto yy185;
+		default: goto yy5;
+	}
+yy179:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case '/': goto yy186;
+		default: goto yy5;
+	}
+yy180:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy187;
+		default: goto yy5;
+	}
+yy181:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy188;
+		default: goto yy5;
+	}
+yy182:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'v': goto yy189;
+		default: goto yy5;
+	}
+yy183:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 't': goto yy190;
+		default: goto yy5;
+	}
+yy184:
 	++cur;
 	{
             if (cur != lim)
@@ -1301,28 +1423,28 @@ yy169:
             params->count = 0;
             return 4;
         }
-yy170:
+yy185:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy176;
+		case 's': goto yy191;
 		default: goto yy5;
 	}
-yy171:
+yy186:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'r': goto yy177;
+		case 'r': goto yy192;
 		default: goto yy5;
 	}
-yy172:
+yy187:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'y': goto yy178;
+		case 'y': goto yy193;
 		default: goto yy5;
 	}
-yy173:
+yy188:
 	++cur;
 	{
             if (cur != lim)
@@ -1330,70 +1452,70 @@ yy173:
             params->count = 0;
             return 19;
         }
-yy174:
+yy189:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'a': goto yy179;
+		case 'a': goto yy194;
 		default: goto yy5;
 	}
-yy175:
+yy190:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'a': goto yy180;
+		case 'a': goto yy195;
 		default: goto yy5;
 	}
-yy176:
+yy191:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'a': goto yy181;
+		case 'a': goto yy196;
 		default: goto yy5;
 	}
-yy177:
+yy192:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy182;
+		case 'e': goto yy197;
 		default: goto yy5;
 	}
-yy178:
+yy193:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy183;
+		case 's': goto yy198;
 		default: goto yy5;
 	}
-yy179:
+yy194:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy184;
+		case 'i': goto yy199;
 		default: goto yy5;
 	}
-yy180:
+yy195:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy185;
+		case 't': goto yy200;
 		default: goto yy5;
 	}
-yy181:
+yy196:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'g': goto yy186;
+		case 'g': goto yy201;
 		default: goto yy5;
 	}
-yy182:
+yy197:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy187;
+		case 's': goto yy202;
 		default: goto yy5;
 	}
-yy183:
+yy198:
 	++cur;
 	p16_0s = yyt1;
 	p16_0e = cur;
@@ -1406,49 +1528,49 @@ yy183:
             params->count = 1;
             return 16;
         }
-yy184:
+yy199:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'l': goto yy188;
+		case 'l': goto yy203;
 		default: goto yy5;
 	}
-yy185:
+yy200:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'u': goto yy189;
+		case 'u': goto yy204;
 		default: goto yy5;
 	}
-yy186:
+yy201:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy190;
+		case 'e': goto yy205;
 		default: goto yy5;
 	}
-yy187:
+yy202:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy191;
+		case 'e': goto yy206;
 		default: goto yy5;
 	}
-yy188:
+yy203:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'a': goto yy192;
+		case 'a': goto yy207;
 		default: goto yy5;
 	}
-yy189:
+yy204:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy193;
+		case 's': goto yy208;
 		default: goto yy5;
 	}
-yy190:
+yy205:
 	++cur;
 	{
             if (cur != lim)
@@ -1456,21 +1578,21 @@ yy190:
             params->count = 0;
             return 13;
         }
-yy191:
+yy206:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy194;
+		case 't': goto yy209;
 		default: goto yy5;
 	}
-yy192:
+yy207:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'b': goto yy195;
+		case 'b': goto yy210;
 		default: goto yy5;
 	}
-yy193:
+yy208:
 	++cur;
 	{
             if (cur != lim)
@@ -1478,7 +1600,7 @@ yy193:
             params->count = 0;
             return 24;
         }
-yy194:
+yy209:
 	++cur;
 	{
             if (cur != lim)
@@ -1486,42 +1608,42 @@ yy194:
             params->count = 0;
             return 25;
         }
-yy195:
+yy210:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy196;
+		case 'i': goto yy211;
 		default: goto yy5;
 	}
-yy196:
+yy211:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'l': goto yy197;
+		case 'l': goto yy212;
 		default: goto yy5;
 	}
-yy197:
+yy212:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy198;
+		case 'i': goto yy213;
 		default: goto yy5;
 	}
-yy198:
+yy213:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy199;
+		case 't': goto yy214;
 		default: goto yy5;
 	}
-yy199:
+yy214:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'y': goto yy200;
+		case 'y': goto yy215;
 		default: goto yy5;
 	}
-yy200:
+yy215:
 	++cur;
 	{
             if (cur != lim)
@@ -1692,6 +1814,34 @@ int tf_route_match(const char *method, size_t method_len, const char *path, size
     case 25: /* /v1/admin/providers/reset */
         if (m == M_POST)
             return 26;
+        *allow = "POST";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 26: /* /v1/mcp */
+        if (m == M_POST)
+            return 27;
+        if (m == M_GET || m == M_HEAD)
+            return 28;
+        if (m == M_DELETE)
+            return 29;
+        *allow = "DELETE, GET, HEAD, POST";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 27: /* /mcp */
+        if (m == M_POST)
+            return 30;
+        if (m == M_GET || m == M_HEAD)
+            return 31;
+        if (m == M_DELETE)
+            return 32;
+        *allow = "DELETE, GET, HEAD, POST";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 28: /* /v1/mcp/tools */
+        if (m == M_GET || m == M_HEAD)
+            return 33;
+        *allow = "GET, HEAD";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 29: /* /v1/mcp/call */
+        if (m == M_POST)
+            return 34;
         *allow = "POST";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
     default:

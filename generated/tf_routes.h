@@ -34,6 +34,14 @@
 #define TF_ROUTE_CLIENT_MODELS_AVAILABILITY 24
 #define TF_ROUTE_CLIENT_OLLAMA_STATUS 25
 #define TF_ROUTE_ADMIN_PROVIDERS_RESET 26
+#define TF_ROUTE_MCP_POST 27
+#define TF_ROUTE_MCP_GET 28
+#define TF_ROUTE_MCP_DELETE 29
+#define TF_ROUTE_MCP_POST_ALIAS 30
+#define TF_ROUTE_MCP_GET_ALIAS 31
+#define TF_ROUTE_MCP_DELETE_ALIAS 32
+#define TF_ROUTE_MCP_TOOLS 33
+#define TF_ROUTE_MCP_CALL 34
 
 extern const tf_route_t tf_routes[];
 extern const size_t tf_routes_count;

@@ -33,8 +33,16 @@ const tf_route_t tf_routes[] = {
     {"client_models_availability", "GET", "/v1/client/models/availability", TF_AUTH_PUBLIC, 0, 0, NULL, NULL, tf_api_client_models_availability, "tf_api_client_models_availability", 0, {NULL}},
     {"client_ollama_status", "GET", "/v1/client/ollama/status", TF_AUTH_PUBLIC, 0, 0, NULL, NULL, tf_api_client_ollama_status, "tf_api_client_ollama_status", 0, {NULL}},
     {"admin_providers_reset", "POST", "/v1/admin/providers/reset", TF_AUTH_ADMIN, 0, 0, NULL, NULL, tf_api_admin_providers_reset, "tf_api_admin_providers_reset", 0, {NULL}},
+    {"mcp_post", "POST", "/v1/mcp", TF_AUTH_USER, 1, TF_ROUTE_NEEDS_DB, NULL, NULL, tf_api_mcp_post, "tf_api_mcp_post", 0, {NULL}},
+    {"mcp_get", "GET", "/v1/mcp", TF_AUTH_USER, 1, TF_ROUTE_NEEDS_DB, NULL, NULL, tf_api_mcp_get, "tf_api_mcp_get", 0, {NULL}},
+    {"mcp_delete", "DELETE", "/v1/mcp", TF_AUTH_USER, 1, TF_ROUTE_NEEDS_DB, NULL, NULL, tf_api_mcp_delete, "tf_api_mcp_delete", 0, {NULL}},
+    {"mcp_post_alias", "POST", "/mcp", TF_AUTH_USER, 1, TF_ROUTE_NEEDS_DB, NULL, NULL, tf_api_mcp_post, "tf_api_mcp_post", 0, {NULL}},
+    {"mcp_get_alias", "GET", "/mcp", TF_AUTH_USER, 1, TF_ROUTE_NEEDS_DB, NULL, NULL, tf_api_mcp_get, "tf_api_mcp_get", 0, {NULL}},
+    {"mcp_delete_alias", "DELETE", "/mcp", TF_AUTH_USER, 1, TF_ROUTE_NEEDS_DB, NULL, NULL, tf_api_mcp_delete, "tf_api_mcp_delete", 0, {NULL}},
+    {"mcp_tools", "GET", "/v1/mcp/tools", TF_AUTH_USER, 1, 0, NULL, NULL, tf_api_mcp_tools, "tf_api_mcp_tools", 0, {NULL}},
+    {"mcp_call", "POST", "/v1/mcp/call", TF_AUTH_USER, 1, 0, tf_validate_mcp_call_request, "mcp_call_request", tf_api_mcp_call, "tf_api_mcp_call", 0, {NULL}},
 };
-const size_t tf_routes_count = 27;
+const size_t tf_routes_count = 35;
 
 /* Path id of [cur, lim), or -1; parameter spans point into it. */
 static int match_path(const unsigned char *cur, const unsigned char *lim, tf_route_params_t *params)
@@ -192,6 +200,30 @@ static int match_path(const unsigned char *cur, const unsigned char *lim, tf_rou
                 return -1;
             params->count = 0;
             return 25;
+        }
+        "/v1/mcp" {
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 26;
+        }
+        "/mcp" {
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 27;
+        }
+        "/v1/mcp/tools" {
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 28;
+        }
+        "/v1/mcp/call" {
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 29;
         }
         "/v1/client/keys/" @p11_0s [^/\x00]+ @p11_0e {
             if (cur != lim)
@@ -388,6 +420,34 @@ int tf_route_match(const char *method, size_t method_len, const char *path, size
     case 25: /* /v1/admin/providers/reset */
         if (m == M_POST)
             return 26;
+        *allow = "POST";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 26: /* /v1/mcp */
+        if (m == M_POST)
+            return 27;
+        if (m == M_GET || m == M_HEAD)
+            return 28;
+        if (m == M_DELETE)
+            return 29;
+        *allow = "DELETE, GET, HEAD, POST";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 27: /* /mcp */
+        if (m == M_POST)
+            return 30;
+        if (m == M_GET || m == M_HEAD)
+            return 31;
+        if (m == M_DELETE)
+            return 32;
+        *allow = "DELETE, GET, HEAD, POST";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 28: /* /v1/mcp/tools */
+        if (m == M_GET || m == M_HEAD)
+            return 33;
+        *allow = "GET, HEAD";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 29: /* /v1/mcp/call */
+        if (m == M_POST)
+            return 34;
         *allow = "POST";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
     default:

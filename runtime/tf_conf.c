@@ -74,6 +74,11 @@ typedef struct conf_file {
         struct conf_provider_file *settings;
         unsigned settings_count;
     } providers;
+    struct {
+        unsigned page_size;
+        char **allowed_origins;
+        unsigned allowed_origins_count;
+    } mcp;
 } conf_file_t;
 
 typedef struct conf_node_file {
@@ -181,7 +186,14 @@ static const cyaml_schema_field_t providers_fields[] = {
     CYAML_FIELD_SEQUENCE("settings", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, providers_t, settings, &psetting_entry, 0, 256),
     CYAML_FIELD_END};
 
+typedef typeof(((conf_file_t *)0)->mcp) mcp_t;
+static const cyaml_schema_field_t mcp_fields[] = {
+    CYAML_FIELD_UINT("page_size", CYAML_FLAG_OPTIONAL, mcp_t, page_size),
+    CYAML_FIELD_SEQUENCE("allowed_origins", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, mcp_t, allowed_origins, &string_entry, 0, 64),
+    CYAML_FIELD_END};
+
 static const cyaml_schema_field_t top_fields[] = {
+    CYAML_FIELD_MAPPING("mcp", CYAML_FLAG_OPTIONAL, conf_file_t, mcp, mcp_fields),
     CYAML_FIELD_MAPPING("providers", CYAML_FLAG_OPTIONAL, conf_file_t, providers, providers_fields),
     CYAML_FIELD_MAPPING("auth", CYAML_FLAG_OPTIONAL, conf_file_t, auth, auth_fields),
     CYAML_FIELD_MAPPING("node", CYAML_FLAG_OPTIONAL, conf_file_t, node, node_fields),
@@ -451,6 +463,13 @@ static int build(tf_conf_t *c, const conf_file_t *f, const tf_yaml_lines_t *yl, 
         free(pub);
     }
     build_providers(c, f, yl, e);
+    c->mcp_page_size = f->mcp.page_size ? f->mcp.page_size : 50;
+    if (c->mcp_page_size > 1000)
+        err_add(e, tf_yaml_lines_get(yl, "mcp.page_size"), "mcp.page_size: %u is more than 1000", c->mcp_page_size);
+    c->mcp_allowed_origins_count = f->mcp.allowed_origins_count;
+    c->mcp_allowed_origins = calloc(f->mcp.allowed_origins_count + 1, sizeof(char *));
+    for (unsigned i = 0; i < f->mcp.allowed_origins_count; i++)
+        c->mcp_allowed_origins[i] = strdup(f->mcp.allowed_origins[i]);
     return e->count == 0 ? 0 : -1;
 }
 
@@ -485,6 +504,9 @@ static void conf_free(tf_conf_t *c)
     if (c->jwt != NULL)
         tf_jwt_keys_free(c->jwt);
     tf_mesh_free(c->mesh);
+    for (unsigned i = 0; c->mcp_allowed_origins != NULL && i < c->mcp_allowed_origins_count; i++)
+        free(c->mcp_allowed_origins[i]);
+    free(c->mcp_allowed_origins);
     free(c->strategy);
     for (unsigned i = 0; c->providers_only != NULL && i < c->providers_only_count; i++)
         free(c->providers_only[i]);

@@ -76,6 +76,10 @@ typedef struct tf_conf {
     tf_conf_provider_t *providers;
     unsigned providers_count;
     struct tf_mesh *mesh;           /* spec + the above, built at load time */
+    /* mcp */
+    unsigned mcp_page_size;         /* tools/list page size */
+    char **mcp_allowed_origins;     /* Origins allowed besides the request's own host */
+    unsigned mcp_allowed_origins_count;
 
     /* --- bookkeeping --- */
     char *path;          /* the file it came from */

@@ -103,6 +103,25 @@ typedef struct tf_tier {
 } tf_tier_t;
 
 /* ------------------------------------------------------------------ */
+/* MCP tools (spec/tools/<category>.yaml, handlers in tools/<category>.c) */
+
+typedef struct tf_tool_call tf_tool_call_t; /* defined by the runtime (tf_tool.h) */
+
+/* A tool handler: answers through tf_tool_result or tf_tool_fail, now or later; -1 on an internal fault. */
+typedef int (*tf_tool_fn)(tf_tool_call_t *call);
+
+typedef struct tf_tool {
+    const char *name, *title, *description, *category;
+    const char *listing;   /* its tools/list entry as JSON text */
+    int min_tier;          /* index into tf_tiers[] */
+    int read_only, destructive, idempotent, open_world; /* annotations; -1 when not given */
+    tf_validator_fn validate_input;
+    tf_validator_fn validate_output; /* NULL: no output schema */
+    tf_tool_fn handler;
+    const char *handler_name;
+} tf_tool_t;
+
+/* ------------------------------------------------------------------ */
 /* Providers (spec/providers.yaml; conf may override URLs, keys, nodes) */
 
 typedef struct tf_spec_node {

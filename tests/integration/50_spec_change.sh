@@ -47,6 +47,57 @@ req -X POST http://127.0.0.1:19180/v1/hello/world
 expect_eq "  ... and answers 405 for POST" "$STATUS" 405
 kill -TERM $CPID; wait $CPID 2>/dev/null
 
+# Adding an MCP tool is YAML + handler + make: the generator writes a stub
+# into tools/<category>.c, the build refuses to ship it, and once the
+# handler is written the tool is listed and answers.
+cat > "$C/spec/tools/testcat.yaml" <<'YAML'
+tools:
+  - name: echo_test
+    title: Echo (test)
+    description: Says back what it was given. Added by tests/integration/50_spec_change.sh.
+    annotations: {readOnlyHint: true}
+    input:
+      type: object
+      properties:
+        text: {type: string, minLength: 1, maxLength: 100}
+      required: [text]
+      additionalProperties: false
+YAML
+out=$(make -C "$C" -s build 2>&1); rc=$?
+if [ $rc -ne 0 ]; then ok "a new tool without a handler: make fails"; else fail "a new tool without a handler: make fails" "$out"; fi
+expect_match "  ... naming the stub with file:line" "$out" "tools/testcat.c:[0-9]+: tool 'echo_test': tf_tool_echo_test is still the generated stub"
+check "  ... the stub was written into tools/testcat.c" grep -q 'return tf_tool_stub(call);' "$C/tools/testcat.c"
+check "  ... and generated/ does not list the tool yet" bash -c "! grep -q echo_test '$C/generated/tf_tools.c'"
+out2=$(make -C "$C" -s build 2>&1); rc=$?
+[ $rc -ne 0 ] && ok "  ... make fails again while the stub is there" || fail "  ... make fails again while the stub is there" "$out2"
+cat > "$C/tools/testcat.c" <<'CSRC'
+#include "tf_tool.h"
+
+/* echo_test: Echo (test) */
+int tf_tool_echo_test(tf_tool_call_t *call)
+{
+    tf_tool_text(call, "echo: %s", tf_tool_arg_str(call, "text", ""));
+    return 0;
+}
+CSRC
+if make -C "$C" -s -j2 build > "$TF_TMP/copy-build2.log" 2>&1; then ok "the handler written: make succeeds"
+else fail "the handler written: make succeeds" "$(tail -20 "$TF_TMP/copy-build2.log")"; fi
+(cd "$C" && exec ./build/triforce --conf "$TF_TMP/copy.yaml") 2>"$TF_TMP/copy.err" &
+CPID=$!
+wait_for "" 10 curl -sf -o /dev/null http://127.0.0.1:19180/health
+EM="tooltest$RANDOM@example.com"
+curl -s -o /dev/null -H 'content-type: application/json' --data "{\"email\":\"$EM\",\"password\":\"correct horse battery\"}" http://127.0.0.1:19180/v1/auth/register
+TK=$(curl -s -H 'content-type: application/json' --data "{\"email\":\"$EM\",\"password\":\"correct horse battery\"}" http://127.0.0.1:19180/v1/auth/login | jq -r .token)
+req -H "Authorization: Bearer $TK" http://127.0.0.1:19180/v1/mcp/tools
+expect_eq "  ... the rebuilt server lists echo_test" "$(jqr '[.tools[] | select(.name == "echo_test") | .title] | join(",")')" "Echo (test)"
+req -X POST -H 'content-type: application/json' -H "Authorization: Bearer $TK" --data '{"name":"echo_test","arguments":{"text":"hi"}}' \
+  http://127.0.0.1:19180/v1/mcp/call
+expect_eq "  ... and calls it" "$(jqr '.content[0].text')" "echo: hi"
+req -X POST -H 'content-type: application/json' -H "Authorization: Bearer $TK" --data '{"name":"echo_test","arguments":{}}' \
+  http://127.0.0.1:19180/v1/mcp/call
+expect_eq "  ... with its generated validator (text required)" "$(jqr '[.isError, ._meta.field, ._meta.rule] | join(",")')" "true,/text,required"
+kill -TERM $CPID; wait $CPID 2>/dev/null
+
 # A spec naming a handler nobody wrote fails the build with file:line.
 cat >> "$C/spec/endpoints.yaml" <<'YAML'
 

@@ -18,7 +18,7 @@ nok() { N=$((N + 1)); F=$((F + 1)); echo "not ok $N - $1"; [ -n "${2:-}" ] && se
 check() { local desc=$1; shift; if "$@"; then ok "$desc"; else nok "$desc" "$(cat "$T/err" 2>/dev/null)"; fi; }
 
 # gen SPEC OUT [HANDLERS]: stderr to $T/err.
-gen() { "$CG" --spec "$1" --out "$2" --handlers "${3:-$ROOT/runtime/api}" 2>"$T/err"; }
+gen() { "$CG" --spec "$1" --out "$2" --handlers "${3:-$ROOT/runtime/api}" --tools "${4:-$ROOT/tools}" 2>"$T/err"; }
 
 # --- the product spec -------------------------------------------------------
 check "product spec generates" gen "$ROOT/spec" "$T/a"
@@ -26,7 +26,7 @@ check "product spec generates again, elsewhere" gen "$ROOT/spec" "$T/b"
 check "output is deterministic (two runs, two directories)" diff -r "$T/a" "$T/b"
 check "committed generated/ is what the spec makes" diff -r "$T/a" "$ROOT/generated"
 check "expected files" test "$(cd "$T/a" && ls | tr '\n' ' ')" = \
-  "tf_handlers.h tf_providers.c tf_providers.h tf_routes.c tf_routes.h tf_routes.re tf_tiers.c tf_tiers.h tf_validators.c tf_validators.h "
+  "tf_handlers.h tf_providers.c tf_providers.h tf_routes.c tf_routes.h tf_routes.re tf_tiers.c tf_tiers.h tf_tool_handlers.h tf_tools.c tf_tools.h tf_validators.c tf_validators.h "
 banner_ok() {
   local f
   for f in "$T/a"/*; do

@@ -1,0 +1,30 @@
+/*
+ * tf_mcp - the MCP server: JSON-RPC 2.0 over Streamable HTTP at /v1/mcp
+ * (and /mcp), revision 2025-11-25, accepting clients of 2025-06-18 and
+ * 2025-03-26.
+ *
+ *   POST    one JSON-RPC message (batches refused). Requests get a JSON
+ *           answer; notifications and responses get 202.
+ *   GET     the server's SSE stream for the session.
+ *   DELETE  ends the session; it answers 404 afterwards.
+ *
+ * Sessions (Mcp-Session-Id, issued by initialize) live in PostgreSQL, so a
+ * session survives a restart and works on any gateway node; each loop
+ * thread caches the ones it saw for a few seconds. A session belongs to the
+ * user who opened it. MCP-Protocol-Version and Origin are checked on every
+ * request (400 / 403).
+ */
+#ifndef TF_MCP_H
+#define TF_MCP_H
+
+#include "tf_http.h"
+
+int tf_mcp_post(tf_req_t *r);
+int tf_mcp_get(tf_req_t *r);
+int tf_mcp_delete(tf_req_t *r);
+
+/* REST views: GET /v1/mcp/tools, POST /v1/mcp/call {name, arguments}. */
+int tf_mcp_rest_tools(tf_req_t *r);
+int tf_mcp_rest_call(tf_req_t *r);
+
+#endif
