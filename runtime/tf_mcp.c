@@ -460,7 +460,7 @@ static mcp_req_t *begin(tf_req_t *r)
             rpc_error(m, 400, RPC_INVALID, NULL, "malformed Mcp-Session-Id");
             return NULL;
         }
-        snprintf(m->sid, sizeof(m->sid), "%s", sid);
+        memcpy(m->sid, sid, n + 1); /* n < sizeof(m->sid), checked above */
     }
     return m;
 }
