@@ -78,7 +78,16 @@ typedef struct conf_file {
         unsigned page_size;
         char **allowed_origins;
         unsigned allowed_origins_count;
+        int conformance; /* CONF_UNSET/FALSE/TRUE */
     } mcp;
+    struct {
+        char *workspace_root;
+        uint64_t max_file_bytes;
+        char *searxng_url;
+        int crawl_allow_private;
+        uint64_t crawl_max_bytes;
+        unsigned crawl_timeout_ms;
+    } tools;
 } conf_file_t;
 
 typedef struct conf_node_file {
@@ -190,10 +199,22 @@ typedef typeof(((conf_file_t *)0)->mcp) mcp_t;
 static const cyaml_schema_field_t mcp_fields[] = {
     CYAML_FIELD_UINT("page_size", CYAML_FLAG_OPTIONAL, mcp_t, page_size),
     CYAML_FIELD_SEQUENCE("allowed_origins", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, mcp_t, allowed_origins, &string_entry, 0, 64),
+    BOOL_FIELD("conformance", CYAML_FLAG_OPTIONAL, mcp_t, conformance),
+    CYAML_FIELD_END};
+
+typedef typeof(((conf_file_t *)0)->tools) tools_t;
+static const cyaml_schema_field_t tools_fields[] = {
+    CYAML_FIELD_STRING_PTR("workspace_root", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, tools_t, workspace_root, 1, 4096),
+    CYAML_FIELD_UINT("max_file_bytes", CYAML_FLAG_OPTIONAL, tools_t, max_file_bytes),
+    CYAML_FIELD_STRING_PTR("searxng_url", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, tools_t, searxng_url, 0, 2048),
+    BOOL_FIELD("crawl_allow_private", CYAML_FLAG_OPTIONAL, tools_t, crawl_allow_private),
+    CYAML_FIELD_UINT("crawl_max_bytes", CYAML_FLAG_OPTIONAL, tools_t, crawl_max_bytes),
+    CYAML_FIELD_UINT("crawl_timeout_ms", CYAML_FLAG_OPTIONAL, tools_t, crawl_timeout_ms),
     CYAML_FIELD_END};
 
 static const cyaml_schema_field_t top_fields[] = {
     CYAML_FIELD_MAPPING("mcp", CYAML_FLAG_OPTIONAL, conf_file_t, mcp, mcp_fields),
+    CYAML_FIELD_MAPPING("tools", CYAML_FLAG_OPTIONAL, conf_file_t, tools, tools_fields),
     CYAML_FIELD_MAPPING("providers", CYAML_FLAG_OPTIONAL, conf_file_t, providers, providers_fields),
     CYAML_FIELD_MAPPING("auth", CYAML_FLAG_OPTIONAL, conf_file_t, auth, auth_fields),
     CYAML_FIELD_MAPPING("node", CYAML_FLAG_OPTIONAL, conf_file_t, node, node_fields),
@@ -470,6 +491,15 @@ static int build(tf_conf_t *c, const conf_file_t *f, const tf_yaml_lines_t *yl, 
     c->mcp_allowed_origins = calloc(f->mcp.allowed_origins_count + 1, sizeof(char *));
     for (unsigned i = 0; i < f->mcp.allowed_origins_count; i++)
         c->mcp_allowed_origins[i] = strdup(f->mcp.allowed_origins[i]);
+    c->mcp_conformance = f->mcp.conformance == CONF_TRUE;
+    c->tools_workspace_root = dup_or(f->tools.workspace_root, "var/workspaces");
+    c->tools_max_file_bytes = f->tools.max_file_bytes ? f->tools.max_file_bytes : 1024 * 1024;
+    c->tools_searxng_url = dup_or(f->tools.searxng_url, "");
+    if (c->tools_searxng_url[0] && strncmp(c->tools_searxng_url, "http://", 7) != 0 && strncmp(c->tools_searxng_url, "https://", 8) != 0)
+        err_add(e, tf_yaml_lines_get(yl, "tools.searxng_url"), "tools.searxng_url: must start with http:// or https://");
+    c->tools_crawl_allow_private = f->tools.crawl_allow_private == CONF_TRUE;
+    c->tools_crawl_max_bytes = f->tools.crawl_max_bytes ? f->tools.crawl_max_bytes : 2 * 1024 * 1024;
+    c->tools_crawl_timeout_ms = f->tools.crawl_timeout_ms ? f->tools.crawl_timeout_ms : 10000;
     return e->count == 0 ? 0 : -1;
 }
 
@@ -507,6 +537,8 @@ static void conf_free(tf_conf_t *c)
     for (unsigned i = 0; c->mcp_allowed_origins != NULL && i < c->mcp_allowed_origins_count; i++)
         free(c->mcp_allowed_origins[i]);
     free(c->mcp_allowed_origins);
+    free(c->tools_workspace_root);
+    free(c->tools_searxng_url);
     free(c->strategy);
     for (unsigned i = 0; c->providers_only != NULL && i < c->providers_only_count; i++)
         free(c->providers_only[i]);

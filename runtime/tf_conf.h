@@ -80,6 +80,14 @@ typedef struct tf_conf {
     unsigned mcp_page_size;         /* tools/list page size */
     char **mcp_allowed_origins;     /* Origins allowed besides the request's own host */
     unsigned mcp_allowed_origins_count;
+    int mcp_conformance;            /* add the conformance suite's fixture tools, prompts, resources */
+    /* tools (the MCP tools' own settings) */
+    char *tools_workspace_root;     /* code tools: <root>/<user id>/ per user */
+    uint64_t tools_max_file_bytes;  /* code tools: largest file read or written */
+    char *tools_searxng_url;        /* web search: a SearXNG instance ("" = off) */
+    int tools_crawl_allow_private;  /* web crawl: private and loopback targets allowed (tests only) */
+    uint64_t tools_crawl_max_bytes; /* web crawl: largest page fetched */
+    unsigned tools_crawl_timeout_ms;
 
     /* --- bookkeeping --- */
     char *path;          /* the file it came from */

@@ -33,7 +33,7 @@ run_capture() { # run_capture LABEL CMD... : streams output, then tallies it
   tally "$label" "$out" "$rc"
 }
 
-export TF_PG_DIR=$ROOT/var/test-pg
+export TF_PG_DIR=${TF_PG_DIR:-$ROOT/var/test-pg}   # several runs at once: give each its own (and TF_PLAIN/TF_TLS)
 TRIFORCE_JWT_SECRET=$(head -c 48 /dev/urandom | base64 -w0)
 export TRIFORCE_JWT_SECRET
 export TF_PLAIN=${TF_PLAIN:-19080}
