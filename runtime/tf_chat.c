@@ -80,6 +80,12 @@ typedef struct chat {
     outbuf_t pending, inflight;
     char id[64];
     long long created;
+
+    /* callback mode (tf_chat_start): the answer goes to cb, not to r */
+    tf_chat_done_fn cb;
+    void *cb_ud;
+    int cb_called;
+    int release_now; /* callback mode: freed on the tick after the callback, never under a caller's feet */
 } chat_t;
 
 static void try_next(chat_t *ch);
@@ -118,10 +124,36 @@ static void note_tried(chat_t *ch, const char *who, const char *what)
     snprintf(ch->tried + l, sizeof(ch->tried) - l, "%s%s: %s", l ? "; " : "", who, what);
 }
 
+/*
+ * A refusal or failure: an HTTP error answer, or in callback mode
+ * {"error":{code, message, param, status, retry_after}} to the callback
+ * (`extra` members, if any, are merged into the error object; stolen).
+ */
+static void chat_fail(chat_t *ch, int status, const char *retry_after, json_t *extra, const char *code, const char *param,
+                      const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+
+static h2o_timeout_t *timeout_for(h2o_loop_t *loop, uint64_t ms);
+static void maybe_free(chat_t *ch);
+
+static void on_free_later(h2o_timeout_entry_t *e)
+{
+    chat_t *ch = H2O_STRUCT_FROM_MEMBER(chat_t, deadline_timer, e);
+    ch->release_now = 1;
+    maybe_free(ch);
+}
+
 static void maybe_free(chat_t *ch)
 {
     if (ch->r != NULL || ch->db_pending)
         return;
+    if (ch->cb != NULL && !ch->release_now) {
+        /* Whoever called us may still touch ch after the callback returned. */
+        if (!h2o_timeout_is_linked(&ch->deadline_timer)) {
+            ch->deadline_timer.cb = on_free_later;
+            h2o_timeout_link(ch->thr->ctx.loop, timeout_for(ch->thr->ctx.loop, 0), &ch->deadline_timer);
+        }
+        return;
+    }
     json_decref(ch->req);
     tf_adapt_http_free(&ch->http);
     if (ch->parser != NULL)
@@ -193,6 +225,48 @@ static uint64_t remaining_ms(const chat_t *ch)
 {
     uint64_t now = tf_now_ns();
     return now >= ch->deadline_ns ? 0 : (ch->deadline_ns - now) / 1000000ull;
+}
+
+static void detach(chat_t *ch);
+
+static void chat_fail(chat_t *ch, int status, const char *retry_after, json_t *extra, const char *code, const char *param,
+                      const char *fmt, ...)
+{
+    char msg[700];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (ch->r == NULL) {
+        json_decref(extra);
+        return;
+    }
+    if (ch->cb != NULL) {
+        json_t *e = json_pack("{s:s, s:s, s:i}", "code", code, "message", msg, "status", status);
+        if (param != NULL)
+            json_object_set_new(e, "param", json_string(param));
+        if (retry_after != NULL)
+            json_object_set_new(e, "retry_after", json_integer(atoi(retry_after)));
+        if (extra != NULL)
+            json_object_update(e, extra);
+        json_decref(extra);
+        ch->cb_called = 1;
+        ch->cb(ch->cb_ud, status, json_pack("{s:o}", "error", e));
+        detach(ch);
+        maybe_free(ch);
+        return;
+    }
+    if (retry_after != NULL)
+        tf_add_header(ch->r, "retry-after", retry_after);
+    if (extra != NULL) {
+        json_t *e = json_pack("{s:s, s:s, s:s, s:O?}", "type", status == 429 ? "rate_limit_error" : status >= 500 ? "upstream_error" : "invalid_request_error",
+                              "code", code, "message", msg, "param", param ? json_string(param) : json_null());
+        json_object_update(e, extra);
+        json_decref(extra);
+        tf_respond_json(ch->r, status, json_pack("{s:o}", "error", e));
+        return;
+    }
+    tf_respond_error(ch->r, status, code, param, "%s", msg);
 }
 
 /* ------------------------------------------------------------------ */
@@ -510,14 +584,13 @@ static void fail_all(chat_t *ch)
         /* Every candidate's circuit is open: come back when the first one lets a probe through. */
         char ra[24];
         snprintf(ra, sizeof(ra), "%" PRIu64, ch->pick.retry_in_ms ? ch->pick.retry_in_ms / 1000 + 1 : 5);
-        tf_add_header(ch->r, "retry-after", ra);
-        tf_respond_error(ch->r, 503, "no_provider_available", "model", "no provider for '%s' could be tried%s%s", ch->model_req,
+        chat_fail(ch, 503, ra, NULL, "no_provider_available", "model", "no provider for '%s' could be tried%s%s", ch->model_req,
                          ch->tried[0] ? ": " : " (all are failing; retry shortly)", ch->tried);
         return;
     }
     if (remaining_ms(ch) == 0)
         note_tried(ch, "deadline", "reached");
-    tf_respond_error(ch->r, 502, "upstream_failed", NULL, "every provider failed for '%s' (%d attempt%s): %s", ch->model_req,
+    chat_fail(ch, 502, NULL, NULL, "upstream_failed", NULL, "every provider failed for '%s' (%d attempt%s): %s", ch->model_req,
                      ch->attempts, ch->attempts == 1 ? "" : "s", ch->tried);
 }
 
@@ -546,6 +619,18 @@ static void respond_full(chat_t *ch)
 {
     tf_req_t *r = ch->r;
     long long total = ch->prompt_tokens + ch->completion_tokens;
+    if (ch->cb != NULL) {
+        json_t *a = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:b, s:b, s:i, s:s?}", "response", ch->content, "model",
+                              ch->answered, "provider", ch->backend, "node", ch->node, "finish_reason", ch->finish_reason,
+                              "prompt_tokens", (json_int_t)ch->prompt_tokens, "completion_tokens", (json_int_t)ch->completion_tokens,
+                              "total_tokens", (json_int_t)total, "usage_estimated", ch->usage_estimated, "fallback_used",
+                              ch->cur_index > 0, "attempts", ch->attempts, "task", ch->pick.task);
+        ch->cb_called = 1;
+        ch->cb(ch->cb_ud, 200, a);
+        detach(ch);
+        maybe_free(ch);
+        return;
+    }
     tf_add_header(r, "x-triforce-provider", ch->node);
     tf_add_header(r, "x-triforce-fallback-used", ch->cur_index > 0 ? "true" : "false");
     if (ch->shape == TF_CHAT_CLIENT) {
@@ -655,29 +740,32 @@ static void on_admitted(void *ud, const tf_usage_verdict_t *v)
     tf_req_t *r = ch->r;
     r->dbq = NULL;
     if (v->verdict == TF_USAGE_UNAVAILABLE) {
-        tf_respond_db_unavailable(r);
+        chat_fail(ch, 503, "5", NULL, "database_unavailable", NULL, "the database is unavailable; try again shortly");
         return;
     }
     if (v->verdict != TF_USAGE_OK) {
         char ra[24];
         snprintf(ra, sizeof(ra), "%ld", v->retry_after);
-        tf_add_header(r, "retry-after", ra);
         int rate = v->verdict == TF_USAGE_RATE_LIMITED;
-        json_t *e = json_pack("{s:s, s:s, s:s, s:n, s:s, s:I, s:I, s:i, s:s}", "type", "rate_limit_error", "code",
-                              rate ? "rate_limit_exceeded" : "daily_token_limit_exceeded", "message",
-                              rate ? "too many requests this hour for your tier" : "the daily token limit of your tier is used up",
-                              "param", "limit", v->limit, "limit_value", (json_int_t)(rate ? v->requests_limit : v->tokens_limit),
-                              "used", (json_int_t)(rate ? v->requests_this_hour : v->tokens_used), "retry_after", (int)v->retry_after,
-                              "tier", ch->tier->id);
-        tf_respond_json(r, 429, json_pack("{s:o}", "error", e));
+        json_t *extra = json_pack("{s:s, s:I, s:I, s:i, s:s}", "limit", v->limit, "limit_value",
+                                  (json_int_t)(rate ? v->requests_limit : v->tokens_limit), "used",
+                                  (json_int_t)(rate ? v->requests_this_hour : v->tokens_used), "retry_after", (int)v->retry_after,
+                                  "tier", ch->tier->id);
+        chat_fail(ch, 429, ra, extra, rate ? "rate_limit_exceeded" : "daily_token_limit_exceeded", NULL, "%s",
+                  rate ? "too many requests this hour for your tier" : "the daily token limit of your tier is used up");
         return;
     }
     try_next(ch);
 }
 
-static void on_dispose(tf_req_t *r)
+/* The request is gone, or (callback mode) the answer was delivered: stop
+ * everything still running for it and free what no write still needs. */
+static void detach(chat_t *ch)
 {
-    chat_t *ch = r->hctx;
+    if (ch->r != NULL && ch->cb != NULL && ch->r->dbq != NULL && !ch->cb_called) {
+        tf_db_cancel(ch->r->dbq); /* the admission query */
+        ch->r->dbq = NULL;
+    }
     ch->r = NULL;
     if (ch->xfer != NULL) {
         /* The client left: the upstream transfer goes too. */
@@ -694,6 +782,21 @@ static void on_dispose(tf_req_t *r)
         settle_usage(ch);
         tf_usage_batch_add(ch->thr->usage, ch->subject, ch->answered, ch->prompt_tokens, ch->completion_tokens);
     }
+}
+
+static void on_dispose(tf_req_t *r)
+{
+    chat_t *ch = r->hctx;
+    detach(ch);
+    maybe_free(ch);
+}
+
+void tf_chat_cancel(tf_chat_t *ch)
+{
+    if (ch == NULL || ch->cb_called)
+        return;
+    ch->cb_called = 1; /* done is not called any more */
+    detach(ch);
     maybe_free(ch);
 }
 
@@ -701,7 +804,7 @@ static void on_dispose(tf_req_t *r)
 /* The request                                                         */
 
 /* Content checks the schema subset cannot say (string, null or an array of parts). */
-static int check_messages(tf_req_t *r, json_t *msgs, const char **last_user)
+static int check_messages(chat_t *ch, json_t *msgs, const char **last_user)
 {
     size_t i;
     json_t *m;
@@ -711,7 +814,7 @@ static int check_messages(tf_req_t *r, json_t *msgs, const char **last_user)
         char ptr[64];
         snprintf(ptr, sizeof(ptr), "/messages/%zu/content", i);
         if (c != NULL && !json_is_string(c) && !json_is_null(c) && !json_is_array(c)) {
-            tf_respond_error(r, 400, "invalid_type", ptr, "%s must be a string, null or an array of content parts", ptr);
+            chat_fail(ch, 400, NULL, NULL, "invalid_type", ptr, "%s must be a string, null or an array of content parts", ptr);
             return -1;
         }
         if (json_is_array(c)) {
@@ -720,49 +823,44 @@ static int check_messages(tf_req_t *r, json_t *msgs, const char **last_user)
             json_array_foreach(c, k, part) {
                 json_t *t = json_object_get(part, "type");
                 if (!json_is_object(part) || !json_is_string(t)) {
-                    tf_respond_error(r, 400, "invalid_type", ptr, "%s/%zu must be an object with a string \"type\"", ptr, k);
+                    chat_fail(ch, 400, NULL, NULL, "invalid_type", ptr, "%s/%zu must be an object with a string \"type\"", ptr, k);
                     return -1;
                 }
                 if (strcmp(json_string_value(t), "text") == 0 && !json_is_string(json_object_get(part, "text"))) {
-                    tf_respond_error(r, 400, "invalid_type", ptr, "%s/%zu/text must be a string", ptr, k);
+                    chat_fail(ch, 400, NULL, NULL, "invalid_type", ptr, "%s/%zu/text must be a string", ptr, k);
                     return -1;
                 }
             }
         }
-        if (json_is_string(c) && strcmp(json_string_value(json_object_get(m, "role")), "user") == 0)
-            *last_user = json_string_value(c);
-        if (json_is_array(c) && strcmp(json_string_value(json_object_get(m, "role")), "user") == 0 && json_array_size(c) > 0 &&
-            json_is_string(json_object_get(json_array_get(c, 0), "text")))
-            *last_user = json_string_value(json_object_get(json_array_get(c, 0), "text"));
+        const char *role = json_string_value(json_object_get(m, "role"));
+        if (role != NULL && strcmp(role, "user") == 0) {
+            if (json_is_string(c))
+                *last_user = json_string_value(c);
+            else if (json_is_array(c) && json_array_size(c) > 0 && json_is_string(json_object_get(json_array_get(c, 0), "text")))
+                *last_user = json_string_value(json_object_get(json_array_get(c, 0), "text"));
+        }
     }
     return 0;
 }
 
-int tf_chat_run(tf_req_t *r, json_t *req, int shape)
+/* Everything up to the first attempt (or the admission query). Returns
+ * NULL when the chat already ended (an error; in callback mode the
+ * callback has run and the chat is freed). */
+static chat_t *start(tf_req_t *r, json_t *req, int shape, tf_chat_done_fn cb, void *ud)
 {
     tf_conf_t *conf = r->conf;
     const char *model = json_string_value(json_object_get(req, "model"));
-    json_t *msgs = json_object_get(req, "messages");
-    const char *last_user = NULL;
     if (model == NULL || model[0] == '\0')
         model = "auto";
-    if (check_messages(r, msgs, &last_user) != 0)
-        return 0;
-    int strategy = -1;
-    const char *sname = json_string_value(json_object_get(req, "strategy"));
-    if (sname != NULL && (strategy = tf_strategy_from_name(sname)) < 0) {
-        tf_respond_error(r, 400, "invalid_value", "/strategy", "/strategy must be one of fallback, round_robin, fastest, cheapest, best, random");
-        return 0;
-    }
-
     chat_t *ch = calloc(1, sizeof(*ch));
     ch->thr = r->thr;
     ch->req = json_incref(req);
     ch->shape = shape;
-    ch->stream = shape == TF_CHAT_OPENAI && json_is_true(json_object_get(req, "stream"));
+    ch->cb = cb;
+    ch->cb_ud = ud;
+    ch->stream = cb == NULL && shape == TF_CHAT_OPENAI && json_is_true(json_object_get(req, "stream"));
     ch->include_usage = json_is_true(json_object_get(json_object_get(req, "stream_options"), "include_usage"));
     ch->allow_fallback = !json_is_false(json_object_get(req, "fallback"));
-    ch->strategy = strategy < 0 ? conf->mesh->strategy : strategy;
     snprintf(ch->model_req, sizeof(ch->model_req), "%s", model);
     ch->tier = &tf_tiers[r->who.tier];
     if (r->who.authenticated)
@@ -782,38 +880,59 @@ int tf_chat_run(tf_req_t *r, json_t *req, int shape)
     snprintf(ch->id, sizeof(ch->id), "chatcmpl-%s", r->id);
     ch->created = (long long)time(NULL);
     ch->r = r;
-    r->hctx = ch;
-    r->on_dispose = on_dispose;
+    /* The HTTP request owns the chat only when the chat answers it. */
+    if (cb == NULL) {
+        r->hctx = ch;
+        r->on_dispose = on_dispose;
+    }
     ch->deadline_timer.cb = on_deadline;
     h2o_timeout_link(r->thr->ctx.loop, timeout_for(r->thr->ctx.loop, conf->deadline_ms), &ch->deadline_timer);
 
+    const char *last_user = NULL;
+    if (check_messages(ch, json_object_get(req, "messages"), &last_user) != 0)
+        return NULL;
+    int strategy = -1;
+    const char *sname = json_string_value(json_object_get(req, "strategy"));
+    if (sname != NULL && (strategy = tf_strategy_from_name(sname)) < 0) {
+        chat_fail(ch, 400, NULL, NULL, "invalid_value", "/strategy", "/strategy must be one of fallback, round_robin, fastest, cheapest, best, random");
+        return NULL;
+    }
+    ch->strategy = strategy < 0 ? conf->mesh->strategy : strategy;
     tf_mesh_candidates(conf->mesh, conf, model, last_user, ch->tier, ch->strategy, ch->allow_fallback, tf_now_ns(), ch->cand,
                        MAX_CANDIDATES, &ch->pick);
     ch->ncand = ch->pick.count;
     if (!ch->pick.known) {
-        tf_respond_error(r, 404, "model_not_found", "model", "the model '%s' does not exist (GET /v1/models lists them)", model);
-        return 0;
+        chat_fail(ch, 404, NULL, NULL, "model_not_found", "model", "the model '%s' does not exist (GET /v1/models lists them)", model);
+        return NULL;
     }
     if (!ch->pick.allowed) {
-        tf_respond_error(r, 403, "model_not_allowed", "model", "the %s tier cannot use '%s' (GET /v1/client/models lists yours)",
-                         ch->tier->id, model);
-        return 0;
+        chat_fail(ch, 403, NULL, NULL, "model_not_allowed", "model", "the %s tier cannot use '%s' (GET /v1/client/models lists yours)",
+                  ch->tier->id, model);
+        return NULL;
     }
-    if (!ch->pick.usable) {
-        tf_add_header(r, "retry-after", "60");
-        tf_respond_error(r, 503, "no_provider_available", "model", "no configured provider serves '%s' now", model);
-        return 0;
-    }
-    if (ch->ncand == 0) {
-        tf_respond_error(r, 503, "no_provider_available", "model", "no provider serves '%s' now", model);
-        return 0;
+    if (!ch->pick.usable || ch->ncand == 0) {
+        chat_fail(ch, 503, "60", NULL, "no_provider_available", "model", "no configured provider serves '%s' now", model);
+        return NULL;
     }
     if (!tf_usage_needs_admission(ch->tier, ch->cand[0].model->name)) {
         try_next(ch); /* no hourly rate, no token limit: nothing to ask the database */
-        return 0;
+        return ch->r != NULL ? ch : NULL;
     }
     r->dbq = tf_usage_admit(r->thr->db, &ch->admit, ch->subject, ch->tier, ch->cand[0].model->name, on_admitted, ch);
-    if (r->dbq == NULL)
-        tf_respond_db_unavailable(r);
+    if (r->dbq == NULL) {
+        chat_fail(ch, 503, "5", NULL, "database_unavailable", NULL, "the database is unavailable; try again shortly");
+        return NULL;
+    }
+    return ch;
+}
+
+int tf_chat_run(tf_req_t *r, json_t *req, int shape)
+{
+    start(r, req, shape, NULL, NULL);
     return 0;
+}
+
+tf_chat_t *tf_chat_start(tf_req_t *r, json_t *req, tf_chat_done_fn done, void *ud)
+{
+    return start(r, req, TF_CHAT_CLIENT, done, ud);
 }

@@ -31,4 +31,21 @@ enum {
  */
 int tf_chat_run(tf_req_t *r, json_t *req, int shape);
 
+/*
+ * The same for callers that are not an HTTP route of their own (MCP
+ * tools): the outcome goes to done(ud, status, answer), answer owned by the
+ * callee: on success (200) {response, model, provider, node, finish_reason,
+ * prompt_tokens, completion_tokens, total_tokens, usage_estimated,
+ * fallback_used, attempts, task}; otherwise {"error":{code, message,
+ * status, param?, retry_after?, limit?...}}. Never streams. Metered like a
+ * chat. The chat uses r->dbq while it is admitted, never r->hctx or
+ * r->on_dispose. Returns the running chat, or NULL when done already ran;
+ * tf_chat_cancel stops a running one (the request is going away) and done
+ * is then not called.
+ */
+typedef struct chat tf_chat_t;
+typedef void (*tf_chat_done_fn)(void *ud, int status, json_t *answer);
+tf_chat_t *tf_chat_start(tf_req_t *r, json_t *req, tf_chat_done_fn done, void *ud);
+void tf_chat_cancel(tf_chat_t *ch);
+
 #endif
