@@ -1,0 +1,118 @@
+/*
+ * tools/chat.c - the MCP tools of spec/tools/chat.yaml: chat and
+ * specialist, over the same Mesh Brain as /v1/chat/completions (tf_chat in
+ * callback mode: tier-filtered models, failover, metering).
+ */
+#include <string.h>
+
+#include "tf_chat.h"
+#include "tf_tool.h"
+
+typedef struct chat_tool {
+    tf_tool_call_t *call;
+    tf_chat_t *chat; /* running; NULL once answered */
+    int answered;
+} chat_tool_t;
+
+static void on_answer(void *ud, int status, json_t *a)
+{
+    chat_tool_t *t = ud;
+    t->chat = NULL;
+    t->answered = 1;
+    if (status == 200) {
+        tf_tool_result(t->call, json_pack("{s:O, s:O, s:O, s:O, s:O, s:O}", "response", json_object_get(a, "response"), "model",
+                                          json_object_get(a, "model"), "provider", json_object_get(a, "provider"), "total_tokens",
+                                          json_object_get(a, "total_tokens"), "usage_estimated", json_object_get(a, "usage_estimated"),
+                                          "fallback_used", json_object_get(a, "fallback_used")));
+    } else {
+        json_t *e = json_object_get(a, "error");
+        const char *code = json_string_value(json_object_get(e, "code"));
+        json_t *ra = json_object_get(e, "retry_after");
+        if (json_is_integer(ra))
+            tf_tool_fail(t->call, "%s (%s; retry after %lld s)", json_string_value(json_object_get(e, "message")), code ? code : "error",
+                         (long long)json_integer_value(ra));
+        else
+            tf_tool_fail(t->call, "%s (%s)", json_string_value(json_object_get(e, "message")), code ? code : "error");
+    }
+    json_decref(a);
+}
+
+/* The client left: the chat (and its upstream transfer) goes too. */
+static void on_gone(tf_tool_call_t *call)
+{
+    chat_tool_t *t = call->hctx;
+    if (t->chat != NULL)
+        tf_chat_cancel(t->chat);
+    t->chat = NULL;
+}
+
+static int run(tf_tool_call_t *call, json_t *req)
+{
+    chat_tool_t *t = h2o_mem_alloc_pool(&call->r->h2o->pool, sizeof(*t));
+    memset(t, 0, sizeof(*t));
+    t->call = call;
+    call->hctx = t;
+    call->on_gone = on_gone;
+    tf_chat_t *c = tf_chat_start(call->r, req, on_answer, t);
+    if (!t->answered)
+        t->chat = c;
+    json_decref(req);
+    return 0;
+}
+
+static json_t *messages(const char *system, const char *user)
+{
+    json_t *m = json_array();
+    if (system != NULL && system[0])
+        json_array_append_new(m, json_pack("{s:s, s:s}", "role", "system", "content", system));
+    json_array_append_new(m, json_pack("{s:s, s:s}", "role", "user", "content", user));
+    return m;
+}
+
+/* chat: Chat with a model */
+int tf_tool_chat(tf_tool_call_t *call)
+{
+    json_t *req = json_pack("{s:s, s:o}", "model", tf_tool_arg_str(call, "model", "auto"), "messages",
+                            messages(tf_tool_arg_str(call, "system", NULL), tf_tool_arg_str(call, "message", "")));
+    const char *copy[] = {"temperature", "max_tokens", "strategy"};
+    for (size_t i = 0; i < sizeof(copy) / sizeof(copy[0]); i++) {
+        json_t *v = json_object_get(call->args, copy[i]);
+        if (v != NULL)
+            json_object_set(req, copy[i], v);
+    }
+    return run(call, req);
+}
+
+/* The experts' system prompts. */
+static const struct {
+    const char *name, *prompt;
+} experts[] = {
+    {"coder", "You are a senior software engineer. Answer with correct, idiomatic, tested code and explain only what is not obvious."},
+    {"reviewer", "You are a meticulous code reviewer. Find bugs, security problems and unclear code; say what to change and why."},
+    {"architect", "You are a software architect. Weigh designs by their failure modes, costs and operability; recommend one and say why."},
+    {"researcher", "You are a careful researcher. Separate what is known from what is guessed, and say how sure you are."},
+    {"mathematician", "You are a mathematician. Reason step by step, check each step, and state the result precisely."},
+    {"writer", "You are a professional writer and editor. Write clearly and concisely for the reader the user names."},
+    {"translator", "You are a translator. Translate faithfully, keep tone and register, and note idioms that do not carry over."},
+    {"teacher", "You are a patient teacher. Explain from what the learner knows, one idea at a time, with a small example."},
+    {"brumo", "You are Brumo, the TriForce house assistant: helpful, brief and precise, with a dry sense of humour that never gets in "
+              "the way of the answer."},
+};
+
+/* specialist: Ask a specialist */
+int tf_tool_specialist(tf_tool_call_t *call)
+{
+    const char *who = tf_tool_arg_str(call, "expert", "brumo");
+    const char *prompt = experts[0].prompt;
+    for (size_t i = 0; i < sizeof(experts) / sizeof(experts[0]); i++)
+        if (strcmp(experts[i].name, who) == 0)
+            prompt = experts[i].prompt;
+    const char *context = tf_tool_arg_str(call, "context", NULL);
+    const char *question = tf_tool_arg_str(call, "question", "");
+    json_t *msgs = json_array();
+    json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "system", "content", prompt));
+    if (context != NULL && context[0])
+        json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "user", "content", context));
+    json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "user", "content", question));
+    return run(call, json_pack("{s:s, s:o}", "model", tf_tool_arg_str(call, "model", "auto"), "messages", msgs));
+}
