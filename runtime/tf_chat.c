@@ -643,17 +643,29 @@ static void respond_full(chat_t *ch)
                                   "usage_estimated", ch->usage_estimated, "task", ch->pick.task));
         return;
     }
-    json_t *msg = json_pack("{s:s, s:s}", "role", "assistant", "content", ch->content);
-    json_t *body = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:n, s:s}], s:{s:I, s:I, s:I}}", "id", ch->id, "object",
-                             "chat.completion", "created", (json_int_t)ch->created, "model", ch->answered, "choices", "index", 0,
-                             "message", msg, "logprobs", "finish_reason", ch->finish_reason, "usage", "prompt_tokens",
-                             (json_int_t)ch->prompt_tokens, "completion_tokens", (json_int_t)ch->completion_tokens, "total_tokens",
-                             (json_int_t)total);
-    json_object_set_new(body, "triforce",
-                        json_pack("{s:s, s:s, s:b, s:i, s:s, s:b, s:s?}", "provider", ch->backend, "node", ch->node, "fallback_used",
-                                  ch->cur_index > 0, "attempts", ch->attempts, "strategy", tf_strategy_name(ch->strategy),
-                                  "usage_estimated", ch->usage_estimated, "task", ch->pick.task));
-    tf_respond_json(r, 200, body);
+    /* chat.completion written directly (jansson's pack and dump were a tenth
+     * of the gateway's time per answer). Everything but the text is ours:
+     * ids, model and provider names, finish reasons, numbers. */
+    outbuf_t b = {0};
+    char head[768];
+    int n = snprintf(head, sizeof(head),
+                     "{\"id\":\"%s\",\"object\":\"chat.completion\",\"created\":%lld,\"model\":\"%s\",\"choices\":[{\"index\":0,"
+                     "\"message\":{\"role\":\"assistant\",\"content\":\"",
+                     ch->id, ch->created, ch->answered);
+    out_append(&b, head, (size_t)n);
+    out_json_text(&b, ch->content, strlen(ch->content));
+    n = snprintf(head, sizeof(head),
+                 "\"},\"logprobs\":null,\"finish_reason\":\"%s\"}],\"usage\":{\"prompt_tokens\":%lld,\"completion_tokens\":%lld,"
+                 "\"total_tokens\":%lld},\"triforce\":{\"provider\":\"%s\",\"node\":\"%s\",\"fallback_used\":%s,\"attempts\":%d,"
+                 "\"strategy\":\"%s\",\"usage_estimated\":%s%s%s%s}}\n",
+                 ch->finish_reason, ch->prompt_tokens, ch->completion_tokens, total, ch->backend, ch->node,
+                 ch->cur_index > 0 ? "true" : "false", ch->attempts, tf_strategy_name(ch->strategy),
+                 ch->usage_estimated ? "true" : "false", ch->pick.task ? ",\"task\":\"" : "", ch->pick.task ? ch->pick.task : "",
+                 ch->pick.task ? "\"" : "");
+    out_append(&b, head, (size_t)n);
+    h2o_iovec_t body = h2o_strdup(&r->h2o->pool, b.data, b.len);
+    free(b.data);
+    tf_respond_raw(r, 200, "application/json", body);
 }
 
 static void end_stream(chat_t *ch, const char *error)

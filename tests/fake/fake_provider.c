@@ -22,6 +22,7 @@
  *   --prompt-tokens N         reported input tokens (default 12)
  *   --completion-tokens N     tokens per answer (default 30)
  *   --hang                    accept chat requests and never answer them
+ *   --word TEXT               every token is TEXT instead of "wN " (escaping tests)
  *   --reset-after-chunks N    cut streams abruptly after N token events
  *   --error-mid-stream N      send the protocol's in-stream error after N token events, then end
  *   --no-usage                leave out every usage/count field
@@ -511,10 +512,23 @@ static const char *finish_word(pending_t *p)
     return (p->truncated ? cut : ok)[p->proto];
 }
 
+/* --word TEXT: every token is TEXT (JSON-escaped once here) instead of "wN ",
+ * so tests can check that quotes, backslashes, newlines and non-ASCII text
+ * survive the gateway's translation and re-encoding. */
+static char g_word_json[1024];
+
+static void word(pending_t *p, long i)
+{
+    if (g_word_json[0])
+        outf(p, "%s", g_word_json);
+    else
+        outf(p, "w%ld ", i);
+}
+
 static void text_all(pending_t *p)
 {
     for (long i = 1; i <= p->ntok; i++)
-        outf(p, "w%ld ", i);
+        word(p, i);
 }
 
 static void openai_usage(pending_t *p)
@@ -560,7 +574,7 @@ static void gemini_chunk(pending_t *p, long i, int last)
     p->gem_opened = 1;
     outf(p, "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"");
     if (i > 0)
-        outf(p, "w%ld ", i);
+        word(p, i);
     outf(p, "\"}],\"role\":\"model\"}");
     if (last)
         outf(p, ",\"finishReason\":\"%s\"", finish_word(p));
@@ -670,14 +684,16 @@ static int stream_token(pending_t *p, long i)
     switch (p->proto) {
     case P_OPENAI:
         openai_chunk_head(p);
-        outf(p, "[{\"index\":0,\"delta\":{\"content\":\"w%ld \"},\"logprobs\":null,\"finish_reason\":null}]", i);
+        outf(p, "[{\"index\":0,\"delta\":{\"content\":\"");
+        word(p, i);
+        outf(p, "\"},\"logprobs\":null,\"finish_reason\":null}]");
         openai_chunk_tail(p);
         return 0;
     case P_ANTHROPIC:
-        outf(p,
-             "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
-             "\"delta\":{\"type\":\"text_delta\",\"text\":\"w%ld \"}}\n\n",
-             i);
+        outf(p, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+                "\"delta\":{\"type\":\"text_delta\",\"text\":\"");
+        word(p, i);
+        outf(p, "\"}}\n\n");
         return 0;
     case P_GEMINI: {
         int last = i == p->ntok && p->fault_at != p->ntok;
@@ -686,7 +702,8 @@ static int stream_token(pending_t *p, long i)
     }
     default:
         ollama_head(p);
-        outf(p, "w%ld \"},\"done\":false}\n", i);
+        word(p, i);
+        outf(p, "\"},\"done\":false}\n");
         return 0;
     }
 }
@@ -1451,6 +1468,16 @@ int main(int argc, char **argv)
             cfg.require_key = 1;
         } else if (v == NULL) {
             return usage_exit(o);
+        } else if (!strcmp(o, "--word")) {
+            /* JSON-escaped once, without the quotes. */
+            json_t *js = json_string(v);
+            char *d = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
+            json_decref(js);
+            if (d == NULL || strlen(d) < 2 || strlen(d) - 2 >= sizeof(g_word_json))
+                return usage_exit(o);
+            snprintf(g_word_json, sizeof(g_word_json), "%.*s", (int)(strlen(d) - 2), d + 1);
+            free(d);
+            i++;
         } else if (!strcmp(o, "--port")) {
             if (cli_long(v, 1, 65535, &port) != 0)
                 return usage_exit(o);

@@ -138,3 +138,18 @@ wait_for "" 3 closed_over $((c0 + 1))
 expect_eq "  ... and over h2 (stream reset)" "$(fake_stat groq .client_closed)" $((c0 + 2))
 expect_eq "  ... nothing left running upstream" "$(fake_stat groq .active)" 0
 fake_config groq '{"reset":true}'
+
+# --- text that needs escaping survives both ways (JSON and SSE) ---------------------------
+fake_kill groq
+WORD=$(printf 'q"b\\s\nt\t\xe2\x9c\x93 \x01e ')
+fake_start groq --completion-tokens 2 --word "$WORD"
+chat "{\"model\":\"groq/llama-3.3-70b\",$BODY_HI}"
+expect_eq "quotes, backslash, newline, tab, UTF-8 and a control character: the same text (JSON)" \
+  "$(printf '%s' "$BODY" | jq -j '.choices[0].message.content' | od -An -tx1 | tr -d ' \n')" "$(printf '%s%s' "$WORD" "$WORD" | od -An -tx1 | tr -d ' \n')"
+out=$(curl -sN -m 10 -H 'content-type: application/json' -H "Authorization: Bearer $U_TOKEN" \
+  --data "{\"model\":\"groq/llama-3.3-70b\",\"stream\":true,$BODY_HI}" "$(plain /v1/chat/completions)")
+expect_eq "  ... and the same text streamed (SSE chunks)" \
+  "$(grep '^data: {' <<<"$out" | sed 's/^data: //' | jq -j '.choices[0].delta.content // empty' | od -An -tx1 | tr -d ' \n')" \
+  "$(printf '%s%s' "$WORD" "$WORD" | od -An -tx1 | tr -d ' \n')"
+fake_kill groq
+fake_start groq --prompt-tokens 11 --completion-tokens 6
