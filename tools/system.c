@@ -200,3 +200,23 @@ int tf_tool_find_tools(tf_tool_call_t *call)
     tf_tool_result(call, json_pack("{s:I, s:o}", "count", (json_int_t)json_array_size(list), "tools", list));
     return 0;
 }
+
+/* health: Health */
+int tf_tool_health(tf_tool_call_t *call)
+{
+    tf_req_t *r = call->r;
+    int up = tf_db_is_up(r->thr->db);
+    tf_tool_result(call, json_pack("{s:s, s:s, s:s, s:s, s:I}", "status", up ? "ok" : "degraded", "database", up ? "up" : "down",
+                                   "version", TF_VERSION, "node", r->conf->node_name, "conf_generation", (json_int_t)r->conf->generation));
+    return 0;
+}
+
+/* limits: My limits (-1: unlimited) */
+int tf_tool_limits(tf_tool_call_t *call)
+{
+    const tf_tier_t *t = &tf_tiers[call->r->who.tier];
+    tf_tool_result(call, json_pack("{s:s, s:I, s:b, s:I, s:b, s:b}", "tier", t->id, "daily_tokens", (json_int_t)t->daily_tokens,
+                                   "ollama_unlimited", t->ollama_unlimited, "requests_per_hour", (json_int_t)t->requests_per_hour,
+                                   "mcp_access", t->mcp_access, "priority", t->priority));
+    return 0;
+}

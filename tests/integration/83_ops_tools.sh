@@ -1,0 +1,107 @@
+# MCP tools about the gateway itself: health, limits, the Mesh Brain
+# (providers, route previews, task classification, strategies, model info)
+# and the admin tools (admins only, audited), each with good and bad arguments.
+. "$TF_ROOT/tests/lib.sh"
+. "$TF_ROOT/tests/lib_mesh.sh"
+trap mesh_stop EXIT
+mesh_start --completion-tokens 3 || { fail "fake providers and mesh conf"; exit 0; }
+mesh_admin
+mesh_user registered
+REG=$U_TOKEN; REG_EMAIL=$U_EMAIL
+MCP=$(plain /v1/mcp)
+H=(-H 'content-type: application/json' -H 'accept: application/json, text/event-stream' -H 'mcp-protocol-version: 2025-11-25')
+session() { # session TOKEN -> SID
+  req -X POST "${H[@]}" -H "Authorization: Bearer $1" \
+    --data '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{}}}' "$MCP"
+  header mcp-session-id
+}
+SREG=$(session "$REG"); SADM=$(session "$ADMIN_TOKEN")
+call() { # call TOKEN SID TOOL ARGS
+  req -X POST "${H[@]}" -H "Authorization: Bearer $1" -H "mcp-session-id: $2" \
+    --data "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"$3\",\"arguments\":$4}}" "$MCP"; }
+u() { call "$REG" "$SREG" "$@"; }
+a() { call "$ADMIN_TOKEN" "$SADM" "$@"; }
+sc() { jqr ".result.structuredContent$1"; }
+bad() { # bad TOOL ARGS FIELD RULE (as the registered user)
+  u "$1" "$2"
+  expect_eq "$1 with bad arguments: isError naming $3 ($4)" "$(jqr '[.result.isError, .result._meta.field, .result._meta.rule] | join(",")')" "true,$3,$4"
+}
+
+u health '{}'
+expect_eq "health" "$(sc '| [.status, .database] | join(",")')" "ok,up"
+bad health '{"x":1}' /x additionalProperties
+u limits '{}'
+expect_eq "limits (registered)" "$(sc '| [.tier, .daily_tokens, .requests_per_hour, .mcp_access] | join(",")')" "registered,100000,30,true"
+bad limits '{"tier":"pro"}' /tier additionalProperties
+
+u providers '{}'
+expect_eq "providers: the six switched on are usable" "$(sc '.providers | map(select(.nodes[0].usable)) | length')" 6
+expect_eq "  ... a disabled one says why" "$(sc '.providers[] | select(.id == "openai") | .nodes[0].reason')" disabled
+u providers '{"provider":"ollama"}'
+expect_eq "providers ollama: two nodes" "$(sc '.providers[0].nodes | map(.node) | join(",")')" "primary,backup"
+u providers '{"provider":"nobody"}'
+expect_eq "providers nobody: a tool error" "$(jqr .result.isError)" true
+bad providers '{"provider":""}' /provider minLength
+
+mesh_user unlimited
+UNL=$U_TOKEN; SUNL=$(session "$UNL")
+call "$UNL" "$SUNL" route_preview '{"model":"llama-3.3-70b","strategy":"cheapest"}'
+expect_eq "route_preview, cheapest llama-3.3-70b: openrouter, groq, cerebras" "$(sc '.candidates | map(.node) | join(",")')" \
+  "openrouter/default,groq/default,cerebras/default"
+call "$UNL" "$SUNL" route_preview '{"model":"auto","text":"solve this integral"}'
+expect_eq "route_preview auto: the math task" "$(sc .task)" math
+u route_preview '{"model":"groq/llama-3.3-70b"}'
+expect_contains "route_preview for a model above the tier: a tool error" "$(jqr '.result.content[0].text')" "cannot use"
+bad route_preview '{}' /model required
+bad route_preview '{"model":"x","strategy":"psychic"}' /strategy enum
+
+u classify_task '{"text":"write a haiku about rain"}'
+expect_eq "classify_task: creative, with its models" "$(sc '| [.task, (.models | length > 0)] | join(",")')" "creative,true"
+bad classify_task '{"text":""}' /text minLength
+u strategies '{}'
+expect_eq "strategies: six, default fallback" "$(sc '| [(.strategies | length), .default] | join(",")')" "6,fallback"
+bad strategies '{"all":true}' /all additionalProperties
+u model_info '{"model":"llama-3.3-70b"}'
+expect_eq "model_info llama-3.3-70b: four providers list it, none allowed for registered" \
+  "$(sc '| [(.models | length), (.models | map(select(.allowed)) | length)] | join(",")')" "4,0"
+u model_info '{"model":"ollama/kimi-k2:1t-cloud"}'
+expect_eq "model_info for an ollama model: allowed and available" "$(sc '.models[0] | [.allowed, .available] | join(",")')" "true,true"
+u model_info '{"model":"nope"}'
+expect_eq "model_info nope: a tool error" "$(jqr .result.isError)" true
+bad model_info '{"model":7}' /model type
+
+# --- admin tools -------------------------------------------------------------------------
+for t in admin_users admin_audit_log admin_reset_providers admin_reload; do
+  u $t '{}'
+  expect_contains "$t as a registered user: refused" "$(jqr '[.result.isError, .result.content[0].text] | join(" ")')" "true $t is for administrators"
+done
+u admin_set_tier "{\"email\":\"$REG_EMAIL\",\"tier\":\"pro\"}"
+expect_eq "admin_set_tier as a registered user: refused, nothing changed" \
+  "$(jqr .result.isError) $(psql "$TRIFORCE_DATABASE_URL" -tAc "SELECT tier FROM users WHERE email = '$REG_EMAIL'")" "true registered"
+a admin_users "{\"search\":\"$REG_EMAIL\"}"
+expect_eq "admin_users: search finds the user" "$(sc '| [.total, .users[0].email] | join(",")')" "1,$REG_EMAIL"
+a admin_users '{"search":"%"}'
+expect_eq "  ... a % in the search is a literal, not a wildcard" "$(sc .total)" 0
+bad admin_users '{"limit":0}' /limit minimum
+a admin_set_tier "{\"email\":\"$REG_EMAIL\",\"tier\":\"pro\"}"
+expect_eq "admin_set_tier: pro" "$(sc .tier)" pro
+u limits '{}'
+expect_eq "  ... the user's next request has pro's limits" "$(sc .tier)" pro
+a admin_set_tier '{"email":"nobody@example.com","tier":"pro"}'
+expect_eq "admin_set_tier for nobody: a tool error" "$(jqr '[.result.isError, .result.content[0].text] | join(",")')" "true,no such user"
+a admin_set_tier "{\"email\":\"$REG_EMAIL\",\"tier\":\"gold\"}"
+expect_eq "admin_set_tier gold: /tier (enum)" "$(jqr '[.result._meta.field, .result._meta.rule] | join(",")')" "/tier,enum"
+a admin_disable_user "{\"email\":\"$REG_EMAIL\"}"
+expect_eq "admin_disable_user" "$(sc .disabled)" true
+u health '{}'
+expect_eq "  ... the user is refused at once (403, disabled)" "$STATUS $(jqr .error.code)" "403 account_disabled"
+a admin_disable_user "{\"email\":\"$REG_EMAIL\",\"disabled\":false}"
+u health '{}'
+expect_eq "  ... and enabled again" "$(sc .status)" ok
+a admin_audit_log '{"limit":3}'
+expect_eq "admin_audit_log: the last actions, newest first" "$(sc '.entries | map(.action) | join(",")')" "set_disabled,set_disabled,set_tier"
+bad admin_audit_log '{"limit":"x"}' /limit type
+a admin_reset_providers '{}'
+expect_eq "admin_reset_providers" "$(sc .reset)" true
+a admin_reload '{}'
+expect_eq "admin_reload: the configuration reloaded" "$(sc .reloaded)" true
