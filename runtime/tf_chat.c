@@ -86,6 +86,7 @@ typedef struct chat {
     void *cb_ud;
     int cb_called;
     int release_now; /* callback mode: freed on the tick after the callback, never under a caller's feet */
+    tf_db_query_t *adq; /* callback mode: the admission query (several chats may share one request) */
 } chat_t;
 
 static void try_next(chat_t *ch);
@@ -749,8 +750,10 @@ static void finalize(chat_t *ch, int ok, const char *error)
 static void on_admitted(void *ud, const tf_usage_verdict_t *v)
 {
     chat_t *ch = ud;
-    tf_req_t *r = ch->r;
-    r->dbq = NULL;
+    if (ch->cb != NULL)
+        ch->adq = NULL;
+    else
+        ch->r->dbq = NULL;
     if (v->verdict == TF_USAGE_UNAVAILABLE) {
         chat_fail(ch, 503, "5", NULL, "database_unavailable", NULL, "the database is unavailable; try again shortly");
         return;
@@ -774,9 +777,9 @@ static void on_admitted(void *ud, const tf_usage_verdict_t *v)
  * everything still running for it and free what no write still needs. */
 static void detach(chat_t *ch)
 {
-    if (ch->r != NULL && ch->cb != NULL && ch->r->dbq != NULL && !ch->cb_called) {
-        tf_db_cancel(ch->r->dbq); /* the admission query */
-        ch->r->dbq = NULL;
+    if (ch->adq != NULL) {
+        tf_db_cancel(ch->adq); /* the admission query */
+        ch->adq = NULL;
     }
     ch->r = NULL;
     if (ch->xfer != NULL) {
@@ -930,8 +933,12 @@ static chat_t *start(tf_req_t *r, json_t *req, int shape, tf_chat_done_fn cb, vo
         try_next(ch); /* no hourly rate, no token limit: nothing to ask the database */
         return ch->r != NULL ? ch : NULL;
     }
-    r->dbq = tf_usage_admit(r->thr->db, &ch->admit, ch->subject, ch->tier, ch->cand[0].model->name, on_admitted, ch);
-    if (r->dbq == NULL) {
+    tf_db_query_t *q = tf_usage_admit(r->thr->db, &ch->admit, ch->subject, ch->tier, ch->cand[0].model->name, on_admitted, ch);
+    if (cb != NULL)
+        ch->adq = q;
+    else
+        r->dbq = q;
+    if (q == NULL) {
         chat_fail(ch, 503, "5", NULL, "database_unavailable", NULL, "the database is unavailable; try again shortly");
         return NULL;
     }

@@ -38,8 +38,8 @@ int tf_chat_run(tf_req_t *r, json_t *req, int shape);
  * prompt_tokens, completion_tokens, total_tokens, usage_estimated,
  * fallback_used, attempts, task}; otherwise {"error":{code, message,
  * status, param?, retry_after?, limit?...}}. Never streams. Metered like a
- * chat. The chat uses r->dbq while it is admitted, never r->hctx or
- * r->on_dispose. Returns the running chat, or NULL when done already ran;
+ * chat. It uses none of r's handles (dbq, hctx, on_dispose), so several
+ * may run for one request. Returns the running chat, or NULL when done already ran;
  * tf_chat_cancel stops a running one (the request is going away) and done
  * is then not called.
  */

@@ -11,6 +11,8 @@
 #include "tf_db.h"
 #include "tf_health.h"
 #include "tf_log.h"
+#include "tf_metrics.h"
+#include "tf_work.h"
 #include "tf_server.h"
 #include "tf_tool.h"
 
@@ -185,5 +187,131 @@ int tf_tool_admin_reload(tf_tool_call_t *call)
     call->hctx = w;
     call->on_gone = reload_gone;
     tf_server_request_reload(on_reloaded, w);
+    return 0;
+}
+
+/* admin_metrics: Metrics (admin) */
+int tf_tool_admin_metrics(tf_tool_call_t *call)
+{
+    if (!admin_only(call))
+        return 0;
+    const char *filter = tf_tool_arg_str(call, "filter", "");
+    h2o_buffer_t *buf;
+    h2o_buffer_init(&buf, &h2o_socket_buffer_prototype);
+    tf_metrics_render(&buf);
+    /* Whole lines that contain the filter. */
+    size_t cap = buf->size + 1, o = 0;
+    char *out = malloc(cap);
+    for (size_t i = 0; i < buf->size;) {
+        const char *nl = memchr(buf->bytes + i, '\n', buf->size - i);
+        size_t len = nl ? (size_t)(nl - (buf->bytes + i)) + 1 : buf->size - i;
+        if (filter[0] == '\0' || memmem(buf->bytes + i, len, filter, strlen(filter)) != NULL) {
+            memcpy(out + o, buf->bytes + i, len);
+            o += len;
+        }
+        i += len;
+    }
+    out[o] = '\0';
+    h2o_buffer_dispose(&buf);
+    tf_tool_text(call, "%s", out);
+    free(out);
+    return 0;
+}
+
+/* admin_logs: Logs (admin). Reading the file is a job for a worker thread. */
+typedef struct logs_job {
+    tf_tool_call_t *call;
+    char path[4096], contains[256];
+    long lines;
+    char *text; /* result, or NULL with err */
+    char err[256];
+} logs_job_t;
+
+#define LOG_TAIL_BYTES (1u << 20)
+
+static void logs_run(void *arg)
+{
+    logs_job_t *j = arg;
+    FILE *f = fopen(j->path, "rb");
+    if (f == NULL) {
+        snprintf(j->err, sizeof(j->err), "cannot open the log file: %m");
+        return;
+    }
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f), from = size > (long)LOG_TAIL_BYTES ? size - (long)LOG_TAIL_BYTES : 0;
+    fseek(f, from, SEEK_SET);
+    char *buf = malloc((size_t)(size - from) + 1);
+    size_t n = fread(buf, 1, (size_t)(size - from), f);
+    fclose(f);
+    buf[n] = '\0';
+    /* The matching lines' starts; the last `lines` of them are the answer. */
+    size_t cap = 1024, count = 0;
+    size_t *at = malloc(cap * sizeof(*at)), *len = malloc(cap * sizeof(*len));
+    size_t i = 0;
+    if (from > 0) { /* the first line was cut in the middle: skip it */
+        const char *nl0 = memchr(buf, '\n', n);
+        i = nl0 ? (size_t)(nl0 - buf) + 1 : n;
+    }
+    while (i < n) {
+        const char *nl = memchr(buf + i, '\n', n - i);
+        size_t l = nl ? (size_t)(nl - (buf + i)) + 1 : n - i;
+        if (j->contains[0] == '\0' || memmem(buf + i, l, j->contains, strlen(j->contains)) != NULL) {
+            if (count == cap) {
+                cap *= 2;
+                at = realloc(at, cap * sizeof(*at));
+                len = realloc(len, cap * sizeof(*len));
+            }
+            at[count] = i;
+            len[count++] = l;
+        }
+        i += l;
+    }
+    size_t first = count > (size_t)j->lines ? count - (size_t)j->lines : 0, o = 0;
+    char *out = malloc(n + 1);
+    for (size_t k = first; k < count; k++) {
+        memcpy(out + o, buf + at[k], len[k]);
+        o += len[k];
+    }
+    out[o] = '\0';
+    free(at);
+    free(len);
+    free(buf);
+    buf = out;
+    j->text = buf;
+}
+
+static void logs_done(void *arg, int cancelled)
+{
+    logs_job_t *j = arg;
+    if (!cancelled) {
+        j->call->r->job = NULL;
+        if (j->text != NULL)
+            tf_tool_text(j->call, "%s", j->text);
+        else
+            tf_tool_fail(j->call, "%s", j->err);
+    }
+    free(j->text);
+    free(j);
+}
+
+int tf_tool_admin_logs(tf_tool_call_t *call)
+{
+    if (!admin_only(call))
+        return 0;
+    const char *file = call->r->conf->log_file;
+    if (file == NULL || file[0] == '\0') {
+        tf_tool_fail(call, "this node logs to stderr (log.file is empty): there is no file to read");
+        return 0;
+    }
+    logs_job_t *j = calloc(1, sizeof(*j));
+    j->call = call;
+    j->lines = tf_tool_arg_int(call, "lines", 100);
+    snprintf(j->path, sizeof(j->path), "%s", file);
+    snprintf(j->contains, sizeof(j->contains), "%s", tf_tool_arg_str(call, "contains", ""));
+    call->r->job = tf_work_submit(&call->r->thr->work, logs_run, logs_done, j);
+    if (call->r->job == NULL) {
+        free(j);
+        tf_tool_fail(call, "no worker available; try again");
+    }
     return 0;
 }

@@ -116,3 +116,109 @@ int tf_tool_specialist(tf_tool_call_t *call)
     json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "user", "content", question));
     return run(call, json_pack("{s:s, s:o}", "model", tf_tool_arg_str(call, "model", "auto"), "messages", msgs));
 }
+
+/* One system prompt and one user message through run(). */
+static int prompt_run(tf_tool_call_t *call, const char *system, const char *user)
+{
+    return run(call, json_pack("{s:s, s:o}", "model", tf_tool_arg_str(call, "model", "auto"), "messages", messages(system, user)));
+}
+
+/* summarize: Summarize text */
+int tf_tool_summarize(tf_tool_call_t *call)
+{
+    char sys[256];
+    snprintf(sys, sizeof(sys),
+             "Summarize the user's text in at most %lld sentences. Keep names, numbers and conclusions; add nothing that is not in it.",
+             tf_tool_arg_int(call, "sentences", 3));
+    return prompt_run(call, sys, tf_tool_arg_str(call, "text", ""));
+}
+
+/* translate: Translate text */
+int tf_tool_translate(tf_tool_call_t *call)
+{
+    char sys[256];
+    snprintf(sys, sizeof(sys), "Translate the user's text into %s. Keep tone, register and formatting; answer with the translation only.",
+             tf_tool_arg_str(call, "target", "English"));
+    return prompt_run(call, sys, tf_tool_arg_str(call, "text", ""));
+}
+
+/* explain_code: Explain code */
+int tf_tool_explain_code(tf_tool_call_t *call)
+{
+    char sys[256];
+    const char *lang = tf_tool_arg_str(call, "language", NULL);
+    snprintf(sys, sizeof(sys), "Explain what this %s code does, step by step, then list any bugs or risks you see.",
+             lang && lang[0] ? lang : "");
+    return prompt_run(call, sys, tf_tool_arg_str(call, "code", ""));
+}
+
+/* compare_models: Compare models - the chats run at once; the answer comes when all ended. */
+typedef struct compare {
+    tf_tool_call_t *call;
+    size_t n, left;
+    struct slot {
+        struct compare *c;
+        tf_chat_t *chat;
+        json_t *out;
+        int done;
+    } slot[4];
+} compare_t;
+
+static void on_compared(void *ud, int status, json_t *a)
+{
+    struct slot *s = ud;
+    compare_t *c = s->c;
+    s->chat = NULL;
+    s->done = 1;
+    if (status == 200) {
+        json_t *got = json_pack("{s:O, s:O, s:O}", "answered_by", json_object_get(a, "model"), "response", json_object_get(a, "response"),
+                                "total_tokens", json_object_get(a, "total_tokens"));
+        json_object_update(s->out, got);
+        json_decref(got);
+    } else
+        json_object_set(s->out, "error", json_object_get(json_object_get(a, "error"), "message"));
+    json_decref(a);
+    if (--c->left == 0) {
+        json_t *list = json_array();
+        for (size_t i = 0; i < c->n; i++)
+            json_array_append_new(list, c->slot[i].out);
+        tf_tool_result(c->call, json_pack("{s:o}", "answers", list));
+    }
+}
+
+static void compare_gone(tf_tool_call_t *call)
+{
+    compare_t *c = call->hctx;
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->slot[i].chat != NULL)
+            tf_chat_cancel(c->slot[i].chat);
+        c->slot[i].chat = NULL;
+        if (!c->slot[i].done)
+            json_decref(c->slot[i].out);
+    }
+}
+
+int tf_tool_compare_models(tf_tool_call_t *call)
+{
+    json_t *models = json_object_get(call->args, "models");
+    compare_t *c = h2o_mem_alloc_pool(&call->r->h2o->pool, sizeof(*c));
+    memset(c, 0, sizeof(*c));
+    c->call = call;
+    c->n = c->left = json_array_size(models);
+    call->hctx = c;
+    call->on_gone = compare_gone;
+    for (size_t i = 0; i < c->n; i++) {
+        c->slot[i].c = c;
+        c->slot[i].out = json_pack("{s:O}", "model", json_array_get(models, i));
+    }
+    /* Started after every slot exists: an answer may come back at once. */
+    for (size_t i = 0; i < c->n; i++) {
+        json_t *req = json_pack("{s:O, s:o}", "model", json_array_get(models, i), "messages",
+                                messages(NULL, tf_tool_arg_str(call, "message", "")));
+        tf_chat_t *ch = tf_chat_start(call->r, req, on_compared, &c->slot[i]);
+        json_decref(req);
+        if (!c->slot[i].done)
+            c->slot[i].chat = ch;
+    }
+    return 0;
+}

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api/tf_api.h"
+#include "tf_adapt.h"
 #include "tf_db.h"
 #include "tf_mesh.h"
 #include "tf_providers.h"
@@ -218,5 +219,13 @@ int tf_tool_limits(tf_tool_call_t *call)
     tf_tool_result(call, json_pack("{s:s, s:I, s:b, s:I, s:b, s:b}", "tier", t->id, "daily_tokens", (json_int_t)t->daily_tokens,
                                    "ollama_unlimited", t->ollama_unlimited, "requests_per_hour", (json_int_t)t->requests_per_hour,
                                    "mcp_access", t->mcp_access, "priority", t->priority));
+    return 0;
+}
+
+/* estimate_tokens: Estimate tokens */
+int tf_tool_estimate_tokens(tf_tool_call_t *call)
+{
+    size_t n = strlen(tf_tool_arg_str(call, "text", ""));
+    tf_tool_result(call, json_pack("{s:I, s:I}", "bytes", (json_int_t)n, "tokens", (json_int_t)tf_adapt_estimate_tokens(n)));
     return 0;
 }

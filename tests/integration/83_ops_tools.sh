@@ -105,3 +105,37 @@ a admin_reset_providers '{}'
 expect_eq "admin_reset_providers" "$(sc .reset)" true
 a admin_reload '{}'
 expect_eq "admin_reload: the configuration reloaded" "$(sc .reloaded)" true
+
+# --- account, estimates, metrics, logs -----------------------------------------------------
+u estimate_tokens '{"text":"hello world!"}'
+expect_eq "estimate_tokens: 12 bytes, 3 tokens" "$(sc '| [.bytes, .tokens] | join(",")')" "12,3"
+bad estimate_tokens '{}' /text required
+u key_create '{"name":"agent"}'
+KEY=$(sc .key); KID=$(sc .id)
+expect_match "key_create: the key, shown once" "$KEY" '^tf_[0-9a-f]{64}$'
+req -H "Authorization: Bearer $KEY" "$(plain /v1/client/tier)"
+expect_eq "  ... and it works" "$STATUS" 200
+u keys_list '{}'
+expect_eq "keys_list: the key by prefix, never the key" "$(sc '.keys[0] | [.id, .prefix, (has("key"))] | join(",")')" "$KID,${KEY:0:12},false"
+bad keys_list '{"all":1}' /all additionalProperties
+bad key_create '{"name":5}' /name type
+u key_revoke "{\"id\":\"$KID\"}"
+expect_match "key_revoke: revoked" "$(sc .revoked_at)" '^20'
+req -H "Authorization: Bearer $KEY" "$(plain /v1/client/tier)"
+expect_eq "  ... and refused from then on" "$STATUS" 401
+call "$UNL" "$SUNL" key_revoke "{\"id\":\"$KID\"}"
+expect_eq "  ... another user cannot revoke it: no such key" "$(jqr '[.result.isError, .result.content[0].text] | join(",")')" "true,no such key"
+bad key_revoke '{"id":"not-a-uuid"}' /id pattern
+u usage_history '{"days":3}'
+expect_eq "usage_history: an array of days" "$(sc '.days | type')" array
+bad usage_history '{"days":91}' /days maximum
+a admin_metrics '{"filter":"tf_http_requests_total"}'
+got=$(jqr '.result.content[0].text')
+expect_contains "admin_metrics: Prometheus lines" "$got" "tf_http_requests_total"
+expect_eq "  ... only those with the filter" "$(printf '%s\n' "$got" | grep -vc 'tf_http_requests_total')" 0
+u admin_metrics '{}'
+expect_eq "  ... not for a registered user" "$(jqr .result.isError)" true
+a admin_logs '{"lines":5,"contains":"mcp_post"}'
+got=$(jqr '.result.content[0].text')
+expect_eq "admin_logs: the last 5 log lines containing mcp_post" "$(printf '%s\n' "$got" | grep -c '"route":"mcp_post"') $(printf '%s\n' "$got" | grep -c .)" "5 5"
+bad admin_logs '{"lines":0}' /lines minimum

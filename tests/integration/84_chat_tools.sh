@@ -44,5 +44,26 @@ expect_eq "specialist wizard: /expert (enum)" "$(jqr '[.result._meta.field, .res
 call specialist '{"expert":"coder"}'
 expect_eq "specialist without a question: /question (required)" "$(jqr '[.result._meta.field, .result._meta.rule] | join(",")')" "/question,required"
 
+
+call compare_models '{"message":"hi","models":["ollama/glm-4.6:cloud","ollama/kimi-k2:1t-cloud","groq/llama-3.3-70b"]}'
+expect_eq "compare_models: two answers and one refusal, in order" \
+  "$(sc '.answers | map(.answered_by // "refused") | join(",")')" "ollama/glm-4.6:cloud,ollama/kimi-k2:1t-cloud,refused"
+expect_contains "  ... the refusal says why" "$(sc '.answers[2].error')" "cannot use"
+call compare_models '{"message":"hi","models":["ollama/glm-4.6:cloud"]}'
+expect_eq "compare_models with one model: /models (minItems)" "$(jqr '[.result._meta.field, .result._meta.rule] | join(",")')" "/models,minItems"
+call summarize '{"text":"A long text.","sentences":2,"model":"ollama/glm-4.6:cloud"}'
+expect_eq "summarize: answered" "$(sc .response)" "w1 w2 w3 w4 w5 "
+expect_contains "  ... asked for 2 sentences" "$(curl -s "$(fake_url ollama1 /_fake/last)" | jq -r '.body.messages[0].content')" "at most 2 sentences"
+call summarize '{"text":"x","sentences":50}'
+expect_eq "summarize sentences 50: /sentences (maximum)" "$(jqr '[.result._meta.field, .result._meta.rule] | join(",")')" "/sentences,maximum"
+call translate '{"text":"Hallo","target":"English","model":"ollama/glm-4.6:cloud"}'
+expect_contains "translate: into the target language" "$(curl -s "$(fake_url ollama1 /_fake/last)" | jq -r '.body.messages[0].content')" "into English"
+call translate '{"text":"Hallo"}'
+expect_eq "translate without target: /target (required)" "$(jqr '[.result._meta.field, .result._meta.rule] | join(",")')" "/target,required"
+call explain_code '{"code":"int main(){}","language":"C","model":"ollama/glm-4.6:cloud"}'
+expect_contains "explain_code: explained as C" "$(curl -s "$(fake_url ollama1 /_fake/last)" | jq -r '.body.messages[0].content')" "this C code"
+call explain_code '{"language":"C"}'
+expect_eq "explain_code without code: /code (required)" "$(jqr '[.result._meta.field, .result._meta.rule] | join(",")')" "/code,required"
+
 req -H "Authorization: Bearer $U_TOKEN" "$(plain /v1/client/tokens/usage)"
-expect_eq "tool chats are metered like chats (4 answers x 9 tokens)" "$(jqr .used)" 36
+expect_eq "tool chats are metered like chats (9 answers x 9 tokens)" "$(jqr .used)" 81
