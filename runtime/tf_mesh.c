@@ -425,3 +425,24 @@ void tf_mesh_candidates(const tf_mesh_t *m, const tf_conf_t *c, const char *mode
         out[i] = co.s[i].c;
     free(co.s);
 }
+
+const char *tf_circuit_name(int c)
+{
+    return c == TF_CIRCUIT_OPEN ? "open" : c == TF_CIRCUIT_HALF_OPEN ? "half_open" : "closed";
+}
+
+json_t *tf_mesh_node_json(const tf_mesh_node_t *n, uint64_t now)
+{
+    tf_health_view_t v;
+    tf_health_read(n->health, now, &v);
+    json_t *o = json_pack("{s:s, s:s, s:b, s:s, s:f, s:I, s:I}", "provider", n->provider->id, "node", n->name, "usable", n->usable,
+                          "circuit", tf_circuit_name(v.circuit), "error_rate", v.error_rate, "requests", (json_int_t)v.requests,
+                          "failures", (json_int_t)v.failures);
+    json_object_set_new(o, "healthy", json_boolean(n->usable && !(v.circuit == TF_CIRCUIT_OPEN && v.retry_in_ms > 0)));
+    json_object_set_new(o, "latency_ms", v.latency_ms >= 0 ? json_real(v.latency_ms) : json_null());
+    if (n->why_not != NULL)
+        json_object_set_new(o, "reason", json_string(n->why_not));
+    if (v.last_error[0] && v.failures > 0)
+        json_object_set_new(o, "last_error", json_string(v.last_error));
+    return o;
+}

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "tf_conf.h"
 #include "tf_health.h"
 #include "tf_spec.h"
@@ -86,6 +88,11 @@ typedef struct tf_pick {
  */
 void tf_mesh_candidates(const tf_mesh_t *m, const tf_conf_t *c, const char *model, const char *text, const tf_tier_t *tier,
                         int strategy, int allow_fallback, uint64_t now_ns, tf_candidate_t *out, size_t max, tf_pick_t *pick);
+
+/* A node as the API and tools show it: provider, node, usable, circuit,
+ * latency_ms, error_rate, requests, failures, healthy, reason?, last_error?. */
+json_t *tf_mesh_node_json(const tf_mesh_node_t *n, uint64_t now_ns);
+const char *tf_circuit_name(int circuit);
 
 /* The task "auto" would pick for this text. */
 const char *tf_mesh_classify(const char *text);

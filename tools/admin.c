@@ -315,3 +315,20 @@ int tf_tool_admin_logs(tf_tool_call_t *call)
     }
     return 0;
 }
+
+/* admin_node: This node (admin). Nothing secret: no URLs with passwords, no keys. */
+int tf_tool_admin_node(tf_tool_call_t *call)
+{
+    if (!admin_only(call))
+        return 0;
+    const tf_conf_t *c = call->r->conf;
+    json_t *listen = json_array();
+    for (unsigned i = 0; i < c->listen_count; i++)
+        json_array_append_new(listen, json_pack("{s:s, s:i, s:b}", "address", c->listen[i].address, "port", (int)c->listen[i].port, "tls",
+                                                c->listen[i].tls));
+    tf_tool_result(call, json_pack("{s:s, s:i, s:o, s:i, s:s, s:I, s:s, s:b}", "node", c->node_name, "threads", (int)c->threads, "listen",
+                                   listen, "db_connections_per_thread", (int)c->db_connections_per_thread, "conf_file", c->path,
+                                   "conf_generation", (json_int_t)c->generation, "log_file", c->log_file, "database_up",
+                                   tf_db_is_up(call->r->thr->db)));
+    return 0;
+}

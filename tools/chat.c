@@ -222,3 +222,17 @@ int tf_tool_compare_models(tf_tool_call_t *call)
     }
     return 0;
 }
+
+/* chat_messages: Chat with a conversation */
+int tf_tool_chat_messages(tf_tool_call_t *call)
+{
+    json_t *req = json_pack("{s:s, s:O}", "model", tf_tool_arg_str(call, "model", "auto"), "messages",
+                            json_object_get(call->args, "messages"));
+    const char *copy[] = {"temperature", "max_tokens"};
+    for (size_t i = 0; i < sizeof(copy) / sizeof(copy[0]); i++) {
+        json_t *v = json_object_get(call->args, copy[i]);
+        if (v != NULL)
+            json_object_set(req, copy[i], v);
+    }
+    return run(call, req);
+}

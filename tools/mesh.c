@@ -12,23 +12,6 @@
 
 #define PREVIEW_MAX 16
 
-static const char *circuit_name(int c)
-{
-    return c == TF_CIRCUIT_OPEN ? "open" : c == TF_CIRCUIT_HALF_OPEN ? "half_open" : "closed";
-}
-
-static json_t *node_json(const tf_mesh_node_t *n, uint64_t now)
-{
-    tf_health_view_t v;
-    tf_health_read(n->health, now, &v);
-    json_t *o = json_pack("{s:s, s:b, s:s, s:f, s:I, s:I}", "node", n->name, "usable", n->usable, "circuit", circuit_name(v.circuit),
-                          "error_rate", v.error_rate, "requests", (json_int_t)v.requests, "failures", (json_int_t)v.failures);
-    json_object_set_new(o, "latency_ms", v.latency_ms >= 0 ? json_real(v.latency_ms) : json_null());
-    if (n->why_not != NULL)
-        json_object_set_new(o, "reason", json_string(n->why_not));
-    return o;
-}
-
 /* providers: Providers and their health */
 int tf_tool_providers(tf_tool_call_t *call)
 {
@@ -42,7 +25,7 @@ int tf_tool_providers(tf_tool_call_t *call)
             continue;
         json_t *nodes = json_array();
         for (size_t n = 0; n < p->nnodes; n++)
-            json_array_append_new(nodes, node_json(&p->nodes[n], now));
+            json_array_append_new(nodes, tf_mesh_node_json(&p->nodes[n], now));
         json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:b, s:i, s:I, s:o}", "id", p->spec->id, "name", p->spec->name,
                                               "protocol", p->spec->protocol, "enabled", p->enabled, "priority", p->spec->priority,
                                               "models", (json_int_t)p->spec->nmodels, "nodes", nodes));
@@ -81,7 +64,7 @@ int tf_tool_route_preview(tf_tool_call_t *call)
         tf_health_view_t v;
         tf_health_read(cand[i].node->health, now, &v);
         json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "model", cand[i].model->name, "node", cand[i].node->key, "circuit",
-                                              circuit_name(v.circuit)));
+                                              tf_circuit_name(v.circuit)));
     }
     json_t *out = json_pack("{s:s, s:s, s:o}", "model", model, "strategy", tf_strategy_name(strategy), "candidates", list);
     if (pick.task != NULL)

@@ -139,3 +139,17 @@ a admin_logs '{"lines":5,"contains":"mcp_post"}'
 got=$(jqr '.result.content[0].text')
 expect_eq "admin_logs: the last 5 log lines containing mcp_post" "$(printf '%s\n' "$got" | grep -c '"route":"mcp_post"') $(printf '%s\n' "$got" | grep -c .)" "5 5"
 bad admin_logs '{"lines":0}' /lines minimum
+
+u ollama_status '{}'
+expect_eq "ollama_status: both nodes online, asked live" "$(sc '| [.nodes_total, .nodes_online, .nodes[0].node] | join(",")')" "2,2,primary"
+bad ollama_status '{"node":"x"}' /node additionalProperties
+u ollama_models '{}'
+expect_eq "ollama_models: what the nodes hold, on which nodes, allowed (the user is pro by now)" \
+  "$(sc '.models[0] | [.name, (.nodes | join("+")), .allowed] | join(",")')" "ollama/fake-model:latest,primary+backup,true"
+u ollama_models '{"search":"nothing-like-this"}'
+expect_eq "  ... filtered by a word" "$(sc .count)" 0
+bad ollama_models '{"search":1}' /search type
+a admin_node '{}'
+expect_eq "admin_node: threads and listeners, no secrets" "$(sc '| [.threads, (.listen | length), (tostring | test("jwt|secret|password") | not)] | join(",")')" "2,2,true"
+u admin_node '{}'
+expect_eq "  ... not for a registered user" "$(jqr .result.isError)" true

@@ -65,5 +65,14 @@ expect_contains "explain_code: explained as C" "$(curl -s "$(fake_url ollama1 /_
 call explain_code '{"language":"C"}'
 expect_eq "explain_code without code: /code (required)" "$(jqr '[.result._meta.field, .result._meta.rule] | join(",")')" "/code,required"
 
+
+call chat_messages '{"messages":[{"role":"system","content":"s"},{"role":"user","content":"a"},{"role":"assistant","content":"b"},{"role":"user","content":"c"}],"model":"ollama/glm-4.6:cloud"}'
+expect_eq "chat_messages: answered" "$(sc .response)" "w1 w2 w3 w4 w5 "
+expect_eq "  ... the whole conversation went upstream" "$(curl -s "$(fake_url ollama1 /_fake/last)" | jq -r '[.body.messages[].content] | join(",")')" "s,a,b,c"
+call chat_messages '{"messages":[{"role":"tool","content":"x"}]}'
+expect_eq "chat_messages with a tool role: /messages/0/role (enum)" "$(jqr '[.result._meta.field, .result._meta.rule] | join(",")')" "/messages/0/role,enum"
+call chat_messages '{"messages":[]}'
+expect_eq "chat_messages empty: /messages (minItems)" "$(jqr '[.result._meta.field, .result._meta.rule] | join(",")')" "/messages,minItems"
+
 req -H "Authorization: Bearer $U_TOKEN" "$(plain /v1/client/tokens/usage)"
-expect_eq "tool chats are metered like chats (9 answers x 9 tokens)" "$(jqr .used)" 81
+expect_eq "tool chats are metered like chats (10 answers x 9 tokens)" "$(jqr .used)" 90
