@@ -20,6 +20,7 @@
 
 #include "tf_auth.h"
 #include "tf_curl.h"
+#include "tf_notify.h"
 #include "tf_usage.h"
 #include "tf_db.h"
 #include "tf_http.h"
@@ -298,6 +299,9 @@ static void *thread_main(void *arg)
 /* ------------------------------------------------------------------ */
 /* Main-thread side                                                    */
 
+/* The main thread's LISTEN connection (cache invalidations). */
+static tf_notify_t *notify;
+
 static void reload(char *msg, size_t msglen, int *ok)
 {
     char err[4096];
@@ -320,6 +324,8 @@ static void reload(char *msg, size_t msglen, int *ok)
     if (strcmp(cur->log_file, next->log_file) != 0 && tf_log_open(next->log_file) != 0)
         tf_log(TF_LOG_ERROR, "error", NULL, "cannot open log file %s: %m; logging stays where it was", next->log_file);
     tf_conf_publish(tf_conf_ref(next));
+    if (notify != NULL)
+        tf_notify_set_conninfo(notify, next->db_url);
     for (unsigned i = 0; i < nthreads; i++) {
         ctl_msg_t *m = calloc(1, sizeof(*m));
         m->kind = CTL_CONF_SWAP;
@@ -432,10 +438,16 @@ int tf_server_run(tf_conf_t *conf)
                strchr(conf->listen[l].address, ':') ? "[" : "", conf->listen[l].address, conf->listen[l].port,
                conf->listen[l].tls ? "TLS: h2, http/1.1" : "cleartext: http/1.1, h2c", nthreads);
 
+    /* Cache invalidations from other nodes, the CLI or SQL (tf_notify). */
+    notify = tf_notify_create(conf->db_url);
     int stopping = 0;
     while (!stopping) {
-        struct pollfd pfd[2] = {{.fd = sfd, .events = POLLIN}, {.fd = reload_efd, .events = POLLIN}};
-        if (poll(pfd, 2, -1) < 0) {
+        struct pollfd pfd[3] = {{.fd = sfd, .events = POLLIN}, {.fd = reload_efd, .events = POLLIN}};
+        int timeout = tf_notify_prepare(notify, &pfd[2]);
+        int rc = poll(pfd, 3, timeout);
+        if (rc > 0)
+            tf_notify_handle(notify, &pfd[2]);
+        if (rc < 0) {
             if (errno == EINTR)
                 continue;
             tf_log(TF_LOG_ERROR, "error", NULL, "poll: %m");
@@ -462,6 +474,8 @@ int tf_server_run(tf_conf_t *conf)
             }
         }
     }
+    tf_notify_destroy(notify);
+    notify = NULL;
     for (unsigned i = 0; i < nthreads; i++) {
         ctl_msg_t *m = calloc(1, sizeof(*m));
         m->kind = CTL_SHUTDOWN;

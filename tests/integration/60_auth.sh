@@ -160,3 +160,19 @@ for s in "$PW" "$ROOT_PW" "$TOKEN" "$REFRESH" "$KEY" "$AKEY" "$TRIFORCE_JWT_SECR
   grep -qF -- "$s" "$TF_LOG" "$TF_TMP/stderr.log" && { fail "a secret appears in the logs: ${s:0:12}..."; continue; }
   ok "not in the logs: ${s:0:8}..."
 done
+
+# --- a change made elsewhere (the CLI, another node) applies at once ---------------------
+# Every thread caches users for 3 s; PostgreSQL announces changes on
+# tf_invalidate (migration 0005) and the server drops its caches.
+NE="notify$RANDOM$RANDOM@example.com"
+json POST /v1/auth/register "{\"email\":\"$NE\",\"password\":\"$PW\"}"
+json POST /v1/auth/login "{\"email\":\"$NE\",\"password\":\"$PW\"}"
+NT=$(jqr .token)
+for _ in 1 2 3 4 5 6; do req -H "Authorization: Bearer $NT" "$(plain /v1/client/tier)"; done
+expect_eq "cached as registered on the threads" "$(jqr .tier)" registered
+TRIFORCE_DATABASE_URL="$TRIFORCE_DATABASE_URL" "$TF_BIN" --conf "$TF_CONF" user set-tier --email "$NE" --tier pro >/dev/null 2>&1
+sleep 0.3
+tiers=""
+for _ in 1 2 3 4 5 6; do req -H "Authorization: Bearer $NT" "$(plain /v1/client/tier)"; tiers="$tiers$(jqr .tier) "; done
+expect_eq "the CLI moved the user to pro: every request sees it at once (not after the 3 s cache)" "$tiers" "pro pro pro pro pro pro "
+grep -q 'listening for cache invalidations' "$TF_LOG" && ok "  ... through the tf_invalidate channel" || fail "  ... through the tf_invalidate channel"
