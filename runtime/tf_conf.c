@@ -20,6 +20,7 @@
 #include "tf_jwt.h"
 #include "tf_log.h"
 #include "tf_mesh.h"
+#include "tf_tiers.h"
 #include "tf_yaml_lines.h"
 
 /* ------------------------------------------------------------------ */
@@ -79,6 +80,10 @@ typedef struct conf_file {
         char **allowed_origins;
         unsigned allowed_origins_count;
         int conformance; /* CONF_UNSET/FALSE/TRUE */
+        struct conf_profile_file *profiles;
+        unsigned profiles_count;
+        struct conf_tier_profile_file *tier_profiles;
+        unsigned tier_profiles_count;
     } mcp;
     struct {
         char *workspace_root;
@@ -89,6 +94,16 @@ typedef struct conf_file {
         unsigned crawl_timeout_ms;
     } tools;
 } conf_file_t;
+
+typedef struct conf_profile_file {
+    char *name;
+    char **tools;
+    unsigned tools_count;
+} conf_profile_file_t;
+
+typedef struct conf_tier_profile_file {
+    char *tier, *profile;
+} conf_tier_profile_file_t;
 
 typedef struct conf_node_file {
     char *name, *base_url, *api_key;
@@ -195,8 +210,22 @@ static const cyaml_schema_field_t providers_fields[] = {
     CYAML_FIELD_SEQUENCE("settings", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, providers_t, settings, &psetting_entry, 0, 256),
     CYAML_FIELD_END};
 
+static const cyaml_schema_field_t profile_fields[] = {
+    CYAML_FIELD_STRING_PTR("name", CYAML_FLAG_POINTER, conf_profile_file_t, name, 1, 64),
+    CYAML_FIELD_SEQUENCE("tools", CYAML_FLAG_POINTER, conf_profile_file_t, tools, &string_entry, 1, 1024),
+    CYAML_FIELD_END};
+static const cyaml_schema_value_t profile_entry = {CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, conf_profile_file_t, profile_fields)};
+static const cyaml_schema_field_t tier_profile_fields[] = {
+    CYAML_FIELD_STRING_PTR("tier", CYAML_FLAG_POINTER, conf_tier_profile_file_t, tier, 1, 64),
+    CYAML_FIELD_STRING_PTR("profile", CYAML_FLAG_POINTER, conf_tier_profile_file_t, profile, 1, 64),
+    CYAML_FIELD_END};
+static const cyaml_schema_value_t tier_profile_entry = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, conf_tier_profile_file_t, tier_profile_fields)};
+
 typedef typeof(((conf_file_t *)0)->mcp) mcp_t;
 static const cyaml_schema_field_t mcp_fields[] = {
+    CYAML_FIELD_SEQUENCE("profiles", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, mcp_t, profiles, &profile_entry, 0, 64),
+    CYAML_FIELD_SEQUENCE("tier_profiles", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, mcp_t, tier_profiles, &tier_profile_entry, 0, 64),
     CYAML_FIELD_UINT("page_size", CYAML_FLAG_OPTIONAL, mcp_t, page_size),
     CYAML_FIELD_SEQUENCE("allowed_origins", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, mcp_t, allowed_origins, &string_entry, 0, 64),
     BOOL_FIELD("conformance", CYAML_FLAG_OPTIONAL, mcp_t, conformance),
@@ -492,6 +521,40 @@ static int build(tf_conf_t *c, const conf_file_t *f, const tf_yaml_lines_t *yl, 
     for (unsigned i = 0; i < f->mcp.allowed_origins_count; i++)
         c->mcp_allowed_origins[i] = strdup(f->mcp.allowed_origins[i]);
     c->mcp_conformance = f->mcp.conformance == CONF_TRUE;
+    c->mcp_profiles_count = f->mcp.profiles_count;
+    c->mcp_profiles = calloc(f->mcp.profiles_count + 1, sizeof(*c->mcp_profiles));
+    for (unsigned i = 0; i < f->mcp.profiles_count; i++) {
+        const conf_profile_file_t *pf = &f->mcp.profiles[i];
+        c->mcp_profiles[i].name = strdup(pf->name);
+        c->mcp_profiles[i].tools_count = pf->tools_count;
+        c->mcp_profiles[i].tools = calloc(pf->tools_count + 1, sizeof(char *));
+        for (unsigned k = 0; k < pf->tools_count; k++)
+            c->mcp_profiles[i].tools[k] = strdup(pf->tools[k]);
+        for (unsigned j = 0; j < i; j++)
+            if (strcmp(c->mcp_profiles[j].name, pf->name) == 0) {
+                char path[64];
+                snprintf(path, sizeof(path), "mcp.profiles[%u]", i);
+                err_add(e, tf_yaml_lines_get(yl, path), "mcp.profiles: '%s' is defined twice", pf->name);
+            }
+    }
+    c->mcp_tier_profile = calloc(tf_tiers_count + 1, sizeof(int));
+    for (size_t t = 0; t < tf_tiers_count; t++)
+        c->mcp_tier_profile[t] = -1;
+    for (unsigned i = 0; i < f->mcp.tier_profiles_count; i++) {
+        const conf_tier_profile_file_t *tp = &f->mcp.tier_profiles[i];
+        char path[64];
+        snprintf(path, sizeof(path), "mcp.tier_profiles[%u]", i);
+        int t = tf_tier_find(tp->tier), pi = -1;
+        for (unsigned k = 0; k < c->mcp_profiles_count; k++)
+            if (strcmp(c->mcp_profiles[k].name, tp->profile) == 0)
+                pi = (int)k;
+        if (t < 0)
+            err_add(e, tf_yaml_lines_get(yl, path), "mcp.tier_profiles: '%s' is not a tier", tp->tier);
+        else if (pi < 0)
+            err_add(e, tf_yaml_lines_get(yl, path), "mcp.tier_profiles: no profile '%s' in mcp.profiles", tp->profile);
+        else
+            c->mcp_tier_profile[t] = pi;
+    }
     c->tools_workspace_root = dup_or(f->tools.workspace_root, "var/workspaces");
     c->tools_max_file_bytes = f->tools.max_file_bytes ? f->tools.max_file_bytes : 1024 * 1024;
     c->tools_searxng_url = dup_or(f->tools.searxng_url, "");
@@ -537,6 +600,14 @@ static void conf_free(tf_conf_t *c)
     for (unsigned i = 0; c->mcp_allowed_origins != NULL && i < c->mcp_allowed_origins_count; i++)
         free(c->mcp_allowed_origins[i]);
     free(c->mcp_allowed_origins);
+    for (unsigned i = 0; c->mcp_profiles != NULL && i < c->mcp_profiles_count; i++) {
+        for (unsigned k = 0; k < c->mcp_profiles[i].tools_count; k++)
+            free(c->mcp_profiles[i].tools[k]);
+        free(c->mcp_profiles[i].tools);
+        free(c->mcp_profiles[i].name);
+    }
+    free(c->mcp_profiles);
+    free(c->mcp_tier_profile);
     free(c->tools_workspace_root);
     free(c->tools_searxng_url);
     free(c->strategy);

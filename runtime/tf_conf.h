@@ -34,6 +34,13 @@ typedef struct tf_conf_provider {
     unsigned line;
 } tf_conf_provider_t;
 
+/* mcp.profiles[]: which tools an agent sees (glob patterns over tool names). */
+typedef struct tf_conf_profile {
+    char *name;
+    char **tools;
+    unsigned tools_count;
+} tf_conf_profile_t;
+
 typedef struct tf_conf {
     /* --- from the file (defaults applied) --- */
     char *node_name;
@@ -81,6 +88,9 @@ typedef struct tf_conf {
     char **mcp_allowed_origins;     /* Origins allowed besides the request's own host */
     unsigned mcp_allowed_origins_count;
     int mcp_conformance;            /* add the conformance suite's fixture tools, prompts, resources */
+    tf_conf_profile_t *mcp_profiles;
+    unsigned mcp_profiles_count;
+    int *mcp_tier_profile;          /* per tier index: a profile index, -1 for none (all tools) */
     /* tools (the MCP tools' own settings) */
     char *tools_workspace_root;     /* code tools: <root>/<user id>/ per user */
     uint64_t tools_max_file_bytes;  /* code tools: largest file read or written */

@@ -14,6 +14,7 @@
 #include "tf_server.h"
 #include "tf_tiers.h"
 #include "tf_tool.h"
+#include "tf_toolprof.h"
 #include "tf_tools.h"
 
 #ifndef TF_VERSION
@@ -216,6 +217,12 @@ static void m_tools_list(mcp_req_t *m)
         from = (size_t)v;
     }
     int rank = tf_tiers[m->r->who.tier].rank;
+    int unknown;
+    const tf_conf_profile_t *prof = tf_toolprof_for(m->r, &unknown);
+    if (unknown) {
+        rpc_error(m, 400, RPC_INVALID, NULL, "unknown tool profile (see mcp.profiles in the configuration)");
+        return;
+    }
     h2o_mem_pool_t *pool = &m->r->h2o->pool;
     size_t cap = 256, len = 0, n = 0, i = from;
     for (size_t k = from; k < tf_tools_count; k++)
@@ -226,7 +233,7 @@ static void m_tools_list(mcp_req_t *m)
     free(idj);
     size_t page = m->rest ? tf_tools_count : m->r->conf->mcp_page_size;
     for (; i < tf_tools_count && n < page; i++) {
-        if (tf_tiers[tf_tools[i].min_tier].rank > rank)
+        if (tf_tiers[tf_tools[i].min_tier].rank > rank || !tf_toolprof_allows(prof, tf_tools[i].name))
             continue;
         size_t l = strlen(tf_tools[i].listing);
         if (n++ > 0)
@@ -236,7 +243,7 @@ static void m_tools_list(mcp_req_t *m)
     }
     /* More that this tier may see? */
     size_t more = i;
-    while (more < tf_tools_count && tf_tiers[tf_tools[more].min_tier].rank > rank)
+    while (more < tf_tools_count && (tf_tiers[tf_tools[more].min_tier].rank > rank || !tf_toolprof_allows(prof, tf_tools[more].name)))
         more++;
     if (more < tf_tools_count)
         len += (size_t)snprintf(out + len, 64, "],\"nextCursor\":\"t%zu\"", i);
@@ -275,8 +282,10 @@ static void m_tools_call(mcp_req_t *m)
         rpc_error(m, 200, RPC_PARAMS, json_pack("{s:s, s:s}", "field", "/params/name", "rule", "required"), "tools/call: params.name is required");
         return;
     }
-    int k = tf_tool_find(name);
-    if (k < 0 || tf_tiers[tf_tools[k].min_tier].rank > tf_tiers[m->r->who.tier].rank) {
+    int k = tf_tool_find(name), unknown;
+    const tf_conf_profile_t *prof = tf_toolprof_for(m->r, &unknown);
+    if (k < 0 || tf_tiers[tf_tools[k].min_tier].rank > tf_tiers[m->r->who.tier].rank || unknown ||
+        !tf_toolprof_allows(prof, name)) {
         rpc_error(m, 200, RPC_PARAMS, json_pack("{s:s}", "tool", name), "Unknown tool: %s", name);
         return;
     }
