@@ -98,14 +98,21 @@ json_t *tf_adapt_get(const json_t *o, const char *key, json_type type)
     return v != NULL && json_typeof(v) == type ? v : NULL;
 }
 
+/* Above 10^15 a count is nonsense, and keeping counts that small means
+ * sums of them cannot overflow. */
+static long long count_of(long long n)
+{
+    return n >= 0 && n <= 1000000000000000LL ? n : -1;
+}
+
 long long tf_adapt_count(const json_t *v)
 {
-    /* Above 10^15 a count is nonsense, and keeping counts that small means
-     * sums of them cannot overflow. */
-    if (!json_is_integer(v))
-        return -1;
-    json_int_t n = json_integer_value(v);
-    return n >= 0 && n <= 1000000000000000LL ? (long long)n : -1;
+    return json_is_integer(v) ? count_of((long long)json_integer_value(v)) : -1;
+}
+
+int tf_adapt_is(const char *p, size_t n, const char *name)
+{
+    return strlen(name) == n && memcmp(p, name, n) == 0;
 }
 
 long long tf_adapt_count_add(long long a, long long b)
@@ -509,6 +516,111 @@ void tf_adapt_result_free(tf_adapt_result_t *r)
     r->content = NULL;
 }
 
+/* ---- scanned stream chunks ---------------------------------------------------------- */
+
+/* Room for n bytes in b, whatever it held, kept for later chunks; -1 when out of memory. */
+static int reserve(tf_adapt_buf_t *b, size_t n)
+{
+    if (n < b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap <= n)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (p == NULL)
+        return -1;
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+/* The scanner refused the chunk, and the stream fails: jansson, which
+ * refuses exactly the same inputs, words the reason as it always did. Were
+ * it ever to accept one (the differential tests say it does not), the
+ * chunk is refused all the same, with the scanner's reason. */
+static int invalid(const tf_jscan_t *js, const char *data, size_t len, const char *what, char *err, size_t errlen)
+{
+    json_t *o = tf_adapt_json_object(data, len, what, err, errlen);
+    if (o != NULL) {
+        json_decref(o);
+        tf_adapt_seterr(err, errlen, "%s is not valid JSON: %s at offset %zu", what, js->err, js->err_pos);
+    }
+    return -1;
+}
+
+int tf_adapt_doc_load(tf_adapt_stream_t *s, tf_adapt_doc_t *d, const char *data, size_t len, const char *what, char *err,
+                      size_t errlen)
+{
+    d->s = s;
+    int rc = tf_jscan_parse(&d->js, data, len, d->tok, TF_ADAPT_DOC_TOKENS);
+    if (rc == TF_JSCAN_NOSPACE) { /* valid but big: the stream's own array, grown once and kept */
+        size_t need = d->js.ntok;
+        if (need > s->spill_cap) {
+            size_t cap = s->spill_cap * 2 > need ? s->spill_cap * 2 : need;
+            tf_jscan_tok_t *t = realloc(s->spill, cap * sizeof(*t));
+            if (t == NULL) {
+                tf_adapt_seterr(err, errlen, "out of memory");
+                return -1;
+            }
+            s->spill = t;
+            s->spill_cap = cap;
+        }
+        rc = tf_jscan_parse(&d->js, data, len, s->spill, s->spill_cap);
+    }
+    if (rc == TF_JSCAN_INVALID)
+        return invalid(&d->js, data, len, what, err, errlen);
+    if (rc != TF_JSCAN_OK) { /* cannot happen: the spill array has the room the first scan asked for */
+        tf_adapt_seterr(err, errlen, "%s could not be scanned", what);
+        return -1;
+    }
+    if (tf_jscan_type(&d->js, 0) != TF_JSCAN_OBJECT) {
+        tf_adapt_seterr(err, errlen, "%s is not a JSON object", what);
+        return -1;
+    }
+    /* an unescaped string is never longer than the chunk */
+    if (d->js.escapes && reserve(&s->scratch, len) < 0) {
+        tf_adapt_seterr(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+const char *tf_adapt_doc_str(const tf_adapt_doc_t *d, int t, size_t *len)
+{
+    const tf_jscan_tok_t *k = &d->js.tok[t];
+    if (!k->escaped) {
+        *len = k->len;
+        return d->js.src + k->start;
+    }
+    *len = tf_jscan_unescape(d->js.src + k->start, k->len, d->s->scratch.p);
+    return d->s->scratch.p;
+}
+
+long long tf_adapt_doc_count(const tf_adapt_doc_t *d, int t)
+{
+    long long n;
+    return tf_jscan_integer(&d->js, t, &n) == 0 ? count_of(n) : -1;
+}
+
+int tf_adapt_doc_error(const tf_adapt_doc_t *d, char *err, size_t errlen)
+{
+    const tf_jscan_t *js = &d->js;
+    int e = tf_jscan_member(js, 0, "error");
+    if (e < 0 || tf_jscan_type(js, e) == TF_JSCAN_NULL)
+        return 0;
+    /* {"error":{"message":..}} (openai, anthropic, gemini) or {"error":"..."} (ollama) */
+    int m = tf_jscan_member_of(js, e, "message", TF_JSCAN_STRING);
+    if (m < 0 && tf_jscan_type(js, e) == TF_JSCAN_STRING)
+        m = e;
+    size_t n = 0;
+    const char *msg = m >= 0 ? tf_adapt_doc_str(d, m, &n) : NULL;
+    if (n == 0)
+        tf_adapt_seterr(err, errlen, "upstream error: (no message)");
+    else
+        tf_adapt_seterr(err, errlen, "upstream error: %.*s", n > 300 ? 300 : (int)n, msg);
+    return 1;
+}
+
 /* ---- stream --------------------------------------------------------------------- */
 
 void tf_adapt_emit_delta(tf_adapt_stream_t *s, const char *text, size_t len)
@@ -631,6 +743,8 @@ void tf_adapt_stream_free(tf_adapt_stream_t *s)
         return;
     tf_adapt_lines_free(&s->lines);
     tf_adapt_sse_free(&s->sse);
+    tf_adapt_buf_free(&s->scratch);
+    free(s->spill);
     free(s);
 }
 

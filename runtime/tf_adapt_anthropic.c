@@ -85,13 +85,13 @@ done:
     return rc;
 }
 
-const char *tf_adapt_anthropic_reason(const char *r)
+const char *tf_adapt_anthropic_reason(const char *r, size_t n)
 {
-    if (strcmp(r, "max_tokens") == 0 || strcmp(r, "model_context_window_exceeded") == 0)
+    if (tf_adapt_is(r, n, "max_tokens") || tf_adapt_is(r, n, "model_context_window_exceeded"))
         return "length";
-    if (strcmp(r, "tool_use") == 0)
+    if (tf_adapt_is(r, n, "tool_use"))
         return "tool_calls";
-    if (strcmp(r, "refusal") == 0)
+    if (tf_adapt_is(r, n, "refusal"))
         return "content_filter";
     return "stop"; /* end_turn, stop_sequence, pause_turn, and what comes later */
 }
@@ -126,67 +126,93 @@ int tf_adapt_anthropic_parse(const json_t *root, tf_adapt_result_t *out, tf_adap
         }
     }
     json_t *sr = tf_adapt_get(root, "stop_reason", JSON_STRING);
-    tf_adapt_set_reason(out, sr ? tf_adapt_anthropic_reason(json_string_value(sr)) : "stop");
+    tf_adapt_set_reason(out, sr ? tf_adapt_anthropic_reason(json_string_value(sr), json_string_length(sr)) : "stop");
     json_t *u = tf_adapt_get(root, "usage", JSON_OBJECT);
     out->prompt_tokens = prompt_tokens(u);
     out->completion_tokens = tf_adapt_count(json_object_get(u, "output_tokens"));
     return 0;
 }
 
-static int stream_error(const json_t *o, char *err, size_t errlen)
+/* The stream's events are scanned, not parsed into trees (see tf_adapt_doc_t);
+ * what follows mirrors the tree-reading code above. */
+
+static long long doc_prompt_tokens(const tf_adapt_doc_t *d, int u)
 {
-    if (!tf_adapt_upstream_error(o, err, errlen))
+    long long n = tf_adapt_doc_count(d, tf_jscan_member(&d->js, u, "input_tokens"));
+    if (n < 0)
+        return -1;
+    n = tf_adapt_count_add(n, tf_adapt_doc_count(d, tf_jscan_member(&d->js, u, "cache_creation_input_tokens")));
+    return tf_adapt_count_add(n, tf_adapt_doc_count(d, tf_jscan_member(&d->js, u, "cache_read_input_tokens")));
+}
+
+static int stream_error(const tf_adapt_doc_t *d, char *err, size_t errlen)
+{
+    if (!tf_adapt_doc_error(d, err, errlen))
         tf_adapt_seterr(err, errlen, "upstream error: (no message)");
     return -1;
 }
 
-static void text_out(tf_adapt_stream_t *s, const json_t *holder, const char *want_type)
+static void text_out(tf_adapt_stream_t *s, const tf_adapt_doc_t *d, int holder, const char *want_type)
 {
-    json_t *type = tf_adapt_get(holder, "type", JSON_STRING);
-    json_t *t = tf_adapt_get(holder, "text", JSON_STRING);
-    if (type != NULL && strcmp(json_string_value(type), want_type) == 0 && t != NULL)
-        tf_adapt_emit_delta(s, json_string_value(t), json_string_length(t));
+    int type = tf_jscan_member_of(&d->js, holder, "type", TF_JSCAN_STRING);
+    int t = tf_jscan_member_of(&d->js, holder, "text", TF_JSCAN_STRING);
+    if (t >= 0 && tf_jscan_str_eq(&d->js, type, want_type, strlen(want_type))) {
+        size_t n;
+        const char *text = tf_adapt_doc_str(d, t, &n);
+        tf_adapt_emit_delta(s, text, n);
+    }
 }
 
-static void message_delta(tf_adapt_stream_t *s, const json_t *o)
+static void message_delta(tf_adapt_stream_t *s, const tf_adapt_doc_t *d)
 {
-    json_t *sr = tf_adapt_get(tf_adapt_get(o, "delta", JSON_OBJECT), "stop_reason", JSON_STRING);
-    if (sr != NULL)
-        tf_adapt_emit_finish(s, tf_adapt_anthropic_reason(json_string_value(sr)));
-    json_t *u = tf_adapt_get(o, "usage", JSON_OBJECT);
-    if (u == NULL)
+    const tf_jscan_t *js = &d->js;
+    int sr = tf_jscan_member_of(js, tf_jscan_member_of(js, 0, "delta", TF_JSCAN_OBJECT), "stop_reason", TF_JSCAN_STRING);
+    if (sr >= 0) {
+        size_t n;
+        const char *r = tf_adapt_doc_str(d, sr, &n);
+        tf_adapt_emit_finish(s, tf_adapt_anthropic_reason(r, n));
+    }
+    int u = tf_jscan_member_of(js, 0, "usage", TF_JSCAN_OBJECT);
+    if (u < 0)
         return;
     /* message_delta's usage is cumulative; newer API versions repeat the
      * input counts there, older ones leave them to message_start. */
-    long long p = prompt_tokens(u);
-    tf_adapt_emit_usage(s, p >= 0 ? p : s->input_tokens, tf_adapt_count(json_object_get(u, "output_tokens")));
+    long long p = doc_prompt_tokens(d, u);
+    tf_adapt_emit_usage(s, p >= 0 ? p : s->input_tokens, tf_adapt_doc_count(d, tf_jscan_member(js, u, "output_tokens")));
+}
+
+/* The SSE event name says what the data is; without one, its "type" does
+ * (jt, the "type" member when it is a string, else -1). */
+static int type_is(const tf_adapt_doc_t *d, const char *event, int jt, const char *name)
+{
+    if (*event)
+        return strcmp(event, name) == 0;
+    return tf_jscan_str_eq(&d->js, jt, name, strlen(name));
 }
 
 int tf_adapt_anthropic_event(tf_adapt_stream_t *s, const char *event, const char *data, size_t len, char *err, size_t errlen)
 {
     if (strcmp(event, "ping") == 0)
         return 0;
-    json_t *o = tf_adapt_json_object(data, len, "a stream event", err, errlen);
-    if (o == NULL)
+    tf_adapt_doc_t d;
+    if (tf_adapt_doc_load(s, &d, data, len, "a stream event", err, errlen) < 0)
         return -1;
-    /* The SSE event name says what the data is; without one, its "type" does. */
-    json_t *jt = tf_adapt_get(o, "type", JSON_STRING);
-    const char *type = *event ? event : jt ? json_string_value(jt) : "";
-    int rc = 0;
-    if (strcmp(type, "error") == 0 || tf_adapt_upstream_error(o, err, errlen))
-        rc = stream_error(o, err, errlen);
-    else if (strcmp(type, "message_start") == 0)
-        s->input_tokens = prompt_tokens(tf_adapt_get(tf_adapt_get(o, "message", JSON_OBJECT), "usage", JSON_OBJECT));
-    else if (strcmp(type, "content_block_start") == 0)
-        text_out(s, tf_adapt_get(o, "content_block", JSON_OBJECT), "text");
-    else if (strcmp(type, "content_block_delta") == 0)
-        text_out(s, tf_adapt_get(o, "delta", JSON_OBJECT), "text_delta"); /* not thinking_delta, input_json_delta */
-    else if (strcmp(type, "message_delta") == 0)
-        message_delta(s, o);
-    else if (strcmp(type, "message_stop") == 0) {
+    const tf_jscan_t *js = &d.js;
+    int jt = *event ? -1 : tf_jscan_member_of(js, 0, "type", TF_JSCAN_STRING);
+    if (type_is(&d, event, jt, "error") || tf_adapt_doc_error(&d, err, errlen))
+        return stream_error(&d, err, errlen);
+    if (type_is(&d, event, jt, "message_start")) {
+        int message = tf_jscan_member_of(js, 0, "message", TF_JSCAN_OBJECT);
+        s->input_tokens = doc_prompt_tokens(&d, tf_jscan_member_of(js, message, "usage", TF_JSCAN_OBJECT));
+    } else if (type_is(&d, event, jt, "content_block_start")) {
+        text_out(s, &d, tf_jscan_member_of(js, 0, "content_block", TF_JSCAN_OBJECT), "text");
+    } else if (type_is(&d, event, jt, "content_block_delta")) { /* text_delta; not thinking_delta, input_json_delta */
+        text_out(s, &d, tf_jscan_member_of(js, 0, "delta", TF_JSCAN_OBJECT), "text_delta");
+    } else if (type_is(&d, event, jt, "message_delta")) {
+        message_delta(s, &d);
+    } else if (type_is(&d, event, jt, "message_stop")) {
         tf_adapt_emit_done(s);
-        rc = 1;
+        return 1;
     }
-    json_decref(o);
-    return rc;
+    return 0;
 }

@@ -106,14 +106,14 @@ done:
     return rc;
 }
 
-const char *tf_adapt_gemini_reason(const char *r)
+const char *tf_adapt_gemini_reason(const char *r, size_t n)
 {
     static const char *const filtered[] = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII",
                                            "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION"};
-    if (strcmp(r, "MAX_TOKENS") == 0)
+    if (tf_adapt_is(r, n, "MAX_TOKENS"))
         return "length";
     for (size_t i = 0; i < sizeof(filtered) / sizeof(filtered[0]); i++)
-        if (strcmp(r, filtered[i]) == 0)
+        if (tf_adapt_is(r, n, filtered[i]))
             return "content_filter";
     return "stop"; /* STOP, OTHER, LANGUAGE, MALFORMED_FUNCTION_CALL, ... */
 }
@@ -169,42 +169,53 @@ int tf_adapt_gemini_parse(const json_t *root, tf_adapt_result_t *out, tf_adapt_b
             return -1;
         }
         json_t *fr = tf_adapt_get(c0, "finishReason", JSON_STRING);
-        tf_adapt_set_reason(out, fr ? tf_adapt_gemini_reason(json_string_value(fr)) : "stop");
+        tf_adapt_set_reason(out, fr ? tf_adapt_gemini_reason(json_string_value(fr), json_string_length(fr)) : "stop");
     }
     usage(root, &out->prompt_tokens, &out->completion_tokens);
     return 0;
 }
 
-static int emit_text(void *ctx, const char *t, size_t n)
+/* The stream's chunks are scanned, not parsed into trees (see
+ * tf_adapt_doc_t); what follows mirrors the tree-reading code above. */
+
+static void emit_parts(tf_adapt_stream_t *s, const tf_adapt_doc_t *d, int c0)
 {
-    tf_adapt_emit_delta(ctx, t, n);
-    return 0;
+    const tf_jscan_t *js = &d->js;
+    int parts = tf_jscan_member_of(js, tf_jscan_member_of(js, c0, "content", TF_JSCAN_OBJECT), "parts", TF_JSCAN_ARRAY);
+    for (int p = tf_jscan_first(js, parts); p >= 0; p = tf_jscan_next(js, parts, p)) {
+        int t = tf_jscan_member_of(js, p, "text", TF_JSCAN_STRING);
+        if (t >= 0 && tf_jscan_type(js, tf_jscan_member(js, p, "thought")) != TF_JSCAN_TRUE) {
+            size_t n;
+            const char *text = tf_adapt_doc_str(d, t, &n);
+            tf_adapt_emit_delta(s, text, n);
+        }
+    }
 }
 
 int tf_adapt_gemini_event(tf_adapt_stream_t *s, const char *event, const char *data, size_t len, char *err, size_t errlen)
 {
-    json_t *o = tf_adapt_json_object(data, len, "a stream chunk", err, errlen);
-    if (o == NULL)
+    tf_adapt_doc_t d;
+    if (tf_adapt_doc_load(s, &d, data, len, "a stream chunk", err, errlen) < 0 || tf_adapt_doc_error(&d, err, errlen))
         return -1;
-    if (tf_adapt_upstream_error(o, err, errlen)) {
-        json_decref(o);
-        return -1;
+    const tf_jscan_t *js = &d.js;
+    int c0 = tf_jscan_index(js, tf_jscan_member_of(js, 0, "candidates", TF_JSCAN_ARRAY), 0);
+    if (tf_jscan_type(js, c0) == TF_JSCAN_OBJECT) {
+        emit_parts(s, &d, c0);
+        int fr = tf_jscan_member_of(js, c0, "finishReason", TF_JSCAN_STRING);
+        if (fr >= 0) {
+            size_t n;
+            const char *r = tf_adapt_doc_str(&d, fr, &n);
+            tf_adapt_emit_finish(s, tf_adapt_gemini_reason(r, n));
+        }
+    } else {
+        int feedback = tf_jscan_member_of(js, 0, "promptFeedback", TF_JSCAN_OBJECT);
+        if (tf_jscan_member_of(js, feedback, "blockReason", TF_JSCAN_STRING) >= 0) /* blocked before any candidate */
+            tf_adapt_emit_finish(s, "content_filter");
     }
-    json_t *cands = tf_adapt_get(o, "candidates", JSON_ARRAY);
-    json_t *c0 = cands ? json_array_get(cands, 0) : NULL;
-    if (json_is_object(c0)) {
-        each_text(c0, emit_text, s);
-        json_t *fr = tf_adapt_get(c0, "finishReason", JSON_STRING);
-        if (fr != NULL)
-            tf_adapt_emit_finish(s, tf_adapt_gemini_reason(json_string_value(fr)));
-    } else if (blocked(o) != NULL) {
-        tf_adapt_emit_finish(s, "content_filter");
-    }
-    if (tf_adapt_get(o, "usageMetadata", JSON_OBJECT) != NULL) {
-        long long p, c;
-        usage(o, &p, &c);
-        tf_adapt_emit_usage(s, p, c);
-    }
-    json_decref(o);
+    int u = tf_jscan_member_of(js, 0, "usageMetadata", TF_JSCAN_OBJECT);
+    if (u >= 0) /* thoughts count as output, as in usage() */
+        tf_adapt_emit_usage(s, tf_adapt_doc_count(&d, tf_jscan_member(js, u, "promptTokenCount")),
+                            tf_adapt_count_add(tf_adapt_doc_count(&d, tf_jscan_member(js, u, "candidatesTokenCount")),
+                                               tf_adapt_doc_count(&d, tf_jscan_member(js, u, "thoughtsTokenCount"))));
     return 0;
 }

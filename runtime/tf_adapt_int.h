@@ -5,6 +5,10 @@
  *                        JSON helpers every protocol uses, event emission
  *   tf_adapt_lines.c     framing: bytes -> lines (SSE, NDJSON) -> SSE events
  *   tf_adapt_<proto>.c   one wire protocol each: build, parse, stream events
+ *
+ * Requests and non-streamed answers go through jansson trees; streamed
+ * chunks, which come by the hundred per answer, are read with tf_jscan
+ * (no tree, no allocation) through tf_adapt_doc_t.
  */
 #ifndef TF_ADAPT_INT_H
 #define TF_ADAPT_INT_H
@@ -12,6 +16,7 @@
 #include <stdarg.h>
 
 #include "tf_adapt.h"
+#include "tf_jscan.h"
 
 enum {
     TF_ADAPT_MAX_LINE = 1 << 20,  /* a longer line (without its terminator) is malformed */
@@ -40,6 +45,8 @@ void tf_adapt_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute
 json_t *tf_adapt_json_object(const char *data, size_t len, const char *what, char *err, size_t errlen);
 /* A token count: a non-negative integer of plausible size, else -1. */
 long long tf_adapt_count(const json_t *v);
+/* Whether p[0..n) (text without NUL bytes) is the string `name`. */
+int tf_adapt_is(const char *p, size_t n, const char *name);
 /* a + b where -1 means unknown: unknown only when both are. */
 long long tf_adapt_count_add(long long a, long long b);
 /* 1 (err set to the upstream's message) when `root` carries a non-null "error" member. */
@@ -140,12 +147,47 @@ struct tf_adapt_stream {
     void *ud;
     tf_adapt_lines_t lines;
     tf_adapt_sse_t sse;
+    /* Kept from chunk to chunk so that, once grown, parsing a chunk
+     * allocates nothing (see tf_adapt_doc_t); they keep the size the
+     * stream's biggest chunk needed (16 bytes a value, 1 a byte) until the
+     * stream is freed, less than the jansson tree of that chunk took. */
+    tf_jscan_tok_t *spill; /* tokens of chunks too big for the stack array */
+    size_t spill_cap;
+    tf_adapt_buf_t scratch; /* unescaped strings; room for the whole chunk */
     int failed;             /* -1 was returned: nothing more is accepted */
     int done;               /* DONE emitted: nothing more is emitted */
     int finished;           /* FINISH emitted (once per stream) */
     int ended;              /* tf_adapt_stream_end ran */
     long long input_tokens; /* anthropic: the prompt size from message_start */
 };
+
+/*
+ * One streamed chunk, scanned without building a tree (tf_adapt.c). The
+ * jansson tree the non-streamed path builds cost more per chunk than the
+ * rest of the gateway; tf_jscan accepts exactly what jansson accepted, so
+ * the stream parsers behave as before. The tokens live in the struct, on
+ * the caller's stack; a chunk with more values spills into the stream's
+ * own array. Token 0 is the chunk's top-level object.
+ */
+enum { TF_ADAPT_DOC_TOKENS = 256 }; /* a typical chunk needs 20 to 40 */
+
+typedef struct tf_adapt_doc {
+    tf_jscan_t js;
+    tf_adapt_stream_t *s;
+    tf_jscan_tok_t tok[TF_ADAPT_DOC_TOKENS];
+} tf_adapt_doc_t;
+
+/* Scans data[0..len) as one JSON object; -1 with err set as
+ * tf_adapt_json_object sets it (same words, `what` naming the data). */
+int tf_adapt_doc_load(tf_adapt_stream_t *s, tf_adapt_doc_t *d, const char *data, size_t len, const char *what, char *err,
+                      size_t errlen);
+/* The text of string token t: in the chunk itself, or unescaped into the
+ * stream's scratch buffer (valid until the next call). */
+const char *tf_adapt_doc_str(const tf_adapt_doc_t *d, int t, size_t *len);
+/* tf_adapt_count for token t (-1: none). */
+long long tf_adapt_doc_count(const tf_adapt_doc_t *d, int t);
+/* tf_adapt_upstream_error for the chunk's top-level object. */
+int tf_adapt_doc_error(const tf_adapt_doc_t *d, char *err, size_t errlen);
 
 /* Emission (tf_adapt.c): nothing after DONE, no empty deltas, FINISH once. */
 void tf_adapt_emit_delta(tf_adapt_stream_t *s, const char *text, size_t len);
@@ -174,10 +216,10 @@ int tf_adapt_anthropic_event(tf_adapt_stream_t *s, const char *event, const char
 int tf_adapt_gemini_event(tf_adapt_stream_t *s, const char *event, const char *data, size_t len, char *err, size_t errlen);
 int tf_adapt_ollama_line(tf_adapt_stream_t *s, const char *line, size_t len, char *err, size_t errlen);
 
-/* Finish reasons in OpenAI vocabulary. */
-const char *tf_adapt_openai_reason(const char *r);
-const char *tf_adapt_anthropic_reason(const char *r);
-const char *tf_adapt_gemini_reason(const char *r);
-const char *tf_adapt_ollama_reason(const char *r);
+/* Finish reasons r[0..n) in OpenAI vocabulary (static strings). */
+const char *tf_adapt_openai_reason(const char *r, size_t n);
+const char *tf_adapt_anthropic_reason(const char *r, size_t n);
+const char *tf_adapt_gemini_reason(const char *r, size_t n);
+const char *tf_adapt_ollama_reason(const char *r, size_t n);
 
 #endif

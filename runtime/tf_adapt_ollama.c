@@ -73,15 +73,15 @@ int tf_adapt_ollama_build(const tf_adapt_in_t *in, tf_adapt_http_t *out, json_t 
     return 0;
 }
 
-const char *tf_adapt_ollama_reason(const char *r)
+const char *tf_adapt_ollama_reason(const char *r, size_t n)
 {
-    return strcmp(r, "length") == 0 ? "length" : "stop"; /* stop, and load/unload for empty requests */
+    return tf_adapt_is(r, n, "length") ? "length" : "stop"; /* stop, and load/unload for empty requests */
 }
 
 static const char *reason(const json_t *o)
 {
     json_t *dr = tf_adapt_get(o, "done_reason", JSON_STRING);
-    return dr ? tf_adapt_ollama_reason(json_string_value(dr)) : "stop";
+    return dr ? tf_adapt_ollama_reason(json_string_value(dr), json_string_length(dr)) : "stop";
 }
 
 int tf_adapt_ollama_parse(const json_t *root, tf_adapt_result_t *out, tf_adapt_buf_t *text, char *err, size_t errlen)
@@ -110,28 +110,29 @@ static int blank(const char *d, size_t n)
     return 1;
 }
 
+/* Stream lines are scanned, not parsed into trees (see tf_adapt_doc_t);
+ * this mirrors the tree-reading code above. */
 int tf_adapt_ollama_line(tf_adapt_stream_t *s, const char *line, size_t len, char *err, size_t errlen)
 {
     if (blank(line, len))
         return 0;
-    json_t *o = tf_adapt_json_object(line, len, "a stream line", err, errlen);
-    if (o == NULL)
+    tf_adapt_doc_t d;
+    if (tf_adapt_doc_load(s, &d, line, len, "a stream line", err, errlen) < 0 || tf_adapt_doc_error(&d, err, errlen))
         return -1;
-    if (tf_adapt_upstream_error(o, err, errlen)) {
-        json_decref(o);
-        return -1;
+    const tf_jscan_t *js = &d.js;
+    size_t n;
+    int content = tf_jscan_member_of(js, tf_jscan_member_of(js, 0, "message", TF_JSCAN_OBJECT), "content", TF_JSCAN_STRING);
+    if (content >= 0) {
+        const char *text = tf_adapt_doc_str(&d, content, &n);
+        tf_adapt_emit_delta(s, text, n);
     }
-    json_t *content = tf_adapt_get(tf_adapt_get(o, "message", JSON_OBJECT), "content", JSON_STRING);
-    if (content != NULL)
-        tf_adapt_emit_delta(s, json_string_value(content), json_string_length(content));
-    int rc = 0;
-    if (json_is_true(json_object_get(o, "done"))) {
-        tf_adapt_emit_finish(s, reason(o));
-        tf_adapt_emit_usage(s, tf_adapt_count(json_object_get(o, "prompt_eval_count")),
-                            tf_adapt_count(json_object_get(o, "eval_count")));
-        tf_adapt_emit_done(s);
-        rc = 1;
-    }
-    json_decref(o);
-    return rc;
+    if (tf_jscan_type(js, tf_jscan_member(js, 0, "done")) != TF_JSCAN_TRUE)
+        return 0;
+    int dr = tf_jscan_member_of(js, 0, "done_reason", TF_JSCAN_STRING);
+    const char *r = dr >= 0 ? tf_adapt_doc_str(&d, dr, &n) : NULL;
+    tf_adapt_emit_finish(s, r != NULL ? tf_adapt_ollama_reason(r, n) : "stop");
+    tf_adapt_emit_usage(s, tf_adapt_doc_count(&d, tf_jscan_member(js, 0, "prompt_eval_count")),
+                        tf_adapt_doc_count(&d, tf_jscan_member(js, 0, "eval_count")));
+    tf_adapt_emit_done(s);
+    return 1;
 }

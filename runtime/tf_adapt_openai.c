@@ -46,12 +46,12 @@ oom:
     return -1;
 }
 
-const char *tf_adapt_openai_reason(const char *r)
+const char *tf_adapt_openai_reason(const char *r, size_t n)
 {
     /* OpenAI-compatible servers are not all careful: anything unknown is a stop */
     static const char *const known[] = {"stop", "length", "content_filter", "tool_calls", "function_call"};
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-        if (strcmp(r, known[i]) == 0)
+        if (tf_adapt_is(r, n, known[i]))
             return known[i];
     return "stop";
 }
@@ -77,7 +77,7 @@ int tf_adapt_openai_parse(const json_t *root, tf_adapt_result_t *out, tf_adapt_b
         return -1;
     }
     json_t *fr = tf_adapt_get(c0, "finish_reason", JSON_STRING);
-    tf_adapt_set_reason(out, fr ? tf_adapt_openai_reason(json_string_value(fr)) : "stop");
+    tf_adapt_set_reason(out, fr ? tf_adapt_openai_reason(json_string_value(fr), json_string_length(fr)) : "stop");
     usage(root, &out->prompt_tokens, &out->completion_tokens);
     return 0;
 }
@@ -110,26 +110,25 @@ int tf_adapt_openai_event(tf_adapt_stream_t *s, const char *event, const char *d
     }
     if (blank(data, len)) /* an empty data: keep-alive */
         return 0;
-    json_t *o = tf_adapt_json_object(data, len, "a stream chunk", err, errlen);
-    if (o == NULL)
+    tf_adapt_doc_t d;
+    if (tf_adapt_doc_load(s, &d, data, len, "a stream chunk", err, errlen) < 0 || tf_adapt_doc_error(&d, err, errlen))
         return -1;
-    if (tf_adapt_upstream_error(o, err, errlen)) {
-        json_decref(o);
-        return -1;
+    const tf_jscan_t *js = &d.js;
+    size_t n;
+    int c0 = tf_jscan_index(js, tf_jscan_member_of(js, 0, "choices", TF_JSCAN_ARRAY), 0);
+    int content = tf_jscan_member_of(js, tf_jscan_member_of(js, c0, "delta", TF_JSCAN_OBJECT), "content", TF_JSCAN_STRING);
+    if (content >= 0) {
+        const char *text = tf_adapt_doc_str(&d, content, &n);
+        tf_adapt_emit_delta(s, text, n);
     }
-    json_t *choices = tf_adapt_get(o, "choices", JSON_ARRAY);
-    json_t *c0 = choices ? json_array_get(choices, 0) : NULL;
-    json_t *content = tf_adapt_get(tf_adapt_get(c0, "delta", JSON_OBJECT), "content", JSON_STRING);
-    if (content != NULL)
-        tf_adapt_emit_delta(s, json_string_value(content), json_string_length(content));
-    json_t *fr = tf_adapt_get(c0, "finish_reason", JSON_STRING);
-    if (fr != NULL)
-        tf_adapt_emit_finish(s, tf_adapt_openai_reason(json_string_value(fr)));
-    if (tf_adapt_get(o, "usage", JSON_OBJECT) != NULL) {
-        long long p, c;
-        usage(o, &p, &c);
-        tf_adapt_emit_usage(s, p, c);
+    int fr = tf_jscan_member_of(js, c0, "finish_reason", TF_JSCAN_STRING);
+    if (fr >= 0) {
+        const char *r = tf_adapt_doc_str(&d, fr, &n);
+        tf_adapt_emit_finish(s, tf_adapt_openai_reason(r, n));
     }
-    json_decref(o);
+    int u = tf_jscan_member_of(js, 0, "usage", TF_JSCAN_OBJECT);
+    if (u >= 0)
+        tf_adapt_emit_usage(s, tf_adapt_doc_count(&d, tf_jscan_member(js, u, "prompt_tokens")),
+                            tf_adapt_doc_count(&d, tf_jscan_member(js, u, "completion_tokens")));
     return 0;
 }

@@ -43,8 +43,12 @@ fi
 
 build "$B/test_tls" tests/unit/test_tls.c runtime/tf_tls.c && run tls "$B/test_tls"
 build "$B/test_jwt" tests/unit/test_jwt.c runtime/tf_jwt.c && run jwt "$B/test_jwt"
+build "$B/test_fsbox" tests/unit/test_fsbox.c runtime/tf_fsbox.c && run fsbox "$B/test_fsbox"
+build "$B/test_jscan" tests/unit/test_jscan.c runtime/tf_jscan.c && run jscan "$B/test_jscan"
+# The outbound address filter (SSRF): classification only, no traffic.
+build "$B/test_netguard" tests/unit/test_netguard.c runtime/tf_netguard.c && run netguard "$B/test_netguard"
 build "$B/test_adapt" tests/unit/test_adapt.c runtime/tf_adapt.c runtime/tf_adapt_lines.c runtime/tf_adapt_openai.c \
-  runtime/tf_adapt_anthropic.c runtime/tf_adapt_gemini.c runtime/tf_adapt_ollama.c && run adapt "$B/test_adapt"
+  runtime/tf_adapt_anthropic.c runtime/tf_adapt_gemini.c runtime/tf_adapt_ollama.c runtime/tf_jscan.c && run adapt "$B/test_adapt"
 
 # tf_curl on an h2o loop against a local server (the bench's minimal h2o).
 if build "$B/minimal_h2o" tests/bench/minimal_h2o.c && build "$B/curl_probe" tests/unit/curl_probe.c runtime/tf_curl.c; then

@@ -5,10 +5,14 @@
  * documented answers, error bodies, hostile types), and the streamed answer
  * (recorded-format streams fed whole, split at every position, byte by
  * byte and in random chunks, all giving the same events; error events,
- * streams cut short, what DONE and tf_adapt_stream_end mean). Then the
- * estimates, and random bytes into every parser.
+ * streams cut short, what DONE and tf_adapt_stream_end mean). What reading
+ * chunks with tf_jscan must keep (duplicate keys, escapes, big chunks,
+ * jansson's refusals), and a differential test: generated and mutated
+ * streams through the stream parsers and through the jansson-based code
+ * they replaced (kept here as the reference), events and errors compared
+ * byte for byte. Then the estimates, and random bytes into every parser.
  *
- * Build: cc -Iruntime tests/unit/test_adapt.c runtime/tf_adapt*.c
+ * Build: cc -Iruntime tests/unit/test_adapt.c runtime/tf_adapt*.c runtime/tf_jscan.c
  *        $(pkg-config --cflags --libs jansson libcurl)
  */
 #include <stdarg.h>
@@ -1065,6 +1069,960 @@ static void test_fuzz(void)
     ok(!bad, "build: odd request shapes succeed or fail cleanly with a reason");
 }
 
+/* ---- chunks are scanned, not parsed into trees ------------------------------- */
+
+/* A growable byte string for the tests below. */
+typedef struct exact {
+    char *p;
+    size_t len, cap;
+} exact_t;
+
+static void exact_put(exact_t *e, const char *s, size_t k)
+{
+    if (e->len + k + 1 > e->cap) {
+        e->cap = (e->len + k + 1) * 2;
+        e->p = realloc(e->p, e->cap);
+    }
+    memcpy(e->p + e->len, s, k);
+    e->len += k;
+    e->p[e->len] = '\0';
+}
+
+static void exact_str(exact_t *e, const char *s)
+{
+    exact_put(e, s, strlen(s));
+}
+
+/* The stream parsers read chunks with tf_jscan; these pin down what that
+ * must keep from the jansson days: the last of duplicate keys, escapes in
+ * keys and values, chunks with more values than the stack's tokens, and
+ * jansson's refusals (the differential test below compares everything
+ * else with the old code). */
+static void test_stream_scanned(void)
+{
+    tf_proto_t O = TF_PROTO_OPENAI;
+    stream_str(O, "data: {\"choices\":[{\"delta\":{\"content\":\"a\",\"content\":\"b\"},\"finish_reason\":\"length\",\"finish_reason\":null}]}\n\n"
+                  "data: {\"choices\":[{\"delta\":{\"content\":\"c\",\"content\":5}}],\"usage\":{\"prompt_tokens\":1},\"usage\":{\"completion_tokens\":2}}\n\n",
+               "D[b]U[-1,2]", 0, 0, "duplicate keys: the last one counts, type and all (as jansson kept it)");
+    stream_str(O, "data: {\"ch\\u006fices\":[{\"d\\u0065lta\":{\"content\":\"\\ud83d\\ude00\\n\\\"q\\\"\\/\\u00e9\\t\"},\"finish_reason\":\"st\\u006fp\"}]}\n\n",
+               "D[\xf0\x9f\x98\x80\n\"q\"/\xc3\xa9\t]F[stop]", 0, 0, "escapes in keys, text and finish reason are decoded");
+    stream_error(O, "data: {\"choices\":[{\"delta\":{\"content\":\"a\\u0000b\"}}]}\n\n", "", "not valid JSON", "\\u0000 in the text -> -1, as before");
+    stream_error(O, "data: {\"choices\":[{\"delta\":{\"content\":\"\\ud800x\"}}]}\n\n", "", "not valid JSON", "a lone surrogate -> -1");
+    stream_error(O, "data: {\"choices\":[{\"delta\":{\"content\":\"\xc0\xaf\"}}]}\n\n", "", "not valid JSON", "an overlong UTF-8 form -> -1");
+    stream_error(O, "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":1e400}}\n\n", "", "not valid JSON", "a real that overflows a double -> -1");
+    stream_error(O, "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9223372036854775808}}\n\n", "", "not valid JSON",
+                 "an integer past 64 bits -> -1");
+    stream_str(O, "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9223372036854775807,\"completion_tokens\":-0}}\n\n", "U[-1,0]", 0, 0,
+               "counts: 2^63-1 is no count, -0 is 0");
+    stream_error(O, "data: {\"error\":{\"message\":\"bad \\\"key\\\" \\u00e9\"}}\n\n", "", "upstream error: bad \"key\" \xc3\xa9",
+                 "an upstream error message is unescaped");
+    stream_case(O, LIT("data: {\"choices\":[{\"delta\":{\"content\":\"a\"},\"index\":0\0}]}\n\ndata: [DONE]\n\n"), "D[a]X", 0, 1,
+                "one NUL right after a number is skipped (jansson's lexer does that; kept)");
+
+    /* nesting: jansson's limit of 2048, in a member nobody reads */
+    for (int depth = 2047; depth <= 2048; depth++) {
+        size_t cap = 2 * (size_t)depth + 128;
+        char *chunk = malloc(cap);
+        int k = snprintf(chunk, cap, "data: {\"x\":");
+        for (int i = 0; i < depth - 1; i++)
+            chunk[k++] = '[';
+        chunk[k++] = '1';
+        for (int i = 0; i < depth - 1; i++)
+            chunk[k++] = ']';
+        k += snprintf(chunk + k, cap - (size_t)k, ",\"choices\":[{\"delta\":{\"content\":\"deep\"}}]}\n\n");
+        run_t r;
+        run_whole(O, chunk, (size_t)k, &r);
+        /* the 1 sits inside `depth` containers (the chunk's object and
+         * depth - 1 arrays): 2047 is the most jansson takes */
+        if (depth == 2047)
+            ok(r.feed_rc == 0 && strcmp(r.log, "D[deep]") == 0, "a value inside 2047 containers is fine");
+        else
+            ok(r.feed_rc == -1 && strstr(r.err, "not valid JSON") && strstr(r.err, "depth"), "a value inside 2048 containers -> -1 (%s)",
+               r.err);
+        free(chunk);
+    }
+
+    /* more values than the stack's 256 tokens: the stream's own array, reused */
+    exact_t big = {0};
+    for (int c = 0; c < 3; c++) {
+        char head[128];
+        snprintf(head, sizeof(head), "data: {\"choices\":[{\"delta\":{\"content\":\"w%d \"},\"logprobs\":{\"content\":[", c);
+        exact_str(&big, head);
+        for (int i = 0; i < 60 + 100 * c; i++)
+            exact_str(&big, i ? ",{\"token\":\"x\",\"logprob\":-0.5,\"bytes\":[120],\"top_logprobs\":[]}"
+                            : "{\"token\":\"x\",\"logprob\":-0.5,\"bytes\":[120],\"top_logprobs\":[]}");
+        exact_str(&big, "]},\"finish_reason\":null,\"content\":\"decoy\"}],\"content\":1}\n\n");
+        exact_str(&big, "data: {\"choices\":[{\"delta\":{\"content\":\"small \"}}]}\n\n");
+    }
+    exact_str(&big, "data: [DONE]\n\n");
+    run_t r;
+    run_whole(O, big.p, big.len, &r);
+    ok(r.feed_rc == 0 && r.end_rc == 1 && strcmp(r.log, "D[w0 ]D[small ]D[w1 ]D[small ]D[w2 ]D[small ]X") == 0,
+       "chunks of 300 to 1300 values between small ones: same events (%s)", r.log);
+    free(big.p);
+
+    tf_proto_t G = TF_PROTO_GEMINI;
+    exact_t parts = {0};
+    exact_str(&parts, "data: {\"candidates\":[{\"content\":{\"parts\":[");
+    for (int i = 0; i < 300; i++) {
+        char part[64];
+        snprintf(part, sizeof(part), "%s{\"text\":\"%c\"%s}", i ? "," : "", 'a' + i % 26, i % 3 == 2 ? ",\"thought\":true" : "");
+        exact_str(&parts, part);
+    }
+    exact_str(&parts, "]},\"finishReason\":\"STOP\"}]}\n\n");
+    run_whole(G, parts.p, parts.len, &r);
+    int deltas = 0;
+    for (const char *p = r.log; (p = strstr(p, "D[")) != NULL; p++)
+        deltas++;
+    ok(r.feed_rc == 0 && r.end_rc == 1 && deltas == 200 && strncmp(r.log, "D[a]D[b]D[d]D[e]", 16) == 0 && strstr(r.log, "F[stop]X"),
+       "gemini: 300 parts in one chunk, thoughts skipped, in order");
+    free(parts.p);
+
+    tf_proto_t A = TF_PROTO_ANTHROPIC;
+    stream_str(A, "data: {\"type\":\"content_bl\\u006fck_delta\",\"delta\":{\"type\":\"text_\\u0064elta\",\"text\":\"x\"}}\n\n"
+                  "data: {\"type\":\"message_stop\",\"type\":\"ping\"}\n\n"
+                  "data: {\"type\":\"ping\",\"type\":\"message_stop\"}\n\n",
+               "D[x]X", 0, 1, "the data's type compared unescaped, the last of duplicates counts");
+    tf_proto_t L = TF_PROTO_OLLAMA;
+    stream_str(L, "{\"message\":{\"content\":\"a\"},\"done\":true,\"done\":false}\n{\"message\":{\"content\":\"b\"},\"done\":false,\"done\":true,"
+                  "\"done_reason\":\"length\",\"eval_count\":2}\n",
+               "D[a]D[b]F[length]U[-1,2]X", 0, 1, "the last \"done\" counts");
+}
+
+/* ---- differential: the stream parsers against the jansson-based reference ---- */
+
+/*
+ * The reference is what the stream parsers were before they scanned
+ * chunks: the same rules written on jansson trees (copied from the old
+ * tf_adapt_<proto>.c, renamed ref_). Generated and mutated streams go
+ * through both; events (compared exactly, byte for byte), the result of
+ * feeding, the error text and tf_adapt_stream_end must be identical.
+ */
+
+/* One event: kind, then text with its length (so any bytes compare), or the counts. */
+static void exact_event(exact_t *e, int kind, const char *text, size_t len, long long pt, long long ct)
+{
+    char head[64];
+    int k = kind == TF_ADAPT_EV_USAGE ? snprintf(head, sizeof(head), "U%lld,%lld;", pt, ct)
+                                      : snprintf(head, sizeof(head), "%c%zu:", "?DFUX"[kind > 0 && kind < 5 ? kind : 0], len);
+    exact_put(e, head, (size_t)k);
+    if (kind != TF_ADAPT_EV_USAGE) {
+        exact_put(e, text ? text : "", len);
+        exact_put(e, ";", 1);
+    }
+}
+
+static void exact_collect(void *ud, const tf_adapt_event_t *ev)
+{
+    const char *text = ev->kind == TF_ADAPT_EV_DELTA ? ev->text : ev->kind == TF_ADAPT_EV_FINISH ? ev->finish_reason : "";
+    size_t len = ev->kind == TF_ADAPT_EV_DELTA ? ev->len : strlen(text);
+    exact_event(ud, ev->kind, text, len, ev->prompt_tokens, ev->completion_tokens);
+}
+
+typedef struct ref {
+    exact_t log;
+    int done, finished;
+    long long input_tokens;
+} ref_t;
+
+static void ref_emit_delta(ref_t *s, const char *text, size_t len)
+{
+    if (!s->done && len > 0)
+        exact_event(&s->log, TF_ADAPT_EV_DELTA, text, len, 0, 0);
+}
+
+static void ref_emit_finish(ref_t *s, const char *reason)
+{
+    if (s->done || s->finished)
+        return;
+    s->finished = 1;
+    exact_event(&s->log, TF_ADAPT_EV_FINISH, reason, strlen(reason), 0, 0);
+}
+
+static void ref_emit_usage(ref_t *s, long long p, long long c)
+{
+    if (!s->done)
+        exact_event(&s->log, TF_ADAPT_EV_USAGE, "", 0, p, c);
+}
+
+static void ref_emit_done(ref_t *s)
+{
+    if (s->done)
+        return;
+    s->done = 1;
+    exact_event(&s->log, TF_ADAPT_EV_DONE, "", 0, 0, 0);
+}
+
+static json_t *ref_json_object(const char *data, size_t len, const char *what, char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *o = json_loadb(data, len, 0, &je);
+    if (o == NULL) {
+        snprintf(err, errlen, "%s is not valid JSON: %s", what, je.text);
+        return NULL;
+    }
+    if (!json_is_object(o)) {
+        snprintf(err, errlen, "%s is not a JSON object", what);
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static json_t *ref_get(const json_t *o, const char *key, json_type type)
+{
+    json_t *v = json_is_object(o) ? json_object_get(o, key) : NULL;
+    return v != NULL && json_typeof(v) == type ? v : NULL;
+}
+
+static long long ref_count(const json_t *v)
+{
+    if (!json_is_integer(v))
+        return -1;
+    json_int_t k = json_integer_value(v);
+    return k >= 0 && k <= 1000000000000000LL ? (long long)k : -1;
+}
+
+static long long ref_count_add(long long a, long long b)
+{
+    if (a < 0)
+        return b;
+    if (b < 0)
+        return a;
+    return a + b;
+}
+
+static int ref_upstream_error(const json_t *root, char *err, size_t errlen)
+{
+    json_t *e = json_object_get(root, "error");
+    if (e == NULL || json_is_null(e))
+        return 0;
+    const char *msg = json_is_string(e) ? json_string_value(e) : NULL;
+    json_t *m = ref_get(e, "message", JSON_STRING);
+    if (m != NULL)
+        msg = json_string_value(m);
+    snprintf(err, errlen, "upstream error: %.300s", msg != NULL && *msg ? msg : "(no message)");
+    return 1;
+}
+
+static const char *ref_openai_reason(const char *r)
+{
+    static const char *const known[] = {"stop", "length", "content_filter", "tool_calls", "function_call"};
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (strcmp(r, known[i]) == 0)
+            return known[i];
+    return "stop";
+}
+
+static int ref_is_done(const char *d, size_t k)
+{
+    while (k > 0 && (*d == ' ' || *d == '\t')) {
+        d++;
+        k--;
+    }
+    while (k > 0 && (d[k - 1] == ' ' || d[k - 1] == '\t'))
+        k--;
+    return k == 6 && memcmp(d, "[DONE]", 6) == 0;
+}
+
+static int ref_blank(const char *d, size_t k, char also)
+{
+    for (size_t i = 0; i < k; i++)
+        if (d[i] != ' ' && d[i] != '\t' && d[i] != also)
+            return 0;
+    return 1;
+}
+
+static int ref_openai_event(ref_t *s, const char *event, const char *data, size_t len, char *err, size_t errlen)
+{
+    if (ref_is_done(data, len)) {
+        ref_emit_done(s);
+        return 1;
+    }
+    if (ref_blank(data, len, '\n'))
+        return 0;
+    json_t *o = ref_json_object(data, len, "a stream chunk", err, errlen);
+    if (o == NULL)
+        return -1;
+    if (ref_upstream_error(o, err, errlen)) {
+        json_decref(o);
+        return -1;
+    }
+    json_t *choices = ref_get(o, "choices", JSON_ARRAY);
+    json_t *c0 = choices ? json_array_get(choices, 0) : NULL;
+    json_t *content = ref_get(ref_get(c0, "delta", JSON_OBJECT), "content", JSON_STRING);
+    if (content != NULL)
+        ref_emit_delta(s, json_string_value(content), json_string_length(content));
+    json_t *fr = ref_get(c0, "finish_reason", JSON_STRING);
+    if (fr != NULL)
+        ref_emit_finish(s, ref_openai_reason(json_string_value(fr)));
+    json_t *u = ref_get(o, "usage", JSON_OBJECT);
+    if (u != NULL)
+        ref_emit_usage(s, ref_count(json_object_get(u, "prompt_tokens")), ref_count(json_object_get(u, "completion_tokens")));
+    json_decref(o);
+    return 0;
+}
+
+static const char *ref_anthropic_reason(const char *r)
+{
+    if (strcmp(r, "max_tokens") == 0 || strcmp(r, "model_context_window_exceeded") == 0)
+        return "length";
+    if (strcmp(r, "tool_use") == 0)
+        return "tool_calls";
+    if (strcmp(r, "refusal") == 0)
+        return "content_filter";
+    return "stop";
+}
+
+static long long ref_prompt_tokens(const json_t *u)
+{
+    long long k = ref_count(json_object_get(u, "input_tokens"));
+    if (k < 0)
+        return -1;
+    k = ref_count_add(k, ref_count(json_object_get(u, "cache_creation_input_tokens")));
+    return ref_count_add(k, ref_count(json_object_get(u, "cache_read_input_tokens")));
+}
+
+static void ref_text_out(ref_t *s, const json_t *holder, const char *want_type)
+{
+    json_t *type = ref_get(holder, "type", JSON_STRING);
+    json_t *t = ref_get(holder, "text", JSON_STRING);
+    if (type != NULL && strcmp(json_string_value(type), want_type) == 0 && t != NULL)
+        ref_emit_delta(s, json_string_value(t), json_string_length(t));
+}
+
+static void ref_message_delta(ref_t *s, const json_t *o)
+{
+    json_t *sr = ref_get(ref_get(o, "delta", JSON_OBJECT), "stop_reason", JSON_STRING);
+    if (sr != NULL)
+        ref_emit_finish(s, ref_anthropic_reason(json_string_value(sr)));
+    json_t *u = ref_get(o, "usage", JSON_OBJECT);
+    if (u == NULL)
+        return;
+    long long p = ref_prompt_tokens(u);
+    ref_emit_usage(s, p >= 0 ? p : s->input_tokens, ref_count(json_object_get(u, "output_tokens")));
+}
+
+static int ref_anthropic_event(ref_t *s, const char *event, const char *data, size_t len, char *err, size_t errlen)
+{
+    if (strcmp(event, "ping") == 0)
+        return 0;
+    json_t *o = ref_json_object(data, len, "a stream event", err, errlen);
+    if (o == NULL)
+        return -1;
+    json_t *jt = ref_get(o, "type", JSON_STRING);
+    const char *type = *event ? event : jt ? json_string_value(jt) : "";
+    int rc = 0;
+    if (strcmp(type, "error") == 0 || ref_upstream_error(o, err, errlen)) {
+        if (!ref_upstream_error(o, err, errlen))
+            snprintf(err, errlen, "upstream error: (no message)");
+        rc = -1;
+    } else if (strcmp(type, "message_start") == 0) {
+        s->input_tokens = ref_prompt_tokens(ref_get(ref_get(o, "message", JSON_OBJECT), "usage", JSON_OBJECT));
+    } else if (strcmp(type, "content_block_start") == 0) {
+        ref_text_out(s, ref_get(o, "content_block", JSON_OBJECT), "text");
+    } else if (strcmp(type, "content_block_delta") == 0) {
+        ref_text_out(s, ref_get(o, "delta", JSON_OBJECT), "text_delta");
+    } else if (strcmp(type, "message_delta") == 0) {
+        ref_message_delta(s, o);
+    } else if (strcmp(type, "message_stop") == 0) {
+        ref_emit_done(s);
+        rc = 1;
+    }
+    json_decref(o);
+    return rc;
+}
+
+static const char *ref_gemini_reason(const char *r)
+{
+    static const char *const filtered[] = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII",
+                                           "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION"};
+    if (strcmp(r, "MAX_TOKENS") == 0)
+        return "length";
+    for (size_t i = 0; i < sizeof(filtered) / sizeof(filtered[0]); i++)
+        if (strcmp(r, filtered[i]) == 0)
+            return "content_filter";
+    return "stop";
+}
+
+static int ref_gemini_event(ref_t *s, const char *event, const char *data, size_t len, char *err, size_t errlen)
+{
+    json_t *o = ref_json_object(data, len, "a stream chunk", err, errlen);
+    if (o == NULL)
+        return -1;
+    if (ref_upstream_error(o, err, errlen)) {
+        json_decref(o);
+        return -1;
+    }
+    json_t *cands = ref_get(o, "candidates", JSON_ARRAY);
+    json_t *c0 = cands ? json_array_get(cands, 0) : NULL;
+    if (json_is_object(c0)) {
+        json_t *parts = ref_get(ref_get(c0, "content", JSON_OBJECT), "parts", JSON_ARRAY), *p;
+        size_t i;
+        json_array_foreach(parts, i, p) {
+            json_t *t = ref_get(p, "text", JSON_STRING);
+            if (t != NULL && !json_is_true(json_object_get(p, "thought")))
+                ref_emit_delta(s, json_string_value(t), json_string_length(t));
+        }
+        json_t *fr = ref_get(c0, "finishReason", JSON_STRING);
+        if (fr != NULL)
+            ref_emit_finish(s, ref_gemini_reason(json_string_value(fr)));
+    } else if (ref_get(ref_get(o, "promptFeedback", JSON_OBJECT), "blockReason", JSON_STRING) != NULL) {
+        ref_emit_finish(s, "content_filter");
+    }
+    json_t *u = ref_get(o, "usageMetadata", JSON_OBJECT);
+    if (u != NULL)
+        ref_emit_usage(s, ref_count(json_object_get(u, "promptTokenCount")),
+                       ref_count_add(ref_count(json_object_get(u, "candidatesTokenCount")), ref_count(json_object_get(u, "thoughtsTokenCount"))));
+    json_decref(o);
+    return 0;
+}
+
+static int ref_ollama_line(ref_t *s, const char *line, size_t len, char *err, size_t errlen)
+{
+    if (ref_blank(line, len, '\r'))
+        return 0;
+    json_t *o = ref_json_object(line, len, "a stream line", err, errlen);
+    if (o == NULL)
+        return -1;
+    if (ref_upstream_error(o, err, errlen)) {
+        json_decref(o);
+        return -1;
+    }
+    json_t *content = ref_get(ref_get(o, "message", JSON_OBJECT), "content", JSON_STRING);
+    if (content != NULL)
+        ref_emit_delta(s, json_string_value(content), json_string_length(content));
+    int rc = 0;
+    if (json_is_true(json_object_get(o, "done"))) {
+        json_t *dr = ref_get(o, "done_reason", JSON_STRING);
+        ref_emit_finish(s, dr && strcmp(json_string_value(dr), "length") == 0 ? "length" : "stop");
+        ref_emit_usage(s, ref_count(json_object_get(o, "prompt_eval_count")), ref_count(json_object_get(o, "eval_count")));
+        ref_emit_done(s);
+        rc = 1;
+    }
+    json_decref(o);
+    return rc;
+}
+
+/* A stream as chunks: the SSE event name (ignored but by anthropic) and the data. */
+typedef struct chunk {
+    const char *event;
+    char *data;
+    size_t len;
+} chunk_t;
+
+typedef struct outcome {
+    exact_t log;
+    int feed_rc, end_rc;
+    char err[512];
+} outcome_t;
+
+static void ref_run(tf_proto_t p, const chunk_t *c, size_t nc, outcome_t *o)
+{
+    ref_t s = {.input_tokens = -1};
+    o->feed_rc = 0;
+    o->err[0] = '\0';
+    for (size_t i = 0; i < nc && !s.done; i++) {
+        int rc = p == TF_PROTO_OPENAI      ? ref_openai_event(&s, c[i].event, c[i].data, c[i].len, o->err, sizeof(o->err))
+                 : p == TF_PROTO_ANTHROPIC ? ref_anthropic_event(&s, c[i].event, c[i].data, c[i].len, o->err, sizeof(o->err))
+                 : p == TF_PROTO_GEMINI    ? ref_gemini_event(&s, c[i].event, c[i].data, c[i].len, o->err, sizeof(o->err))
+                                           : ref_ollama_line(&s, c[i].data, c[i].len, o->err, sizeof(o->err));
+        if (rc < 0) {
+            o->feed_rc = -1;
+            break;
+        }
+        if (rc == 1)
+            break;
+    }
+    if (o->feed_rc == 0 && p == TF_PROTO_GEMINI && s.finished)
+        ref_emit_done(&s);
+    o->end_rc = o->feed_rc == 0 && s.done;
+    o->log = s.log;
+}
+
+/* The chunks framed as the protocol sends them, fed in random pieces. */
+static void new_run(tf_proto_t p, const chunk_t *c, size_t nc, outcome_t *o)
+{
+    exact_t wire = {0};
+    if (p == TF_PROTO_OLLAMA)
+        exact_put(&wire, "\n", 1); /* a blank first line: a BOM-like start of the first chunk stays data */
+    for (size_t i = 0; i < nc; i++) {
+        if (p == TF_PROTO_OLLAMA) {
+            exact_put(&wire, c[i].data, c[i].len);
+            exact_put(&wire, "\n", 1);
+            continue;
+        }
+        if (*c[i].event) {
+            exact_put(&wire, "event: ", 7);
+            exact_put(&wire, c[i].event, strlen(c[i].event));
+            exact_put(&wire, "\n", 1);
+        }
+        /* an LF in the data becomes a new data: line, which the reader joins back with an LF */
+        size_t at = 0;
+        do {
+            const char *nl = memchr(c[i].data + at, '\n', c[i].len - at);
+            size_t end = nl ? (size_t)(nl - c[i].data) : c[i].len;
+            exact_put(&wire, "data: ", 6);
+            exact_put(&wire, c[i].data + at, end - at);
+            exact_put(&wire, "\n", 1);
+            at = end + 1;
+        } while (at <= c[i].len);
+        exact_put(&wire, "\n", 1);
+    }
+    o->log.p = NULL;
+    o->log.len = o->log.cap = 0;
+    o->feed_rc = 0;
+    o->err[0] = '\0';
+    tf_adapt_stream_t *s = tf_adapt_stream_new(p, exact_collect, &o->log);
+    for (size_t at = 0; at < wire.len;) {
+        size_t k = 1 + rnd() % 300;
+        if (k > wire.len - at)
+            k = wire.len - at;
+        if (tf_adapt_stream_feed(s, wire.p + at, k, o->err, sizeof(o->err)) < 0) {
+            o->feed_rc = -1;
+            break;
+        }
+        at += k;
+    }
+    o->end_rc = tf_adapt_stream_end(s);
+    tf_adapt_stream_free(s);
+    free(wire.p);
+}
+
+/* ---- generating chunks ---- */
+
+/* Strings that start with \1 are written raw: numbers jansson cannot hold. */
+static const char *const diff_words[] = {
+    "stop", "length", "content_filter", "tool_calls", "function_call", "eos", "end_turn", "max_tokens", "stop_sequence", "tool_use",
+    "refusal", "model_context_window_exceeded", "pause_turn", "STOP", "MAX_TOKENS", "SAFETY", "RECITATION", "BLOCKLIST",
+    "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "OTHER", "text", "text_delta", "thinking_delta", "input_json_delta", "thinking", "error",
+    "message_start", "message_delta", "message_stop", "content_block_start", "content_block_delta", "ping", "", "Hello",
+    " w\xc3\xb6rld \xe2\x9c\x93", "\xf0\x9f\x98\x80!", "a\"b\\c/d", "line\nbreak\r\n", "tab\there\b\f", "\xe2\x80\xa8", "x", "assistant",
+    "load", "[DONE]", "true", "null", "0", "\x01" "1e400", "\x01" "-1e400", "\x01" "9223372036854775808", "\x01" "-9223372036854775809",
+    "\x01" "-0", "\x01" "1.0", "\x01" "1E2", "\x01" "5e-1", "\x01" "1e-400", "\x01" "123456789012345678901234567890", "\x01" "1000000000000000",
+    "\x01" "1000000000000001", "\x01" "-1", "\x01" "0.0", "\x01" "2.5e+3", "\x01" "1.7976931348623158e308", "\x01" "1.8e308",
+    "\x01" "10000000000000000000", "\x01" "99999999999999999999", "\x01" "-10000000000000000000",
+};
+
+static const char *const diff_keys[] = {
+    "content", "text", "type", "delta", "choices", "usage", "prompt_tokens", "completion_tokens", "finish_reason", "error", "message",
+    "candidates", "parts", "thought", "finishReason", "usageMetadata", "promptTokenCount", "candidatesTokenCount", "thoughtsTokenCount",
+    "promptFeedback", "blockReason", "done", "done_reason", "prompt_eval_count", "eval_count", "input_tokens", "output_tokens",
+    "cache_creation_input_tokens", "cache_read_input_tokens", "stop_reason", "content_block", "index", "role", "x", "",
+};
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+static json_t *diff_value(int depth)
+{
+    switch (rnd() % (depth > 4 ? 5 : 8)) {
+    case 0:
+        return json_string(diff_words[rnd() % NELEM(diff_words)]);
+    case 1: {
+        static const long long ints[] = {0, 1, 7, 25, -1, -25, 1000000000000000LL, 1000000000000001LL, INT64_MAX, INT64_MIN, 3};
+        return json_integer(ints[rnd() % NELEM(ints)]);
+    }
+    case 2: {
+        static const double reals[] = {1.5, 3.0, -0.25, 1e300, 2.5e-10, 25.0};
+        return json_real(reals[rnd() % NELEM(reals)]);
+    }
+    case 3:
+        return rnd() % 2 ? json_true() : json_false();
+    case 4:
+        return json_null();
+    case 5:
+    case 6: {
+        json_t *o = json_object();
+        for (int i = (int)(rnd() % 4); i > 0; i--)
+            json_object_set_new(o, diff_keys[rnd() % NELEM(diff_keys)], diff_value(depth + 1));
+        return o;
+    }
+    default: {
+        json_t *a = json_array();
+        for (int i = (int)(rnd() % 4); i > 0; i--)
+            json_array_append_new(a, diff_value(depth + 1));
+        return a;
+    }
+    }
+}
+
+/* Replaces, drops and adds members and elements here and there. */
+static void diff_mutate(json_t *j, int depth)
+{
+    if (json_is_object(j)) {
+        const char *key;
+        json_t *v;
+        void *tmp;
+        json_object_foreach_safe(j, tmp, key, v) {
+            uint64_t x = rnd() % 100;
+            if (x < 4)
+                json_object_del(j, key);
+            else if (x < 12)
+                json_object_set_new(j, key, diff_value(depth + 1));
+            else
+                diff_mutate(v, depth + 1);
+        }
+        if (rnd() % 100 < 10)
+            json_object_set_new(j, diff_keys[rnd() % NELEM(diff_keys)], diff_value(depth + 1));
+    } else if (json_is_array(j)) {
+        for (size_t i = 0; i < json_array_size(j); i++) {
+            uint64_t x = rnd() % 100;
+            if (x < 4)
+                json_array_remove(j, i--);
+            else if (x < 12)
+                json_array_set_new(j, i, diff_value(depth + 1));
+            else
+                diff_mutate(json_array_get(j, i), depth + 1);
+        }
+        if (rnd() % 100 < 6)
+            json_array_insert_new(j, rnd() % (json_array_size(j) + 1), diff_value(depth + 1));
+    }
+}
+
+static void diff_ws(exact_t *o, int wild)
+{
+    static const char *const w[] = {"", " ", "\t", "\n", "  \n\t "};
+    if (wild && rnd() % 4 == 0)
+        exact_str(o, w[rnd() % NELEM(w)]);
+}
+
+/* A string, its characters randomly escaped: \uXXXX (pairs for the
+ * astral plane, either case of hex), the short escapes, or as they are. */
+static void diff_string(exact_t *o, const char *s, size_t len, int wild)
+{
+    exact_put(o, "\"", 1);
+    for (size_t i = 0; i < len;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t k = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+        long cp = k == 1 ? c : k == 2 ? c & 0x1F : k == 3 ? c & 0x0F : c & 0x07;
+        for (size_t m = 1; m < k; m++)
+            cp = (cp << 6) | (s[i + m] & 0x3F);
+        const char *sh = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : c == '\b' ? "\\b"
+                         : c == '\f' ? "\\f" : c == '/' && rnd() % 2 ? "\\/" : NULL;
+        char esc[16];
+        if (wild && rnd() % 5 == 0) {
+            const char *fmt = rnd() % 2 ? "\\u%04lx" : "\\u%04lX";
+            int n1;
+            if (cp >= 0x10000) {
+                n1 = snprintf(esc, sizeof(esc), fmt, 0xD800 + ((cp - 0x10000) >> 10));
+                n1 += snprintf(esc + n1, sizeof(esc) - (size_t)n1, fmt, 0xDC00 + ((cp - 0x10000) & 0x3FF));
+            } else {
+                n1 = snprintf(esc, sizeof(esc), fmt, cp);
+            }
+            exact_put(o, esc, (size_t)n1);
+        } else if (sh != NULL) {
+            exact_put(o, sh, strlen(sh));
+        } else if (c < 0x20) {
+            int n1 = snprintf(esc, sizeof(esc), "\\u%04x", c);
+            exact_put(o, esc, (size_t)n1);
+        } else {
+            exact_put(o, s + i, k);
+        }
+        i += k;
+    }
+    exact_put(o, "\"", 1);
+}
+
+/* Writes j as JSON text, with random whitespace and escapes when wild, and
+ * now and then a member twice: a decoy before the real one (which then
+ * wins), or after it (and the decoy wins). */
+static void diff_write_value(exact_t *o, const json_t *j, int wild, int depth);
+
+/* Now and then a NUL byte after a value: jansson skips one after a number
+ * or a word and refuses the rest, and so must the scanner. */
+static void diff_write(exact_t *o, const json_t *j, int wild, int depth)
+{
+    diff_write_value(o, j, wild, depth);
+    if (wild && !json_is_object(j) && !json_is_array(j) && rnd() % 60 == 0)
+        exact_put(o, "\0", 1);
+}
+
+static void diff_write_value(exact_t *o, const json_t *j, int wild, int depth)
+{
+    char num[64];
+    int k;
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+        exact_put(o, "{", 1);
+        const char *key;
+        json_t *v;
+        int first = 1;
+        json_object_foreach((json_t *)j, key, v) {
+            int decoy = wild && rnd() % 12 == 0 ? (int)(1 + rnd() % 2) : 0;
+            for (int pass = 0; pass < 3; pass++) {
+                if ((pass == 0 && decoy != 1) || (pass == 2 && decoy != 2))
+                    continue;
+                if (!first)
+                    exact_put(o, ",", 1);
+                first = 0;
+                diff_ws(o, wild);
+                diff_string(o, key, strlen(key), wild);
+                diff_ws(o, wild);
+                exact_put(o, ":", 1);
+                diff_ws(o, wild);
+                if (pass == 1) {
+                    diff_write(o, v, wild, depth + 1);
+                } else {
+                    json_t *d = diff_value(depth + 1);
+                    diff_write(o, d, wild, depth + 1);
+                    json_decref(d);
+                }
+                diff_ws(o, wild);
+            }
+        }
+        exact_put(o, "}", 1);
+        return;
+    }
+    case JSON_ARRAY:
+        exact_put(o, "[", 1);
+        for (size_t i = 0; i < json_array_size(j); i++) {
+            if (i)
+                exact_put(o, ",", 1);
+            diff_ws(o, wild);
+            diff_write(o, json_array_get(j, i), wild, depth + 1);
+            diff_ws(o, wild);
+        }
+        exact_put(o, "]", 1);
+        return;
+    case JSON_STRING:
+        if (json_string_value(j)[0] == '\1')
+            exact_put(o, json_string_value(j) + 1, json_string_length(j) - 1);
+        else
+            diff_string(o, json_string_value(j), json_string_length(j), wild);
+        return;
+    case JSON_INTEGER:
+        k = snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(j));
+        exact_put(o, num, (size_t)k);
+        return;
+    case JSON_REAL:
+        k = snprintf(num, sizeof(num), "%.17g", json_real_value(j));
+        if (strpbrk(num, ".e") == NULL)
+            k += snprintf(num + k, sizeof(num) - (size_t)k, ".0");
+        exact_put(o, num, (size_t)k);
+        return;
+    case JSON_TRUE:
+        exact_put(o, "true", 4);
+        return;
+    case JSON_FALSE:
+        exact_put(o, "false", 5);
+        return;
+    default:
+        exact_put(o, "null", 4);
+    }
+}
+
+/* Flips, inserts, drops bytes or cuts the text short. */
+static void diff_bytes(exact_t *o)
+{
+    static const char special[] = "{}[]:,\"\\ -+.eE019tfnu\x00\x01\x1f\x7f\x80\xbf\xc0\xc3\xe2\xed\xf0\xf4\xff";
+    for (int m = 1 + (int)(rnd() % 3); m > 0 && o->len > 0; m--) {
+        size_t at = rnd() % o->len;
+        char c = special[rnd() % (sizeof(special) - 1)];
+        switch (rnd() % 4) {
+        case 0:
+            o->p[at] = c;
+            break;
+        case 1:
+            exact_put(o, " ", 1);
+            memmove(o->p + at + 1, o->p + at, o->len - at - 1);
+            o->p[at] = c;
+            break;
+        case 2:
+            memmove(o->p + at, o->p + at + 1, o->len - at - 1);
+            o->len--;
+            break;
+        default:
+            o->len = at;
+        }
+    }
+}
+
+typedef struct tmpl {
+    const char *event; /* the SSE event name it comes with */
+    const char *json;  /* "!" + raw data for what is not JSON */
+    int rare;          /* ends the stream (an error, not JSON): picked less often */
+} tmpl_t;
+
+static const tmpl_t openai_tmpl[] = {
+    {"", "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1694268190,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,"
+         "\"delta\":{\"role\":\"assistant\",\"content\":\"\",\"refusal\":null},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}", 0},
+    {"", "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1694268190,\"model\":\"gpt-4o-mini\","
+         "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello \\\"w\\u00f6rld\\\"\\n\"},\"logprobs\":null,\"finish_reason\":null}]}", 0},
+    {"", "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\" more\"},\"finish_reason\":null}]}", 0},
+    {"", "{\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"stop\"}],\"usage\":null}", 0},
+    {"", "{\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"length\"}]}", 0},
+    {"", "{\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":3,\"total_tokens\":12}}", 0},
+    {"", "{\"choices\":[{\"delta\":{\"content\":\"x\"},\"finish_reason\":\"tool_calls\"}],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2}}", 0},
+    {"", "{\"error\":{\"message\":\"Rate limit reached\",\"type\":\"requests\"}}", 1},
+    {"", "{\"error\":\"boom\"}", 1},
+    {"", "{\"error\":{\"message\":\"This model's maximum context length is 8192 tokens. However, you requested 9000 tokens (8000 in the "
+         "messages, 1000 in the completion). Please reduce the length of the messages or completion, or both of them. \\u00e9\\u00e9\\u00e9 \\\"quoted\\\" "
+         "and more words after the three hundredth byte so that the cut shows; \\ud83d\\ude00 \\u2713 end.\",\"type\":\"invalid_request_error\"}}", 1},
+    {"", "{\"error\":null,\"choices\":[{\"delta\":{\"content\":\"e\"}}]}", 0},
+    {"", "!" "[DONE]", 1},
+    {"", "!" " [DONE]\t", 1},
+    {"", "!" "", 0},
+    {"", "!" " \n ", 0},
+    {"", "![1,2]", 1},
+    {"whatever", "{\"choices\":[{\"delta\":{\"content\":\"named\"}}]}", 0},
+};
+
+static const tmpl_t anthropic_tmpl[] = {
+    {"message_start", "{\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],"
+                      "\"model\":\"claude\",\"stop_reason\":null,\"usage\":{\"input_tokens\":25,\"cache_read_input_tokens\":5,\"output_tokens\":1}}}", 0},
+    {"content_block_start", "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"Hi \"}}", 0},
+    {"content_block_start", "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\"}}", 0},
+    {"content_block_delta", "{\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hello \\u2713\"}}", 0},
+    {"content_block_delta", "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"hmm\"}}", 0},
+    {"content_block_delta", "{\"type\":\"content_block_delta\",\"index\":2,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\"}}", 0},
+    {"content_block_stop", "{\"type\":\"content_block_stop\",\"index\":1}", 0},
+    {"message_delta", "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":15}}", 0},
+    {"message_delta", "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"max_tokens\"},\"usage\":{\"input_tokens\":30,"
+                      "\"cache_creation_input_tokens\":2,\"output_tokens\":4}}", 0},
+    {"message_stop", "{\"type\":\"message_stop\"}", 1},
+    {"ping", "{\"type\":\"ping\"}", 0},
+    {"ping", "!not json at all", 0},
+    {"error", "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}", 1},
+    {"", "{\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"untyped\"}}", 0},
+    {"", "{\"type\":\"message_stop\"}", 1},
+    {"", "{\"type\":\"error\"}", 1},
+    {"unknown_future_event", "{\"type\":\"unknown_future_event\"}", 0},
+};
+
+static const tmpl_t gemini_tmpl[] = {
+    {"", "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"The\"}],\"role\":\"model\"},\"index\":0}],"
+         "\"usageMetadata\":{\"promptTokenCount\":8,\"totalTokenCount\":8},\"modelVersion\":\"gemini-2.0-flash\"}", 0},
+    {"", "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"hm\",\"thought\":true},{\"text\":\"a\"},{\"text\":\"b\",\"thought\":false}]}}]}", 0},
+    {"", "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\" jumps.\"}],\"role\":\"model\"},\"finishReason\":\"STOP\",\"index\":0}],"
+         "\"usageMetadata\":{\"promptTokenCount\":8,\"candidatesTokenCount\":6,\"thoughtsTokenCount\":2,\"totalTokenCount\":14}}", 0},
+    {"", "{\"candidates\":[{\"finishReason\":\"SAFETY\",\"safetyRatings\":[]}]}", 0},
+    {"", "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"x\"}]},\"finishReason\":\"MAX_TOKENS\"}]}", 0},
+    {"", "{\"promptFeedback\":{\"blockReason\":\"PROHIBITED_CONTENT\"},\"usageMetadata\":{\"promptTokenCount\":5}}", 0},
+    {"", "{\"error\":{\"code\":503,\"message\":\"The model is overloaded.\",\"status\":\"UNAVAILABLE\"}}", 1},
+    {"", "!", 1},
+    {"", "!{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"cut", 1},
+};
+
+static const tmpl_t ollama_tmpl[] = {
+    {"", "{\"model\":\"llama3.2\",\"created_at\":\"2023-08-04T08:52:19.385406455-07:00\",\"message\":{\"role\":\"assistant\",\"content\":\"The\"},"
+         "\"done\":false}", 0},
+    {"", "{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\",\"content\":\" sky \\u00e9\"},\"done\":false}", 0},
+    {"", "{\"model\":\"llama3.2\",\"created_at\":\"2023-08-04T19:22:45.499127Z\",\"message\":{\"role\":\"assistant\",\"content\":\"\"},\"done\":true,"
+         "\"done_reason\":\"stop\",\"total_duration\":4883583458,\"prompt_eval_count\":26,\"eval_count\":282,\"eval_duration\":4535599000}", 0},
+    {"", "{\"message\":{\"content\":\"b\"},\"done\":true,\"done_reason\":\"length\",\"eval_count\":2}", 0},
+    {"", "{\"error\":\"an unknown error was encountered while running the model\"}", 1},
+    {"", "!   \t", 0},
+    {"", "![1]", 1},
+};
+
+/* A chunk of more values than the stack's tokens hold, for each protocol. */
+static char *diff_big(tf_proto_t p)
+{
+    exact_t o = {0};
+    const char *head = p == TF_PROTO_OPENAI      ? "{\"choices\":[{\"delta\":{\"content\":\"big\"},\"logprobs\":{\"content\":["
+                       : p == TF_PROTO_ANTHROPIC ? "{\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"big\",\"x\":["
+                       : p == TF_PROTO_GEMINI    ? "{\"candidates\":[{\"content\":{\"parts\":["
+                                                 : "{\"message\":{\"content\":\"big\",\"x\":[";
+    exact_put(&o, head, strlen(head));
+    for (int i = 0; i < 150; i++) {
+        const char *item = p == TF_PROTO_GEMINI ? "{\"text\":\"p\"}" : "{\"token\":\"x\",\"logprob\":-0.5,\"bytes\":[120]}";
+        if (i)
+            exact_put(&o, ",", 1);
+        exact_put(&o, item, strlen(item));
+    }
+    const char *tail = p == TF_PROTO_OPENAI ? "]},\"finish_reason\":null}]}" : p == TF_PROTO_GEMINI ? "]}}]}" : "]}}";
+    exact_put(&o, tail, strlen(tail));
+    return o.p;
+}
+
+/* One chunk from the templates: as it is, rewritten (whitespace, escapes,
+ * duplicate members), changed in structure, or with bytes damaged. */
+static void diff_chunk(tf_proto_t p, const tmpl_t *t, size_t nt, const char *big, chunk_t *c)
+{
+    static const char *const events[] = {"", "message_start", "content_block_start", "content_block_delta", "message_delta",
+                                         "message_stop", "ping", "error", "unknown", "?"};
+    const tmpl_t *pick = &t[rnd() % nt];
+    while (pick->rare && rnd() % 4 != 0)
+        pick = &t[rnd() % nt];
+    c->event = rnd() % 5 ? pick->event : events[rnd() % NELEM(events)];
+    exact_t o = {0};
+    if (pick->json[0] == '!' || rnd() % 10 == 0) {
+        const char *raw = pick->json[0] == '!' ? pick->json + 1 : pick->json;
+        exact_put(&o, raw, strlen(raw));
+        exact_put(&o, "", 0);
+    } else {
+        json_t *j = rnd() % 25 == 0 ? J(big) : J(pick->json);
+        uint64_t how = rnd() % 10;
+        if (how < 5)
+            diff_mutate(j, 0);
+        diff_ws(&o, how != 9);
+        diff_write(&o, j, how != 9, 0);
+        diff_ws(&o, how != 9);
+        json_decref(j);
+    }
+    if (rnd() % 25 == 0)
+        diff_bytes(&o);
+    if (o.p == NULL)
+        exact_put(&o, "", 0);
+    /* what the framing cannot carry: a CR in SSE data ends the line; in
+     * NDJSON an LF ends it and a CR before the LF is dropped */
+    for (size_t i = 0; i < o.len; i++)
+        if (o.p[i] == '\r' && (p != TF_PROTO_OLLAMA || i + 1 == o.len))
+            o.p[i] = ' ';
+        else if (o.p[i] == '\n' && p == TF_PROTO_OLLAMA)
+            o.p[i] = ' ';
+    c->data = o.p;
+    c->len = o.len;
+}
+
+static void test_differential(void)
+{
+    static const struct {
+        const tmpl_t *t;
+        size_t n;
+    } tmpl[TF_PROTO_COUNT] = {{openai_tmpl, NELEM(openai_tmpl)},
+                              {anthropic_tmpl, NELEM(anthropic_tmpl)},
+                              {gemini_tmpl, NELEM(gemini_tmpl)},
+                              {ollama_tmpl, NELEM(ollama_tmpl)}};
+    for (int p = 0; p < TF_PROTO_COUNT; p++) {
+        char *big = diff_big(p);
+        int streams = 0, chunks = 0, failed_streams = 0, events = 0, bad = 0;
+        for (int k = 0; k < 2500; k++) {
+            chunk_t c[8];
+            size_t nc = 1 + rnd() % 8;
+            for (size_t i = 0; i < nc; i++)
+                diff_chunk(p, tmpl[p].t, tmpl[p].n, big, &c[i]);
+            outcome_t want, got;
+            ref_run(p, c, nc, &want);
+            new_run(p, c, nc, &got);
+            int eq = want.feed_rc == got.feed_rc && want.end_rc == got.end_rc && strcmp(want.err, got.err) == 0
+                     && want.log.len == got.log.len && (want.log.len == 0 || memcmp(want.log.p, got.log.p, want.log.len) == 0);
+            if (!eq && bad++ < 3) {
+                printf("# %s stream %d differs:\n", tf_proto_name(p), k);
+                for (size_t i = 0; i < nc; i++)
+                    printf("#   chunk %zu event '%s': %.*s\n", i, c[i].event, (int)(c[i].len < 300 ? c[i].len : 300), c[i].data);
+                printf("#   reference feed %d end %d err '%s' log %s\n", want.feed_rc, want.end_rc, want.err, want.log.p ? want.log.p : "");
+                printf("#   scanner   feed %d end %d err '%s' log %s\n", got.feed_rc, got.end_rc, got.err, got.log.p ? got.log.p : "");
+            }
+            streams++;
+            chunks += (int)nc;
+            failed_streams += want.feed_rc < 0;
+            for (size_t i = 0; i < want.log.len; i++)
+                events += want.log.p[i] == ';';
+            free(want.log.p);
+            free(got.log.p);
+            for (size_t i = 0; i < nc; i++)
+                free(c[i].data);
+        }
+        free(big);
+        ok(bad == 0, "%s: %d generated streams (%d chunks, %d events, %d failing) give the jansson-based reference's events, "
+                     "results and error texts",
+           tf_proto_name(p), streams, chunks, events, failed_streams);
+        ok(events > streams / 2 && failed_streams > streams / 20 && failed_streams < streams * 9 / 10,
+           "%s: the generated streams are a mix of good and failing ones", tf_proto_name(p));
+    }
+}
+
 int main(void)
 {
     test_build_openai();
@@ -1081,6 +2039,8 @@ int main(void)
     test_stream_gemini();
     test_stream_ollama();
     test_stream_semantics();
+    test_stream_scanned();
+    test_differential();
     test_estimates();
     test_fuzz();
     printf("1..%d\n", n);
