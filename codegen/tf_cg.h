@@ -159,6 +159,8 @@ const tf_cg_schema_t *tf_cg_find_schema(const tf_cg_spec_t *s, const char *name)
 
 /* tf_cg_check.c: cross-file consistency. */
 int tf_cg_scan_handlers(tf_cg_spec_t *s, const char *dir);
+/* A C file's text with comments and string/char literals blanked (newlines kept); NULL if unreadable. */
+char *tf_cg_read_code(const char *path);
 void tf_cg_check(tf_cg_spec_t *s);
 int tf_cg_tier_index(const tf_cg_spec_t *s, const char *id);
 /* tf_cg_check_providers.c: providers.yaml alone and against tiers.yaml. */

@@ -26,7 +26,7 @@ int tf_cg_tier_index(const tf_cg_spec_t *s, const char *id)
  * spaces (newlines kept), so "int tf_api_x(" inside a comment, a string or
  * an #if-less example block in a comment is not taken for a definition.
  */
-static char *read_code(const char *path)
+char *tf_cg_read_code(const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL)
@@ -101,7 +101,7 @@ int tf_cg_scan_handlers(tf_cg_spec_t *s, const char *dir)
             continue;
         char path[4096];
         snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        char *code = read_code(path);
+        char *code = tf_cg_read_code(path);
         if (code == NULL)
             continue;
         regmatch_t m[2];

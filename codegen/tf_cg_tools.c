@@ -201,57 +201,6 @@ int tf_cg_load_tools(tf_cg_spec_t *s, const char *dir)
 /* ------------------------------------------------------------------ */
 /* The handlers in tools/                                              */
 
-/* A file's text with comments and literals blanked (newlines kept). */
-static char *code_of(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *d = malloc((size_t)(size > 0 ? size : 0) + 1);
-    size_t n = fread(d, 1, (size_t)(size > 0 ? size : 0), f);
-    fclose(f);
-    d[n] = '\0';
-    enum { CODE, LINE_C, BLOCK_C, STR, CHR } st = CODE;
-    for (size_t i = 0; i < n; i++) {
-        char c = d[i], nx = i + 1 < n ? d[i + 1] : '\0';
-        switch (st) {
-        case CODE:
-            if (c == '/' && nx == '/')
-                st = LINE_C;
-            else if (c == '/' && nx == '*')
-                st = BLOCK_C, d[i++] = ' ';
-            else if (c == '"')
-                st = STR;
-            else if (c == '\'')
-                st = CHR;
-            else
-                continue;
-            break;
-        case LINE_C:
-            if (c == '\n')
-                st = CODE;
-            break;
-        case BLOCK_C:
-            if (c == '*' && nx == '/')
-                st = CODE, d[i++] = ' ';
-            break;
-        case STR:
-        case CHR:
-            if (c == '\\' && nx != '\0')
-                d[i++] = ' ';
-            else if (c == (st == STR ? '"' : '\'') || c == '\n')
-                st = CODE;
-            break;
-        }
-        if (d[i] != '\n')
-            d[i] = ' ';
-    }
-    return d;
-}
-
 static unsigned line_at(const char *code, const char *at)
 {
     unsigned l = 1;
@@ -274,7 +223,7 @@ int tf_cg_scan_tools(tf_cg_spec_t *s, const char *dir)
             continue;
         char path[4096];
         snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        char *code = code_of(path);
+        char *code = tf_cg_read_code(path);
         if (code == NULL)
             continue;
         regmatch_t m[2];
