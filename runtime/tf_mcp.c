@@ -216,7 +216,6 @@ static void m_tools_list(mcp_req_t *m)
         }
         from = (size_t)v;
     }
-    int rank = tf_tiers[m->r->who.tier].rank;
     int unknown;
     const tf_conf_profile_t *prof = tf_toolprof_for(m->r, &unknown);
     if (unknown) {
@@ -233,7 +232,7 @@ static void m_tools_list(mcp_req_t *m)
     free(idj);
     size_t page = m->rest ? tf_tools_count : m->r->conf->mcp_page_size;
     for (; i < tf_tools_count && n < page; i++) {
-        if (tf_tiers[tf_tools[i].min_tier].rank > rank || !tf_toolprof_allows(prof, tf_tools[i].name))
+        if (!tf_toolprof_visible(m->r, prof, &tf_tools[i]))
             continue;
         size_t l = strlen(tf_tools[i].listing);
         if (n++ > 0)
@@ -243,7 +242,7 @@ static void m_tools_list(mcp_req_t *m)
     }
     /* More that this tier may see? */
     size_t more = i;
-    while (more < tf_tools_count && (tf_tiers[tf_tools[more].min_tier].rank > rank || !tf_toolprof_allows(prof, tf_tools[more].name)))
+    while (more < tf_tools_count && !tf_toolprof_visible(m->r, prof, &tf_tools[more]))
         more++;
     if (more < tf_tools_count)
         len += (size_t)snprintf(out + len, 64, "],\"nextCursor\":\"t%zu\"", i);
@@ -284,8 +283,7 @@ static void m_tools_call(mcp_req_t *m)
     }
     int k = tf_tool_find(name), unknown;
     const tf_conf_profile_t *prof = tf_toolprof_for(m->r, &unknown);
-    if (k < 0 || tf_tiers[tf_tools[k].min_tier].rank > tf_tiers[m->r->who.tier].rank || unknown ||
-        !tf_toolprof_allows(prof, name)) {
+    if (k < 0 || unknown || !tf_toolprof_visible(m->r, prof, &tf_tools[k])) {
         rpc_error(m, 200, RPC_PARAMS, json_pack("{s:s}", "tool", name), "Unknown tool: %s", name);
         return;
     }

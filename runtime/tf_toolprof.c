@@ -6,6 +6,8 @@
 #include <fnmatch.h>
 #include <string.h>
 
+#include "tf_tiers.h"
+
 /* The value of ?profile= in the request's query, copied into buf; NULL when absent. */
 static const char *query_profile(tf_req_t *r, char *buf, size_t cap)
 {
@@ -54,4 +56,9 @@ int tf_toolprof_allows(const tf_conf_profile_t *p, const char *tool)
         if (fnmatch(p->tools[i], tool, 0) == 0)
             return 1;
     return 0;
+}
+
+int tf_toolprof_visible(tf_req_t *r, const tf_conf_profile_t *p, const tf_tool_t *t)
+{
+    return tf_tiers[t->min_tier].rank <= tf_tiers[r->who.tier].rank && tf_toolprof_allows(p, t->name);
 }

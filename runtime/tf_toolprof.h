@@ -23,4 +23,11 @@ const tf_conf_profile_t *tf_toolprof_for(tf_req_t *r, int *unknown);
 /* Is the tool in the profile (NULL: every tool is)? */
 int tf_toolprof_allows(const tf_conf_profile_t *p, const char *tool);
 
+/*
+ * May r see (list, call, find) tool t under profile p: its tier is high
+ * enough, the profile has it, and (for the conformance suite's fixture
+ * tools) conf's mcp.conformance is on. The one test every listing uses.
+ */
+int tf_toolprof_visible(tf_req_t *r, const tf_conf_profile_t *p, const tf_tool_t *t);
+
 #endif

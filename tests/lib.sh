@@ -6,6 +6,10 @@
 
 T_N=${T_N:-0}
 
+# Fixed helper ports are shifted by TF_PORT_SHIFT so several runs (worktrees)
+# can share the machine: port N -> pshift N.
+pshift() { echo $(( $1 + ${TF_PORT_SHIFT:-0} )); }
+
 ok()   { T_N=$((T_N + 1)); echo "ok $T_N - $1"; }
 fail() { T_N=$((T_N + 1)); echo "not ok $T_N - $1"; [ -n "${2:-}" ] && printf '#   %s\n' "$2" | head -c 2000; echo; return 0; }
 

@@ -4,11 +4,12 @@
 # mesh_start starts one fake provider per upstream (each speaks all four
 # wire formats) and points the providers of spec/providers.yaml at them:
 #   groq 19501, cerebras 19502, openrouter 19503 (openai), anthropic 19504,
-#   gemini 19505, ollama nodes primary 19506 and backup 19507.
+#   gemini 19505, ollama nodes primary 19506 and backup 19507 (each + TF_PORT_SHIFT).
 # mesh_stop puts the original conf back. Ports 19501-19507 belong to this.
 
 FAKE=$TF_TMP/fake_provider
-declare -A FAKE_PORT=([groq]=19501 [cerebras]=19502 [openrouter]=19503 [anthropic]=19504 [gemini]=19505 [ollama1]=19506 [ollama2]=19507)
+_fb=$(pshift 19500)
+declare -A FAKE_PORT=([groq]=$((_fb+1)) [cerebras]=$((_fb+2)) [openrouter]=$((_fb+3)) [anthropic]=$((_fb+4)) [gemini]=$((_fb+5)) [ollama1]=$((_fb+6)) [ollama2]=$((_fb+7)))
 declare -A FAKE_PID=()
 
 fake_build() {
@@ -37,16 +38,16 @@ fake_reset_all() {
   done
 }
 
-MESH_SETTINGS='
-    - {id: groq, base_url: "http://127.0.0.1:19501/openai/v1", api_key: k-groq}
-    - {id: cerebras, base_url: "http://127.0.0.1:19502/v1", api_key: k-cerebras}
-    - {id: openrouter, base_url: "http://127.0.0.1:19503/api/v1", api_key: k-openrouter}
-    - {id: anthropic, base_url: "http://127.0.0.1:19504", api_key: k-anthropic}
-    - {id: gemini, base_url: "http://127.0.0.1:19505", api_key: k-gemini}
+MESH_SETTINGS="
+    - {id: groq, base_url: \"http://127.0.0.1:${FAKE_PORT[groq]}/openai/v1\", api_key: k-groq}
+    - {id: cerebras, base_url: \"http://127.0.0.1:${FAKE_PORT[cerebras]}/v1\", api_key: k-cerebras}
+    - {id: openrouter, base_url: \"http://127.0.0.1:${FAKE_PORT[openrouter]}/api/v1\", api_key: k-openrouter}
+    - {id: anthropic, base_url: \"http://127.0.0.1:${FAKE_PORT[anthropic]}\", api_key: k-anthropic}
+    - {id: gemini, base_url: \"http://127.0.0.1:${FAKE_PORT[gemini]}\", api_key: k-gemini}
     - id: ollama
       nodes:
-        - {name: primary, base_url: "http://127.0.0.1:19506"}
-        - {name: backup, base_url: "http://127.0.0.1:19507", enabled: true}'
+        - {name: primary, base_url: \"http://127.0.0.1:${FAKE_PORT[ollama1]}\"}
+        - {name: backup, base_url: \"http://127.0.0.1:${FAKE_PORT[ollama2]}\", enabled: true}"
 
 conf_gen() { curl -s -m 3 "$(plain /health)" | jq -r .conf_generation; }
 

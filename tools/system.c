@@ -165,13 +165,13 @@ int tf_tool_find_tools(tf_tool_call_t *call)
     const char *q = tf_tool_arg_str(call, "query", "");
     const char *cat = tf_tool_arg_str(call, "category", NULL);
     long long limit = tf_tool_arg_int(call, "limit", 20);
-    int rank = tf_tiers[call->r->who.tier].rank, unknown;
+    int unknown;
     const tf_conf_profile_t *prof = tf_toolprof_for(call->r, &unknown);
     hit_t *hits = calloc(tf_tools_count + 1, sizeof(*hits));
     size_t n = 0;
     for (size_t i = 0; i < tf_tools_count; i++) {
         const tf_tool_t *t = &tf_tools[i];
-        if (tf_tiers[t->min_tier].rank > rank || (cat != NULL && strcmp(cat, t->category) != 0) || !tf_toolprof_allows(prof, t->name))
+        if ((cat != NULL && strcmp(cat, t->category) != 0) || !tf_toolprof_visible(call->r, prof, t))
             continue;
         int score = 0, words = 0;
         for (const char *p = q; *p;) {

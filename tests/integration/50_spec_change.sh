@@ -36,14 +36,14 @@ else
 fi
 check "  ... the generated router knows the new path" grep -q 'hello' "$C/generated/tf_routes.c"
 
-sed -e "s/port: $TF_PLAIN/port: 19180/" -e "s/port: $TF_TLS/port: 19543/" -e "s#$TF_TMP/triforce.log#$TF_TMP/copy.log#" "$TF_CONF" > "$TF_TMP/copy.yaml"
+sed -e "s/port: $TF_PLAIN/port: $(pshift 19180)/" -e "s/port: $TF_TLS/port: $(pshift 19543)/" -e "s#$TF_TMP/triforce.log#$TF_TMP/copy.log#" "$TF_CONF" > "$TF_TMP/copy.yaml"
 (cd "$C" && exec ./build/triforce --conf "$TF_TMP/copy.yaml") 2>"$TF_TMP/copy.err" &
 CPID=$!
-wait_for "" 10 curl -sf -o /dev/null http://127.0.0.1:19180/health
-req --http2-prior-knowledge http://127.0.0.1:19180/v1/hello/world
+wait_for "" 10 curl -sf -o /dev/null http://127.0.0.1:$(pshift 19180)/health
+req --http2-prior-knowledge http://127.0.0.1:$(pshift 19180)/v1/hello/world
 expect_eq "the rebuilt server routes GET /v1/hello/{who}" "$STATUS" 200
 expect_eq "  ... with the path parameter" "$(jqr .hello)" world
-req -X POST http://127.0.0.1:19180/v1/hello/world
+req -X POST http://127.0.0.1:$(pshift 19180)/v1/hello/world
 expect_eq "  ... and answers 405 for POST" "$STATUS" 405
 kill -TERM $CPID; wait $CPID 2>/dev/null
 
@@ -84,17 +84,17 @@ if make -C "$C" -s -j2 build > "$TF_TMP/copy-build2.log" 2>&1; then ok "the hand
 else fail "the handler written: make succeeds" "$(tail -20 "$TF_TMP/copy-build2.log")"; fi
 (cd "$C" && exec ./build/triforce --conf "$TF_TMP/copy.yaml") 2>"$TF_TMP/copy.err" &
 CPID=$!
-wait_for "" 10 curl -sf -o /dev/null http://127.0.0.1:19180/health
+wait_for "" 10 curl -sf -o /dev/null http://127.0.0.1:$(pshift 19180)/health
 EM="tooltest$RANDOM@example.com"
-curl -s -o /dev/null -H 'content-type: application/json' --data "{\"email\":\"$EM\",\"password\":\"correct horse battery\"}" http://127.0.0.1:19180/v1/auth/register
-TK=$(curl -s -H 'content-type: application/json' --data "{\"email\":\"$EM\",\"password\":\"correct horse battery\"}" http://127.0.0.1:19180/v1/auth/login | jq -r .token)
-req -H "Authorization: Bearer $TK" http://127.0.0.1:19180/v1/mcp/tools
+curl -s -o /dev/null -H 'content-type: application/json' --data "{\"email\":\"$EM\",\"password\":\"correct horse battery\"}" http://127.0.0.1:$(pshift 19180)/v1/auth/register
+TK=$(curl -s -H 'content-type: application/json' --data "{\"email\":\"$EM\",\"password\":\"correct horse battery\"}" http://127.0.0.1:$(pshift 19180)/v1/auth/login | jq -r .token)
+req -H "Authorization: Bearer $TK" http://127.0.0.1:$(pshift 19180)/v1/mcp/tools
 expect_eq "  ... the rebuilt server lists echo_test" "$(jqr '[.tools[] | select(.name == "echo_test") | .title] | join(",")')" "Echo (test)"
 req -X POST -H 'content-type: application/json' -H "Authorization: Bearer $TK" --data '{"name":"echo_test","arguments":{"text":"hi"}}' \
-  http://127.0.0.1:19180/v1/mcp/call
+  http://127.0.0.1:$(pshift 19180)/v1/mcp/call
 expect_eq "  ... and calls it" "$(jqr '.content[0].text')" "echo: hi"
 req -X POST -H 'content-type: application/json' -H "Authorization: Bearer $TK" --data '{"name":"echo_test","arguments":{}}' \
-  http://127.0.0.1:19180/v1/mcp/call
+  http://127.0.0.1:$(pshift 19180)/v1/mcp/call
 expect_eq "  ... with its generated validator (text required)" "$(jqr '[.isError, ._meta.field, ._meta.rule] | join(",")')" "true,/text,required"
 kill -TERM $CPID; wait $CPID 2>/dev/null
 

@@ -3,7 +3,7 @@
 # streams), with usage, truncation by the request's max tokens, fault switches
 # (fail_status, hang, reset_after_chunks, error_mid_stream, no_usage), key
 # checks, /_fake/last and /_fake/stats, over HTTP/1.1 and h2c.
-# Ports 19410-19412.
+# Ports 19410-19412 (+ TF_PORT_SHIFT).
 . "$TF_ROOT/tests/lib.sh"
 [ "$TF_PASS" = plain ] || exit 0
 
@@ -12,12 +12,12 @@ cc -std=gnu11 -O2 -DH2O_USE_LIBUV=0 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unu
   "$TF_ROOT/tests/fake/fake_provider.c" -lh2o-evloop -ljansson -lssl -lcrypto -lz -lpthread || { fail "build fake_provider"; exit 0; }
 ok "fake_provider builds with -Wall -Wextra -Werror"
 
-PORT=19410
+PORT=$(pshift 19410)
 "$FP" --port $PORT --name t70 --completion-tokens 7 --prompt-tokens 5 --chunk-delay-ms 1 --models a,b:7b 2>>"$TF_TMP/fake70.log" & FPID=$!
-"$FP" --port 19411 --name keyed --require-key --completion-tokens 2 --chunk-delay-ms 0 2>>"$TF_TMP/fake70.log" & FPID2=$!
-"$FP" --port 19412 --name apikey --api-key sk-good --completion-tokens 2 --chunk-delay-ms 0 2>>"$TF_TMP/fake70.log" & FPID3=$!
+"$FP" --port $(pshift 19411) --name keyed --require-key --completion-tokens 2 --chunk-delay-ms 0 2>>"$TF_TMP/fake70.log" & FPID2=$!
+"$FP" --port $(pshift 19412) --name apikey --api-key sk-good --completion-tokens 2 --chunk-delay-ms 0 2>>"$TF_TMP/fake70.log" & FPID3=$!
 trap 'kill $FPID $FPID2 $FPID3 2>/dev/null' EXIT
-for p in $PORT 19411 19412; do
+for p in $PORT $(pshift 19411) $(pshift 19412); do
   wait_for "" 5 curl -sf -o /dev/null "http://127.0.0.1:$p/_fake/stats" || { fail "fake_provider on port $p did not start"; exit 0; }
 done
 U="http://127.0.0.1:$PORT"
@@ -272,7 +272,7 @@ expect_eq "  ... stats agree (6400 completed, none active or closed)" "$(stat '[
 cfg '{"reset":true}'
 
 # ---------------------------------------------------------------- keys
-K="http://127.0.0.1:19411"
+K="http://127.0.0.1:$(pshift 19411)"
 req -X POST --data '{"model":"m","messages":[]}' "$K/v1/chat/completions"
 expect_eq "--require-key: openai without Authorization: 401 invalid_request_error" "$STATUS $(jqr .error.type) $(header x-fake-name)" "401 invalid_request_error keyed"
 req -X POST -H 'Authorization: Bearer k' --data '{"model":"m","messages":[]}' "$K/v1/chat/completions"
@@ -289,7 +289,7 @@ req -X POST --data "$GC}" "$K/v1beta/models/g:generateContent?key=k"
 expect_eq "  ... with x-goog-api-key or ?key=: 200" "$s1 $STATUS" "200 200"
 req -X POST --data '{"model":"l","messages":[],"stream":false}' "$K/api/chat"
 expect_eq "--require-key: ollama needs no key (Ollama has none)" "$STATUS" 200
-A="http://127.0.0.1:19412"
+A="http://127.0.0.1:$(pshift 19412)"
 req -X POST -H 'Authorization: Bearer sk-bad' --data '{"model":"m","messages":[]}' "$A/v1/chat/completions"
 expect_eq "--api-key: a wrong openai key: 401 invalid_api_key" "$STATUS $(jqr .error.code)" "401 invalid_api_key"
 req -X POST -H 'x-goog-api-key: sk-bad' --data "$GC}" "$A/v1beta/models/g:generateContent"

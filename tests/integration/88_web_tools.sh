@@ -1,5 +1,5 @@
 # The web tools (spec/tools/web.yaml, tools/web.c) through /v1/mcp, against
-# tests/fake/fake_web.c on 127.0.0.1:19620 (a fake SearXNG and pages).
+# tests/fake/fake_web.c on 127.0.0.1:19620 + TF_PORT_SHIFT (a fake SearXNG and pages).
 #
 # Address filtering (runtime/tf_netguard) is proven range by range in
 # tests/unit/test_netguard.c, without traffic. Here, traffic only ever goes
@@ -11,7 +11,7 @@
 . "$TF_ROOT/tests/lib.sh"
 . "$TF_ROOT/tests/lib_mesh.sh"
 
-WP=19620                # fake_web; 19629 stays closed (an unreachable SearXNG)
+WP=$(pshift 19620)                # fake_web; +9 stays closed (an unreachable SearXNG)
 W="http://127.0.0.1:$WP"
 FW=$TF_TMP/fake_web
 FW_PID=
@@ -177,7 +177,7 @@ refused "web_crawl /png: image/png refused" "$W/png" "content type image/png is 
 refused "web_crawl /octet: application/octet-stream refused" "$W/octet" "application/octet-stream is not read"
 refused "web_crawl /nocontenttype: refused" "$W/nocontenttype" "no Content-Type"
 refused "web_crawl /notfound: HTTP 404 is an error" "$W/notfound" "answered HTTP 404"
-refused "web_crawl of a closed port: could not fetch" "http://127.0.0.1:19629/" "could not fetch"
+refused "web_crawl of a closed port: could not fetch" "http://127.0.0.1:$(pshift 19629)/" "could not fetch"
 
 crawl "$W/plain"
 expect_eq "web_crawl text/plain: lines kept, CRLF and blank runs normalized, trimmed" "$(sc .text)" $'line one\nline two\n\nline three'
@@ -207,9 +207,9 @@ expect_contains "  ... " "$(etext)" "answered HTTP 403 (is the json format enabl
 web_conf "$W/nojson/" false
 call web_search '{"query":"x"}'
 expect_contains "SearXNG answering HTML: a tool error" "$(iserr) $(etext)" "true the search service (SearXNG at $W/nojson/) did not answer with its JSON results"
-web_conf "http://127.0.0.1:19629" false
+web_conf "http://127.0.0.1:$(pshift 19629)" false
 call web_search '{"query":"x"}'
-expect_contains "SearXNG unreachable: a tool error" "$(iserr) $(etext)" "true the search service (SearXNG at http://127.0.0.1:19629) could not be reached"
+expect_contains "SearXNG unreachable: a tool error" "$(iserr) $(etext)" "true the search service (SearXNG at http://127.0.0.1:$(pshift 19629)) could not be reached"
 
 # REST view of the same tool.
 web_conf "$W" false
