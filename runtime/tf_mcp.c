@@ -4,6 +4,7 @@
 #include "tf_mcp.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "tf_crypto.h"
 #include "tf_db.h"
 #include "tf_log.h"
+#include "tf_mcp_int.h"
 #include "tf_server.h"
 #include "tf_tiers.h"
 #include "tf_tool.h"
@@ -26,9 +28,9 @@ static const char *const versions[] = {"2025-11-25", "2025-06-18", "2025-03-26",
 #define SESSION_CACHE 128
 #define SESSION_TTL_NS (5ull * 1000000000ull)
 
-enum { RPC_PARSE = -32700, RPC_INVALID = -32600, RPC_NO_METHOD = -32601, RPC_PARAMS = -32602, RPC_INTERNAL = -32603 };
+enum { RPC_PARSE = TF_RPC_PARSE, RPC_INVALID = TF_RPC_INVALID, RPC_NO_METHOD = TF_RPC_NO_METHOD, RPC_PARAMS = TF_RPC_PARAMS, RPC_INTERNAL = TF_RPC_INTERNAL };
 
-typedef struct mcp_req {
+typedef struct tf_mcp_ctx {
     tf_req_t *r;
     json_t *msg;
     json_t *id;         /* borrowed from msg; NULL for notifications */
@@ -38,7 +40,7 @@ typedef struct mcp_req {
     char proto[16];
     int rest;           /* REST view: answer the bare result, not a JSON-RPC envelope */
     tf_tool_call_t call;
-} mcp_req_t;
+} mcp_req_t; /* == tf_mcp_ctx_t */
 
 static int supported(const char *v)
 {
@@ -90,7 +92,8 @@ static void rpc_error(mcp_req_t *m, int status, int code, json_t *data, const ch
     va_end(ap);
     if (m->rest) {
         json_decref(data);
-        tf_respond_error(m->r, status == 200 ? 400 : status, code == RPC_NO_METHOD ? "not_found" : "invalid_request", NULL, "%s", msg);
+        int st = code == TF_RPC_NOT_FOUND ? 404 : status == 200 ? 400 : status;
+        tf_respond_error(m->r, st, code == RPC_NO_METHOD || code == TF_RPC_NOT_FOUND ? "not_found" : "invalid_request", NULL, "%s", msg);
         return;
     }
     json_t *e = json_pack("{s:i, s:s}", "code", code, "message", msg);
@@ -98,6 +101,24 @@ static void rpc_error(mcp_req_t *m, int status, int code, json_t *data, const ch
         json_object_set_new(e, "data", data);
     json_t *b = json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", m->id ? m->id : json_null(), "error", e);
     reply_raw(m, status, b);
+}
+
+/* --- for the other files of the module (tf_mcp_int.h) --- */
+
+tf_req_t *tf_mcp_ctx_req(tf_mcp_ctx_t *c) { return c->r; }
+json_t *tf_mcp_ctx_params(tf_mcp_ctx_t *c) { return c->params; }
+int tf_mcp_ctx_is_rest(tf_mcp_ctx_t *c) { return c->rest; }
+const char *tf_mcp_ctx_session(tf_mcp_ctx_t *c) { return c->sid; }
+void tf_mcp_ctx_result(tf_mcp_ctx_t *c, json_t *result) { rpc_result(c, result); }
+
+void tf_mcp_ctx_error(tf_mcp_ctx_t *c, int code, json_t *data, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    rpc_error(c, 200, code, data, "%s", msg);
 }
 
 static void accepted(mcp_req_t *m)
@@ -372,6 +393,8 @@ static void dispatch(mcp_req_t *m)
         m_tools_call(m);
     else if (strcmp(me, "logging/setLevel") == 0)
         m_logging_set_level(m);
+    else if (tf_mcp_catalog_dispatch(m, me))
+        ;
     else if (strcmp(me, "initialize") == 0)
         rpc_error(m, 200, RPC_INVALID, NULL, "the session is already initialized");
     else
