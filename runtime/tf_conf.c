@@ -80,6 +80,9 @@ typedef struct conf_file {
         char **allowed_origins;
         unsigned allowed_origins_count;
         int conformance; /* CONF_UNSET/FALSE/TRUE */
+        char *conformance_user;
+        char **allowed_hosts;
+        unsigned allowed_hosts_count;
         struct conf_profile_file *profiles;
         unsigned profiles_count;
         struct conf_tier_profile_file *tier_profiles;
@@ -229,6 +232,8 @@ static const cyaml_schema_field_t mcp_fields[] = {
     CYAML_FIELD_UINT("page_size", CYAML_FLAG_OPTIONAL, mcp_t, page_size),
     CYAML_FIELD_SEQUENCE("allowed_origins", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, mcp_t, allowed_origins, &string_entry, 0, 64),
     BOOL_FIELD("conformance", CYAML_FLAG_OPTIONAL, mcp_t, conformance),
+    CYAML_FIELD_STRING_PTR("conformance_user", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, mcp_t, conformance_user, 0, 320),
+    CYAML_FIELD_SEQUENCE("allowed_hosts", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, mcp_t, allowed_hosts, &string_entry, 0, 64),
     CYAML_FIELD_END};
 
 typedef typeof(((conf_file_t *)0)->tools) tools_t;
@@ -521,6 +526,23 @@ static int build(tf_conf_t *c, const conf_file_t *f, const tf_yaml_lines_t *yl, 
     for (unsigned i = 0; i < f->mcp.allowed_origins_count; i++)
         c->mcp_allowed_origins[i] = strdup(f->mcp.allowed_origins[i]);
     c->mcp_conformance = f->mcp.conformance == CONF_TRUE;
+    c->mcp_allowed_hosts_count = f->mcp.allowed_hosts_count;
+    c->mcp_allowed_hosts = calloc(f->mcp.allowed_hosts_count + 1, sizeof(char *));
+    for (unsigned i = 0; i < f->mcp.allowed_hosts_count; i++)
+        c->mcp_allowed_hosts[i] = strdup(f->mcp.allowed_hosts[i]);
+    if (f->mcp.conformance_user != NULL && f->mcp.conformance_user[0] != '\0') {
+        /* Unauthenticated MCP requests act as this user: for the conformance
+         * suite (which sends no credentials) on a loopback-only server. */
+        if (!c->mcp_conformance)
+            err_add(e, tf_yaml_lines_get(yl, "mcp.conformance_user"), "mcp.conformance_user needs mcp.conformance: true");
+        for (size_t i = 0; i < c->listen_count; i++)
+            if (strcmp(c->listen[i].address, "127.0.0.1") != 0 && strcmp(c->listen[i].address, "::1") != 0 &&
+                strcmp(c->listen[i].address, "localhost") != 0)
+                err_add(e, tf_yaml_lines_get(yl, "mcp.conformance_user"),
+                        "mcp.conformance_user lets requests without credentials in: only with loopback listeners (not %s)",
+                        c->listen[i].address);
+        c->mcp_conformance_user = strdup(f->mcp.conformance_user);
+    }
     c->mcp_profiles_count = f->mcp.profiles_count;
     c->mcp_profiles = calloc(f->mcp.profiles_count + 1, sizeof(*c->mcp_profiles));
     for (unsigned i = 0; i < f->mcp.profiles_count; i++) {
@@ -600,6 +622,10 @@ static void conf_free(tf_conf_t *c)
     for (unsigned i = 0; c->mcp_allowed_origins != NULL && i < c->mcp_allowed_origins_count; i++)
         free(c->mcp_allowed_origins[i]);
     free(c->mcp_allowed_origins);
+    for (unsigned i = 0; c->mcp_allowed_hosts != NULL && i < c->mcp_allowed_hosts_count; i++)
+        free(c->mcp_allowed_hosts[i]);
+    free(c->mcp_allowed_hosts);
+    free(c->mcp_conformance_user);
     for (unsigned i = 0; c->mcp_profiles != NULL && i < c->mcp_profiles_count; i++) {
         for (unsigned k = 0; k < c->mcp_profiles[i].tools_count; k++)
             free(c->mcp_profiles[i].tools[k]);

@@ -88,6 +88,9 @@ typedef struct tf_conf {
     char **mcp_allowed_origins;     /* Origins allowed besides the request's own host */
     unsigned mcp_allowed_origins_count;
     int mcp_conformance;            /* add the conformance suite's fixture tools, prompts, resources */
+    char *mcp_conformance_user;     /* NULL, or the user (email) MCP requests without credentials act as */
+    char **mcp_allowed_hosts;       /* Host names MCP accepts; none: loopback names on loopback connections */
+    unsigned mcp_allowed_hosts_count;
     tf_conf_profile_t *mcp_profiles;
     unsigned mcp_profiles_count;
     int *mcp_tier_profile;          /* per tier index: a profile index, -1 for none (all tools) */

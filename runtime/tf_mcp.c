@@ -3,11 +3,14 @@
  */
 #include "tf_mcp.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "tf_crypto.h"
 #include "tf_db.h"
@@ -39,7 +42,12 @@ typedef struct tf_mcp_ctx {
     char sid[80];
     char proto[16];
     int rest;           /* REST view: answer the bare result, not a JSON-RPC envelope */
-    tf_tool_call_t call;
+    int log_level;      /* the session's (index into tf_mcp_log_levels) */
+    int caps;           /* TF_MCP_CAP_* the client declared */
+    tf_tool_call_t call; /* REST calls (no session); session calls use x */
+    tf_mcp_xchg_t *x;   /* a session's tools/call while it runs */
+    tf_mcp_stream_t *gs; /* GET: the stream this request carries */
+    void (*next)(struct tf_mcp_ctx *m); /* after the session look-up */
 } mcp_req_t; /* == tf_mcp_ctx_t */
 
 static int supported(const char *v)
@@ -136,6 +144,7 @@ static void accepted(mcp_req_t *m)
  */
 typedef struct sess_entry {
     char sid[80], user_id[40], proto[16];
+    int log_level, caps;
     uint64_t until_ns;
 } sess_entry_t;
 static sess_entry_t scache[SESSION_CACHE];
@@ -157,13 +166,20 @@ static int cache_find(const char *sid, sess_entry_t *out)
     return found;
 }
 
-static void cache_put(const char *sid, const char *user_id, const char *proto)
+static void cache_put(const char *sid, const char *user_id, const char *proto, int log_level, int caps)
 {
     pthread_mutex_lock(&scache_mu);
-    sess_entry_t *e = &scache[snext++ % SESSION_CACHE];
+    sess_entry_t *e = NULL;
+    for (unsigned i = 0; i < SESSION_CACHE && e == NULL; i++)
+        if (strcmp(scache[i].sid, sid) == 0)
+            e = &scache[i]; /* one entry per session: setLevel updates it in place */
+    if (e == NULL)
+        e = &scache[snext++ % SESSION_CACHE];
     snprintf(e->sid, sizeof(e->sid), "%s", sid);
     snprintf(e->user_id, sizeof(e->user_id), "%s", user_id);
     snprintf(e->proto, sizeof(e->proto), "%s", proto);
+    e->log_level = log_level;
+    e->caps = caps;
     e->until_ns = tf_now_ns() + SESSION_TTL_NS;
     pthread_mutex_unlock(&scache_mu);
 }
@@ -190,8 +206,10 @@ static void on_session_created(void *ud, PGresult *res, const char *err)
         rpc_error(m, 503, RPC_INTERNAL, NULL, "the session could not be stored; try again");
         return;
     }
-    cache_put(m->sid, m->r->who.user_id, m->proto);
-    json_t *caps = json_pack("{s:{s:b}, s:{}}", "tools", "listChanged", 0, "logging");
+    cache_put(m->sid, m->r->who.user_id, m->proto, tf_mcp_log_level("info"), m->caps);
+    /* Only what is served: each of these has its methods (tf_mcp_catalog.c, tf_mcp_hub.c). */
+    json_t *caps = json_pack("{s:{s:b}, s:{}, s:{s:b}, s:{s:b, s:b}, s:{}}", "tools", "listChanged", 0, "logging", "prompts", "listChanged", 0,
+                             "resources", "subscribe", 1, "listChanged", 0, "completions");
     json_t *result = json_pack("{s:s, s:o, s:{s:s, s:s, s:s}, s:s}", "protocolVersion", m->proto, "capabilities", caps, "serverInfo",
                                "name", "triforce", "title", "TriForce", "version", TF_VERSION, "instructions",
                                "TriForce gateway tools. Use find_tools to search the catalogue by words or category.");
@@ -211,10 +229,16 @@ static void m_initialize(mcp_req_t *m)
     tf_crypto_random_hex(m->sid, 24);
     json_t *ci = json_object_get(m->params, "clientInfo");
     char *cij = json_is_object(ci) ? json_dumps(ci, JSON_COMPACT) : NULL;
-    const char *p[4] = {m->sid, m->r->who.user_id, m->proto, cij ? cij : "{}"};
+    json_t *cc = json_object_get(m->params, "capabilities");
+    m->caps = (json_object_get(cc, "sampling") ? TF_MCP_CAP_SAMPLING : 0) | (json_object_get(cc, "elicitation") ? TF_MCP_CAP_ELICITATION : 0) |
+              (json_object_get(cc, "roots") ? TF_MCP_CAP_ROOTS : 0);
+    char capsbuf[16];
+    snprintf(capsbuf, sizeof(capsbuf), "%d", m->caps);
+    const char *p[5] = {m->sid, m->r->who.user_id, m->proto, cij ? cij : "{}", capsbuf};
     m->r->dbq = tf_db_query(m->r->thr->db,
-                            "INSERT INTO mcp_sessions (id, user_id, protocol_version, client_info) VALUES ($1, $2::uuid, $3, $4::jsonb)", 4,
-                            p, on_session_created, m);
+                            "INSERT INTO mcp_sessions (id, user_id, protocol_version, client_info, client_caps) "
+                            "VALUES ($1, $2::uuid, $3, $4::jsonb, $5::int)",
+                            5, p, on_session_created, m);
     free(cij);
     if (m->r->dbq == NULL) {
         m->sid[0] = '\0';
@@ -278,21 +302,94 @@ static void m_tools_list(mcp_req_t *m)
     tf_respond_raw(m->r, 200, "application/json", h2o_iovec_init(out, len));
 }
 
-static void tool_done(tf_tool_call_t *call, json_t *result)
+/* The tool's result checked against its output schema; NULL (logged) when it does not match. */
+static json_t *checked_result(tf_tool_call_t *call, json_t *result, const char *rid)
 {
-    mcp_req_t *m = call->ud;
     json_t *sc = json_object_get(result, "structuredContent");
     if (call->tool->validate_output != NULL && !json_is_true(json_object_get(result, "isError"))) {
         tf_verr_t ve;
         if (sc == NULL || call->tool->validate_output(sc, &ve) != 0) {
-            tf_log(TF_LOG_ERROR, "mcp", m->r->id, "tool %s: output does not match its schema: %s %s", call->tool->name,
-                   sc ? ve.pointer : "(none)", sc ? ve.message : "no structuredContent");
+            tf_log(TF_LOG_ERROR, "mcp", rid, "tool %s: output does not match its schema: %s %s", call->tool->name, sc ? ve.pointer : "(none)",
+                   sc ? ve.message : "no structuredContent");
             json_decref(result);
-            rpc_error(m, 200, RPC_INTERNAL, NULL, "tool %s produced output that does not match its output schema", call->tool->name);
-            return;
+            return NULL;
         }
     }
-    rpc_result(m, result);
+    return result;
+}
+
+/* REST calls: the request's own call. */
+static void tool_done(tf_tool_call_t *call, json_t *result)
+{
+    mcp_req_t *m = call->ud;
+    result = checked_result(call, result, m->r->id);
+    if (result == NULL)
+        rpc_error(m, 200, RPC_INTERNAL, NULL, "tool %s produced output that does not match its output schema", call->tool->name);
+    else
+        rpc_result(m, result);
+}
+
+static void xchg_free(tf_mcp_xchg_t *x)
+{
+    tf_mcp_hub_leave(x);
+    if (x->m != NULL)
+        x->m->x = NULL;
+    if (x->s != NULL)
+        tf_mcp_stream_release(x->s);
+    json_decref(x->id);
+    json_decref(x->args);
+    json_decref(x->progress_token);
+    free(x);
+}
+
+static void xchg_finish(tf_mcp_xchg_t *x, json_t *body);
+
+/*
+ * A session's call answered: the response goes as the last event of its
+ * stream when it has one (even with no HTTP response attached: it waits
+ * for the client's GET), else as the JSON body.
+ */
+static void xchg_done(tf_tool_call_t *call, json_t *result)
+{
+    tf_mcp_xchg_t *x = call->x;
+    result = checked_result(call, result, x->m ? x->m->r->id : NULL);
+    xchg_finish(x, result != NULL ? json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", x->id, "result", result)
+                                  : json_pack("{s:s, s:O, s:{s:i, s:s+}}", "jsonrpc", "2.0", "id", x->id, "error", "code", RPC_INTERNAL,
+                                              "message", "output does not match the output schema of tool ", call->tool->name));
+}
+
+/* The JSON-RPC response `body` (owned) ends x. */
+static void xchg_finish(tf_mcp_xchg_t *x, json_t *body)
+{
+    if (x->s != NULL) {
+        char *t = json_dumps(body, JSON_COMPACT);
+        tf_mcp_stream_send(x->s, t, strlen(t), 1);
+        free(t);
+        json_decref(body);
+    } else if (x->m != NULL) {
+        reply_raw(x->m, 200, body);
+    } else {
+        json_decref(body);
+    }
+    xchg_free(x);
+}
+
+void tf_mcp_xchg_cancelled(tf_mcp_xchg_t *x)
+{
+    tf_log(TF_LOG_INFO, "mcp", x->m ? x->m->r->id : NULL, "session %.8s cancelled a call of %s", x->sid, x->call.tool->name);
+    x->call.gone = 1;
+    if (x->call.on_gone != NULL)
+        x->call.on_gone(&x->call);
+    if (x->call.r != NULL && x->call.r->dbq != NULL) {
+        tf_db_cancel(x->call.r->dbq);
+        x->call.r->dbq = NULL;
+    }
+    /* No result follows (the client stopped waiting); its HTTP answer ends. */
+    if (x->s != NULL)
+        tf_mcp_stream_send(x->s, NULL, 0, 1);
+    else if (x->m != NULL)
+        rpc_error(x->m, 200, -32800, NULL, "request cancelled");
+    xchg_free(x);
 }
 
 static void m_tools_call(mcp_req_t *m)
@@ -317,34 +414,59 @@ static void m_tools_call(mcp_req_t *m)
     }
     /* A copy: defaults are written into it, and the message stays as sent. */
     json_t *a = args ? json_deep_copy(args) : json_object();
-    json_object_set_new(m->msg, "_args", a);
     tf_verr_t ve;
     if (t->validate_input(a, &ve) != 0) {
+        json_decref(a);
         /* 2025-11-25: bad arguments are a tool error the model can correct, not a protocol error. */
         const char *field = ve.pointer[0] ? ve.pointer : "(arguments)";
-        json_t *res = json_pack("{s:[{s:s, s:s}], s:b, s:{s:s, s:s, s:s}}", "content", "type", "text", "text", "", "isError", 1,
-                                "structuredContent", "field", field, "rule", ve.rule, "message", ve.message);
         char text[700];
         snprintf(text, sizeof(text), "invalid arguments: %s %s (rule: %s)", field, ve.message, ve.rule);
-        json_object_set_new(json_array_get(json_object_get(res, "content"), 0), "text", json_string(text));
-        json_object_del(res, "structuredContent");
-        json_object_set_new(res, "_meta", json_pack("{s:s, s:s}", "field", field, "rule", ve.rule));
+        json_t *res = json_pack("{s:[{s:s, s:s}], s:b, s:{s:s, s:s}}", "content", "type", "text", "text", text, "isError", 1, "_meta", "field",
+                                field, "rule", ve.rule);
         rpc_result(m, res);
         return;
     }
-    m->call.r = m->r;
-    m->call.tool = t;
-    m->call.args = a;
-    m->call.done = tool_done;
-    m->call.ud = m;
-    if (t->handler(&m->call) != 0 && !m->call.answered) {
+    tf_tool_call_t *call;
+    if (m->rest) {
+        json_object_set_new(m->msg, "_args", a);
+        call = &m->call;
+        call->done = tool_done;
+        call->ud = m;
+    } else {
+        tf_mcp_xchg_t *x = calloc(1, sizeof(*x));
+        x->thr = m->r->thr;
+        x->m = m;
+        x->id = json_incref(m->id);
+        x->args = a;
+        json_t *tok = json_object_get(json_object_get(m->params, "_meta"), "progressToken");
+        x->progress_token = json_is_string(tok) || json_is_integer(tok) ? json_incref(tok) : NULL;
+        snprintf(x->sid, sizeof(x->sid), "%s", m->sid);
+        snprintf(x->user_id, sizeof(x->user_id), "%s", m->r->who.user_id);
+        memcpy(x->proto, m->proto, sizeof(x->proto));
+        x->log_level = m->log_level;
+        x->caps = m->caps;
+        char acc[256];
+        const char *ah = header(m->r, "accept", acc, sizeof(acc));
+        x->sse_ok = ah != NULL && strstr(ah, "text/event-stream") != NULL;
+        tf_mcp_hub_enter(x);
+        m->x = x;
+        call = &x->call;
+        call->x = x;
+        call->done = xchg_done;
+    }
+    call->r = m->r;
+    call->tool = t;
+    call->args = a;
+    if (t->handler(call) != 0 && !call->answered) {
         tf_log(TF_LOG_ERROR, "mcp", m->r->id, "tool %s failed internally", t->name);
-        m->call.answered = 1;
-        rpc_error(m, 200, RPC_INTERNAL, NULL, "tool %s failed", t->name);
+        call->answered = 1;
+        if (m->rest)
+            rpc_error(m, 200, RPC_INTERNAL, NULL, "tool %s failed", t->name);
+        else
+            xchg_finish(call->x, json_pack("{s:s, s:O, s:{s:i, s:s+}}", "jsonrpc", "2.0", "id", m->id, "error", "code", RPC_INTERNAL, "message",
+                                           "tool failed: ", t->name));
     }
 }
-
-static const char *const log_levels[] = {"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency", NULL};
 
 static void on_level_set(void *ud, PGresult *res, const char *err)
 {
@@ -354,34 +476,53 @@ static void on_level_set(void *ud, PGresult *res, const char *err)
         rpc_error(m, 503, RPC_INTERNAL, NULL, "the log level could not be stored");
         return;
     }
+    cache_put(m->sid, m->r->who.user_id, m->proto, m->log_level, m->caps);
     rpc_result(m, json_object());
 }
 
 static void m_logging_set_level(mcp_req_t *m)
 {
     const char *lv = json_string_value(json_object_get(m->params, "level"));
-    int ok = 0;
-    for (const char *const *p = log_levels; lv && *p; p++)
-        ok |= strcmp(*p, lv) == 0;
-    if (!ok) {
+    int k = tf_mcp_log_level(lv);
+    if (k < 0) {
         rpc_error(m, 200, RPC_PARAMS, json_pack("{s:s, s:s}", "field", "/params/level", "rule", "enum"),
                   "logging/setLevel: level must be one of debug, info, notice, warning, error, critical, alert, emergency");
         return;
     }
+    m->log_level = k;
     const char *p[2] = {lv, m->sid};
     m->r->dbq = tf_db_query(m->r->thr->db, "UPDATE mcp_sessions SET log_level = $1 WHERE id = $2", 2, p, on_level_set, m);
     if (m->r->dbq == NULL)
         tf_respond_db_unavailable(m->r);
 }
 
+/* resources/subscribe and resources/unsubscribe: updates come on the session's GET stream. */
+static void m_subscribe(mcp_req_t *m, int on)
+{
+    const char *uri = json_string_value(json_object_get(m->params, "uri"));
+    if (uri == NULL) {
+        rpc_error(m, 200, RPC_PARAMS, json_pack("{s:s, s:s}", "field", "/params/uri", "rule", "required"), "params.uri is required");
+        return;
+    }
+    if (on && !tf_mcp_catalog_has_resource(m->r, uri)) {
+        rpc_error(m, 200, TF_RPC_NOT_FOUND, json_pack("{s:s}", "uri", uri), "Resource not found: %s", uri);
+        return;
+    }
+    tf_mcp_hub_subscribe(m->sid, m->r->who.user_id, uri, on);
+    rpc_result(m, json_object());
+}
+
 static void dispatch(mcp_req_t *m)
 {
     const char *me = m->method;
     if (m->id == NULL) {
-        /* Notifications: nothing to answer (cancellation of a request on
-         * another connection finds nothing to stop: answers are short). */
-        if (strcmp(me, "notifications/cancelled") == 0)
-            tf_log(TF_LOG_INFO, "mcp", m->r->id, "session %.8s cancelled a request", m->sid);
+        /* Notifications: nothing to answer. A cancellation stops the call
+         * wherever it runs (any thread of this node). */
+        if (strcmp(me, "notifications/cancelled") == 0) {
+            json_t *rid = json_object_get(m->params, "requestId");
+            if (json_is_string(rid) || json_is_integer(rid))
+                tf_mcp_hub_cancel(m->sid, m->r->who.user_id, rid);
+        }
         accepted(m);
         return;
     }
@@ -393,12 +534,24 @@ static void dispatch(mcp_req_t *m)
         m_tools_call(m);
     else if (strcmp(me, "logging/setLevel") == 0)
         m_logging_set_level(m);
+    else if (strcmp(me, "resources/subscribe") == 0)
+        m_subscribe(m, 1);
+    else if (strcmp(me, "resources/unsubscribe") == 0)
+        m_subscribe(m, 0);
     else if (tf_mcp_catalog_dispatch(m, me))
         ;
     else if (strcmp(me, "initialize") == 0)
         rpc_error(m, 200, RPC_INVALID, NULL, "the session is already initialized");
     else
         rpc_error(m, 200, RPC_NO_METHOD, json_pack("{s:s}", "method", me), "Method not found: %s", me);
+}
+
+/* A client's answer to one of our requests (sampling, elicitation): to the waiting call. */
+static void deliver_answer(mcp_req_t *m)
+{
+    if (tf_mcp_hub_answer(m->sid, m->r->who.user_id, m->msg) != 0)
+        tf_log(TF_LOG_INFO, "mcp", m->r->id, "session %.8s answered a request nobody waits for", m->sid);
+    accepted(m);
 }
 
 /* --- sessions on each request ------------------------------------------------------------ */
@@ -417,8 +570,10 @@ static void on_session(void *ud, PGresult *res, const char *err)
         return;
     }
     snprintf(m->proto, sizeof(m->proto), "%s", PQgetvalue(res, 0, 1));
-    cache_put(m->sid, PQgetvalue(res, 0, 0), m->proto);
-    dispatch(m);
+    m->log_level = tf_mcp_log_level(PQgetvalue(res, 0, 2));
+    m->caps = atoi(PQgetvalue(res, 0, 3));
+    cache_put(m->sid, PQgetvalue(res, 0, 0), m->proto, m->log_level, m->caps);
+    m->next(m);
 }
 
 /* Looks the session up (cache, then PostgreSQL), then runs `next`. */
@@ -432,13 +587,16 @@ static void with_session(mcp_req_t *m, void (*next)(mcp_req_t *m))
             return;
         }
         memcpy(m->proto, e->proto, sizeof(m->proto));
+        m->log_level = e->log_level;
+        m->caps = e->caps;
         next(m);
         return;
     }
+    m->next = next;
     const char *p[1] = {m->sid};
     m->r->dbq = tf_db_query(m->r->thr->db,
                             "UPDATE mcp_sessions SET last_seen = now() WHERE id = $1 AND ended_at IS NULL "
-                            "RETURNING user_id::text, protocol_version",
+                            "RETURNING user_id::text, protocol_version, log_level, client_caps",
                             1, p, on_session, m);
     if (m->r->dbq == NULL)
         tf_respond_db_unavailable(m->r);
@@ -446,22 +604,71 @@ static void with_session(mcp_req_t *m, void (*next)(mcp_req_t *m))
 
 /* --- HTTP ------------------------------------------------------------------------------------ */
 
-/* DNS rebinding: a browser page on another origin must not reach the server. */
+/* Is the connection's local address loopback (a server for this machine only)? */
+static int local_is_loopback(tf_req_t *r)
+{
+    struct sockaddr_storage ss;
+    socklen_t n = r->h2o->conn->callbacks->get_sockname(r->h2o->conn, (struct sockaddr *)&ss);
+    if (n == 0)
+        return 0;
+    if (ss.ss_family == AF_INET)
+        return (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
+    if (ss.ss_family == AF_INET6)
+        return IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&ss)->sin6_addr);
+    return 0;
+}
+
+/* host[:port] without the port ("[::1]:80" -> "[::1]"). */
+static void host_only(const char *in, size_t len, char *out, size_t cap)
+{
+    size_t n = len;
+    if (len > 0 && in[0] == '[') {
+        const char *rb = memchr(in, ']', len);
+        n = rb ? (size_t)(rb - in) + 1 : len;
+    } else {
+        const char *colon = memchr(in, ':', len);
+        if (colon != NULL)
+            n = (size_t)(colon - in);
+    }
+    snprintf(out, cap, "%.*s", (int)n, in);
+}
+
+static int host_allowed(tf_req_t *r, const char *host)
+{
+    if (r->conf->mcp_allowed_hosts_count > 0) {
+        for (unsigned i = 0; i < r->conf->mcp_allowed_hosts_count; i++)
+            if (strcasecmp(r->conf->mcp_allowed_hosts[i], host) == 0)
+                return 1;
+        return 0;
+    }
+    if (!local_is_loopback(r))
+        return 1;
+    return strcasecmp(host, "localhost") == 0 || strcmp(host, "127.0.0.1") == 0 || strcmp(host, "[::1]") == 0;
+}
+
+/*
+ * DNS rebinding: a page of evil.example whose name now resolves to
+ * 127.0.0.1 reaches a local server with Host: evil.example. So the Host
+ * must be one this server is known by (loopback names on a loopback
+ * connection, or conf mcp.allowed_hosts), and a browser's Origin must be
+ * that host or one conf allows.
+ */
 static int origin_ok(tf_req_t *r)
 {
-    char origin[512], host[512];
+    char origin[512], host[512], ohost[512];
+    h2o_iovec_t auth = r->h2o->authority;
+    host_only(auth.base, auth.len, host, sizeof(host));
+    if (!host_allowed(r, host))
+        return 0;
     if (header(r, "origin", origin, sizeof(origin)) == NULL)
         return 1; /* not a browser */
-    const char *o = strstr(origin, "://");
-    o = o ? o + 3 : origin;
-    h2o_iovec_t auth = r->h2o->authority;
-    snprintf(host, sizeof(host), "%.*s", (int)auth.len, auth.base);
-    if (strcmp(o, host) == 0)
-        return 1;
     for (unsigned i = 0; i < r->conf->mcp_allowed_origins_count; i++)
         if (strcmp(r->conf->mcp_allowed_origins[i], origin) == 0)
             return 1;
-    return 0;
+    const char *o = strstr(origin, "://");
+    o = o ? o + 3 : origin;
+    host_only(o, strlen(o), ohost, sizeof(ohost));
+    return strcasecmp(ohost, host) == 0;
 }
 
 static mcp_req_t *begin(tf_req_t *r)
@@ -470,7 +677,7 @@ static mcp_req_t *begin(tf_req_t *r)
     memset(m, 0, sizeof(*m));
     m->r = r;
     if (!origin_ok(r)) {
-        rpc_error(m, 403, RPC_INVALID, NULL, "Origin not allowed");
+        rpc_error(m, 403, RPC_INVALID, NULL, "Host or Origin not allowed (DNS rebinding protection; see mcp.allowed_hosts)");
         return NULL;
     }
     char v[64];
@@ -495,16 +702,36 @@ static mcp_req_t *begin(tf_req_t *r)
     return m;
 }
 
-/* The request ends (answered, or the client left). A tool still working
- * is told (on_gone) and must not touch its call afterwards: it lives in
- * the request's pool. */
+/*
+ * The request ends (answered, or the client left). A session call still
+ * running stops (on_gone; the handler must not touch its call afterwards)
+ * unless the tool ended the response itself to be polled
+ * (tf_tool_close_stream): then it goes on without a request.
+ */
 static void mcp_dispose(tf_req_t *r)
 {
     mcp_req_t *m = r->hctx;
-    if (m->call.tool != NULL && !m->call.answered) {
+    tf_mcp_xchg_t *x = m->x;
+    if (x != NULL) {
+        m->x = NULL;
+        x->m = NULL;
+        if (x->s != NULL)
+            tf_mcp_stream_unbind(x->s, r);
+        if (!x->detached && !x->call.answered) {
+            x->call.gone = 1;
+            if (x->call.on_gone != NULL)
+                x->call.on_gone(&x->call);
+            xchg_free(x);
+        }
+    } else if (m->call.tool != NULL && !m->call.answered) {
         m->call.gone = 1;
         if (m->call.on_gone != NULL)
             m->call.on_gone(&m->call);
+    }
+    if (m->gs != NULL) {
+        tf_mcp_stream_unbind(m->gs, r);
+        tf_mcp_stream_release(m->gs);
+        m->gs = NULL;
     }
     json_decref(m->msg);
     m->msg = NULL;
@@ -540,7 +767,11 @@ int tf_mcp_post(tf_req_t *r)
     if (method == NULL) {
         /* A response to a server request, or nonsense. */
         if (id != NULL && (json_object_get(m->msg, "result") != NULL || json_object_get(m->msg, "error") != NULL)) {
-            accepted(m);
+            if (m->sid[0] == '\0') {
+                rpc_error(m, 400, RPC_INVALID, NULL, "Mcp-Session-Id is required");
+                return 0;
+            }
+            with_session(m, deliver_answer);
             return 0;
         }
         rpc_error(m, 400, RPC_INVALID, NULL, "Invalid Request: no method");
@@ -580,6 +811,7 @@ static void on_ended(void *ud, PGresult *res, const char *err)
         return;
     }
     cache_drop(m->sid);
+    tf_mcp_hub_session_ended(m->sid);
     if (PQntuples(res) != 1) {
         m->sid[0] = '\0';
         rpc_error(m, 404, RPC_INVALID, NULL, "unknown or ended session");
@@ -608,87 +840,20 @@ int tf_mcp_delete(tf_req_t *r)
 
 /* --- GET: the server's stream ---------------------------------------------------------------- */
 
-/* Nothing is pushed unasked yet (no list changes at run time); the stream
- * stays open with a comment every 15 s so proxies keep it. */
-typedef struct mcp_stream {
-    h2o_generator_t gen;
-    tf_req_t *r;
-    h2o_timeout_entry_t tick;
-    int sending;
-} mcp_stream_t;
-
-static __thread h2o_timeout_t keepalive;
-static __thread int keepalive_ready;
-
-static void stream_proceed(h2o_generator_t *g, h2o_req_t *req)
-{
-    mcp_stream_t *s = H2O_STRUCT_FROM_MEMBER(mcp_stream_t, gen, g);
-    s->sending = 0;
-}
-
-static void stream_tick(h2o_timeout_entry_t *e)
-{
-    mcp_stream_t *s = H2O_STRUCT_FROM_MEMBER(mcp_stream_t, tick, e);
-    if (s->r == NULL || s->r->h2o == NULL)
-        return;
-    if (!s->sending) {
-        static h2o_iovec_t ping = {": keepalive\n\n", 13};
-        s->sending = 1;
-        h2o_send(s->r->h2o, &ping, 1, H2O_SEND_STATE_IN_PROGRESS);
-    }
-    h2o_timeout_link(s->r->thr->ctx.loop, &keepalive, &s->tick);
-}
-
-static void stream_dispose(tf_req_t *r)
-{
-    mcp_stream_t *s = r->hctx;
-    if (h2o_timeout_is_linked(&s->tick))
-        h2o_timeout_unlink(&s->tick);
-    s->r = NULL;
-}
-
-static void stream_open(mcp_req_t *m)
-{
-    tf_req_t *r = m->r;
-    mcp_stream_t *s = h2o_mem_alloc_pool(&r->h2o->pool, sizeof(*s));
-    memset(s, 0, sizeof(*s));
-    s->r = r;
-    s->gen.proceed = stream_proceed;
-    if (!keepalive_ready) {
-        h2o_timeout_init(r->thr->ctx.loop, &keepalive, 15000);
-        keepalive_ready = 1;
-    }
-    r->hctx = s;
-    r->on_dispose = stream_dispose;
-    tf_add_header(r, "mcp-session-id", m->sid);
-    tf_respond_stream_start(r, 200, "text/event-stream", &s->gen);
-    static h2o_iovec_t hello = {": triforce mcp stream\n\n", 23};
-    s->sending = 1;
-    h2o_send(r->h2o, &hello, 1, H2O_SEND_STATE_IN_PROGRESS);
-    s->tick.cb = stream_tick;
-    h2o_timeout_link(r->thr->ctx.loop, &keepalive, &s->tick);
-}
-
+/* The session's stream for notifications (resources/updated), or with
+ * Last-Event-ID the rest of a stream the client lost. */
 static void stream_after_session(mcp_req_t *m)
 {
-    stream_open(m);
-}
-
-static void on_stream_session(void *ud, PGresult *res, const char *err)
-{
-    mcp_req_t *m = ud;
-    m->r->dbq = NULL;
-    if (err != NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        tf_respond_db_unavailable(m->r);
+    tf_req_t *r = m->r;
+    char last[128];
+    r->hctx = m;
+    r->on_dispose = mcp_dispose;
+    if (header(r, "last-event-id", last, sizeof(last)) != NULL) {
+        if (tf_mcp_stream_resume(r, m->sid, r->who.user_id, last, &m->gs) != 0)
+            rpc_error(m, 404, RPC_INVALID, json_pack("{s:s}", "lastEventId", last), "no stream to resume for this Last-Event-ID");
         return;
     }
-    if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), m->r->who.user_id) != 0) {
-        m->sid[0] = '\0';
-        rpc_error(m, 404, RPC_INVALID, NULL, "unknown or ended session");
-        return;
-    }
-    cache_put(m->sid, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
-    stream_open(m);
+    m->gs = tf_mcp_stream_open(r, m->sid, r->who.user_id, 1, strcmp(m->proto, "2025-11-25") >= 0);
 }
 
 int tf_mcp_get(tf_req_t *r)
@@ -706,16 +871,7 @@ int tf_mcp_get(tf_req_t *r)
         rpc_error(m, 400, RPC_INVALID, NULL, "Mcp-Session-Id is required");
         return 0;
     }
-    sess_entry_t ce, *e = cache_find(m->sid, &ce) ? &ce : NULL;
-    if (e != NULL && strcmp(e->user_id, r->who.user_id) == 0) {
-        stream_after_session(m);
-        return 0;
-    }
-    const char *p[1] = {m->sid};
-    r->dbq = tf_db_query(r->thr->db, "SELECT user_id::text, protocol_version FROM mcp_sessions WHERE id = $1 AND ended_at IS NULL", 1, p,
-                         on_stream_session, m);
-    if (r->dbq == NULL)
-        tf_respond_db_unavailable(r);
+    with_session(m, stream_after_session);
     return 0;
 }
 

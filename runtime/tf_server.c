@@ -197,6 +197,46 @@ static void on_ctl(h2o_multithread_receiver_t *receiver, h2o_linklist_t *message
     }
 }
 
+/* ------------------------------------------------------------------ */
+/* Calls posted from other threads                                     */
+
+typedef struct post_msg {
+    h2o_multithread_message_t super;
+    tf_post_fn fn;
+    void *arg;
+} post_msg_t;
+
+static pthread_mutex_t post_mu = PTHREAD_MUTEX_INITIALIZER;
+
+int tf_server_post(tf_thread_t *thr, tf_post_fn fn, void *arg)
+{
+    post_msg_t *m = malloc(sizeof(*m));
+    memset(m, 0, sizeof(*m));
+    m->fn = fn;
+    m->arg = arg;
+    pthread_mutex_lock(&post_mu);
+    int open = thr->calls_open;
+    if (open)
+        h2o_multithread_send_message(&thr->calls, &m->super);
+    pthread_mutex_unlock(&post_mu);
+    if (!open) {
+        fn(arg, 0);
+        free(m);
+        return -1;
+    }
+    return 0;
+}
+
+static void on_posted(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    while (!h2o_linklist_is_empty(messages)) {
+        post_msg_t *m = H2O_STRUCT_FROM_MEMBER(post_msg_t, super.link, messages->next);
+        h2o_linklist_unlink(&m->super.link);
+        m->fn(m->arg, !tf_thread->exit_loop);
+        free(m);
+    }
+}
+
 static int open_listener(const tf_conf_listen_t *l, char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
@@ -250,6 +290,10 @@ static void *thread_main(void *arg)
     thr->accept_tls.ssl_ctx = ssl_ctx;
     h2o_multithread_register_receiver(thr->ctx.queue, &thr->ctl, on_ctl);
     tf_work_register_loop(thr->ctx.queue, &thr->work);
+    h2o_multithread_register_receiver(thr->ctx.queue, &thr->calls, on_posted);
+    pthread_mutex_lock(&post_mu);
+    thr->calls_open = 1;
+    pthread_mutex_unlock(&post_mu);
     thr->metrics = tf_metrics_thread_new();
     thr->db = tf_db_pool_create(thr->ctx.loop, thr->conf->db_url, (int)thr->conf->db_connections_per_thread);
     thr->curl = tf_curl_create(thr->ctx.loop);
@@ -278,6 +322,12 @@ static void *thread_main(void *arg)
     }
     if (h2o_timeout_is_linked(&thr->db_stats_tick))
         h2o_timeout_unlink(&thr->db_stats_tick);
+    /* No more posts; those already queued run (with alive = 0) in one last turn. */
+    pthread_mutex_lock(&post_mu);
+    thr->calls_open = 0;
+    pthread_mutex_unlock(&post_mu);
+    h2o_evloop_run(thr->ctx.loop, 0);
+    h2o_multithread_unregister_receiver(thr->ctx.queue, &thr->calls);
     close_listeners(thr);
     tf_curl_destroy(thr->curl);
     thr->curl = NULL;

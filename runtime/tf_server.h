@@ -47,6 +47,8 @@ typedef struct tf_thread {
     tf_metrics_thread_t *metrics;
     h2o_multithread_receiver_t ctl;  /* control messages from the main thread */
     h2o_multithread_receiver_t work; /* finished tf_work jobs */
+    h2o_multithread_receiver_t calls; /* tf_server_post from other threads */
+    int calls_open;              /* under the posting mutex: 0 once the loop is ending */
     uint64_t req_seq;
     long nconns;
     int shutting_down;
@@ -74,5 +76,14 @@ int tf_server_run(tf_conf_t *conf);
  */
 typedef void (*tf_reload_cb)(void *ud, int ok, const char *msg);
 void tf_server_request_reload(tf_reload_cb done, void *ud);
+
+/*
+ * Runs fn(arg, 1) on loop thread `thr` soon, from any thread (an MCP
+ * client's answer arriving on one thread for a call running on another).
+ * When thr's loop is ending, fn(arg, 0) runs instead (at once, or there
+ * while it drains) so arg is always released. Returns 0 when queued.
+ */
+typedef void (*tf_post_fn)(void *arg, int alive);
+int tf_server_post(tf_thread_t *thr, tf_post_fn fn, void *arg);
 
 #endif
