@@ -27,4 +27,13 @@ int tf_mcp_delete(tf_req_t *r);
 int tf_mcp_rest_tools(tf_req_t *r);
 int tf_mcp_rest_call(tf_req_t *r);
 
+/*
+ * Several gateway nodes: a client's POST may reach another node than the
+ * one running the call it is about. What a node cannot deliver itself it
+ * publishes on PostgreSQL's channel tf_mcp; every node's tf_notify hands
+ * what it hears to this (main thread). Messages from this process are
+ * ignored (it tried itself first).
+ */
+void tf_mcp_relay_receive(const char *payload);
+
 #endif

@@ -19,6 +19,8 @@
 #include <string.h>
 
 #include "tf_crypto.h"
+#include "tf_db.h"
+#include "tf_mcp.h"
 #include "tf_log.h"
 #include "tf_server.h"
 
@@ -641,7 +643,7 @@ static void on_answer(void *arg, int alive)
     free(a);
 }
 
-int tf_mcp_hub_answer(const char *sid, const char *user_id, json_t *msg)
+int tf_mcp_hub_answer_local(const char *sid, const char *user_id, json_t *msg)
 {
     const char *id = json_string_value(json_object_get(msg, "id"));
     if (id == NULL)
@@ -675,12 +677,11 @@ static void on_cancel(void *arg, int alive)
     free(c);
 }
 
-void tf_mcp_hub_cancel(const char *sid, const char *user_id, json_t *request_id)
+static int cancel_local(const char *sid, json_t *request_id)
 {
-    (void)user_id; /* the session belongs to one user, checked by the caller */
-    char *rid = json_dumps(request_id, JSON_ENCODE_ANY | JSON_COMPACT);
+    char *rid = request_id ? json_dumps(request_id, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
     if (rid == NULL)
-        return;
+        return 0; /* nothing to pass on either */
     uint64_t xid = 0;
     tf_thread_t *thr = NULL;
     pthread_mutex_lock(&mu);
@@ -693,10 +694,11 @@ void tf_mcp_hub_cancel(const char *sid, const char *user_id, json_t *request_id)
     pthread_mutex_unlock(&mu);
     free(rid);
     if (thr == NULL)
-        return; /* already answered: nothing to stop */
+        return -1; /* not here, or already answered */
     cancel_msg_t *c = malloc(sizeof(*c));
     c->xid = xid;
     tf_server_post(thr, on_cancel, c);
+    return 0;
 }
 
 /* --- subscriptions ----------------------------------------------------------------- */
@@ -723,7 +725,7 @@ void tf_mcp_hub_subscribe(const char *sid, const char *user_id, const char *uri,
     pthread_mutex_unlock(&mu);
 }
 
-void tf_mcp_resource_updated(const char *user_id, const char *uri)
+static void updated_local(const char *user_id, const char *uri)
 {
     enum { MAXN = 64 };
     tf_mcp_stream_t *to[MAXN];
@@ -763,4 +765,85 @@ void tf_mcp_hub_session_ended(const char *sid)
         }
     }
     pthread_mutex_unlock(&mu);
+}
+
+/* --- several nodes: PostgreSQL's channel tf_mcp --------------------------------------------- */
+
+static char instance[20];
+static pthread_once_t instance_once = PTHREAD_ONCE_INIT;
+
+static void instance_init(void)
+{
+    tf_crypto_random_hex(instance, 8);
+}
+
+static void on_published(void *ud, PGresult *res, const char *err)
+{
+    (void)ud;
+    if (err != NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
+        tf_log(TF_LOG_WARN, "mcp", NULL, "an MCP message for another node could not be published: %s", err ? err : PQresultErrorMessage(res));
+}
+
+/* Publishes msg (owned) for the other nodes, from a loop thread. */
+static void publish(json_t *msg)
+{
+    pthread_once(&instance_once, instance_init);
+    json_object_set_new(msg, "from", json_string(instance));
+    char *t = json_dumps(msg, JSON_COMPACT);
+    json_decref(msg);
+    if (t == NULL || tf_thread == NULL || tf_thread->db == NULL) {
+        free(t);
+        return;
+    }
+    if (strlen(t) > 7900) {
+        /* PostgreSQL's NOTIFY payload limit is 8000 bytes. */
+        tf_log(TF_LOG_WARN, "mcp", NULL, "an MCP message of %zu bytes is too large to pass to another node; dropped", strlen(t));
+        free(t);
+        return;
+    }
+    const char *p[1] = {t};
+    tf_db_query(tf_thread->db, "SELECT pg_notify('tf_mcp', $1)", 1, p, on_published, NULL);
+    free(t);
+}
+
+int tf_mcp_hub_answer(const char *sid, const char *user_id, json_t *msg)
+{
+    if (tf_mcp_hub_answer_local(sid, user_id, msg) == 0)
+        return 0;
+    publish(json_pack("{s:s, s:s, s:s, s:O}", "k", "answer", "sid", sid, "user", user_id, "msg", msg));
+    return -1;
+}
+
+void tf_mcp_hub_cancel(const char *sid, const char *user_id, json_t *request_id)
+{
+    if (cancel_local(sid, request_id) != 0)
+        publish(json_pack("{s:s, s:s, s:s, s:O}", "k", "cancel", "sid", sid, "user", user_id, "rid", request_id));
+}
+
+void tf_mcp_resource_updated(const char *user_id, const char *uri)
+{
+    updated_local(user_id, uri);
+    json_t *m = json_pack("{s:s, s:s}", "k", "updated", "uri", uri);
+    if (user_id != NULL)
+        json_object_set_new(m, "user", json_string(user_id));
+    publish(m);
+}
+
+void tf_mcp_relay_receive(const char *payload)
+{
+    pthread_once(&instance_once, instance_init);
+    json_t *m = json_loads(payload, 0, NULL);
+    const char *from = json_string_value(json_object_get(m, "from")), *k = json_string_value(json_object_get(m, "k"));
+    const char *sid = json_string_value(json_object_get(m, "sid")), *user = json_string_value(json_object_get(m, "user"));
+    if (from == NULL || k == NULL || strcmp(from, instance) == 0) {
+        json_decref(m);
+        return;
+    }
+    if (strcmp(k, "answer") == 0 && sid != NULL && user != NULL)
+        tf_mcp_hub_answer_local(sid, user, json_object_get(m, "msg"));
+    else if (strcmp(k, "cancel") == 0 && sid != NULL)
+        cancel_local(sid, json_object_get(m, "rid"));
+    else if (strcmp(k, "updated") == 0 && json_is_string(json_object_get(m, "uri")))
+        updated_local(user, json_string_value(json_object_get(m, "uri")));
+    json_decref(m);
 }

@@ -129,11 +129,13 @@ void tf_mcp_hub_leave(tf_mcp_xchg_t *x);
  * does not accept one or the response has ended. */
 tf_mcp_stream_t *tf_mcp_xchg_stream(tf_mcp_xchg_t *x);
 
-/* A client's JSON-RPC response (msg) to a server request, on any thread:
- * handed to the waiting call. 0 when one was waiting. */
+/* A client's JSON-RPC response (msg) to a server request, on a loop thread:
+ * handed to the waiting call, on this node or (through PostgreSQL) another.
+ * 0 when one was waiting here. */
 int tf_mcp_hub_answer(const char *sid, const char *user_id, json_t *msg);
+int tf_mcp_hub_answer_local(const char *sid, const char *user_id, json_t *msg);
 /* notifications/cancelled from the client: the call stops (answered with
- * nothing more). Any thread. */
+ * nothing more), on this node or another. Loop thread. */
 void tf_mcp_hub_cancel(const char *sid, const char *user_id, json_t *request_id);
 /* Called on x's thread by the hub when a cancellation reaches it; defined
  * in tf_mcp.c (ends the HTTP answer and frees x). */

@@ -10,6 +10,7 @@
 
 #include "tf_auth.h"
 #include "tf_log.h"
+#include "tf_mcp.h"
 
 #define RETRY_MS 2000
 
@@ -115,7 +116,10 @@ static void read_notifications(tf_notify_t *n)
     PGnotify *nt;
     int seen = 0;
     while ((nt = PQnotifies(n->pg)) != NULL) {
-        seen++;
+        if (strcmp(nt->relname, "tf_mcp") == 0)
+            tf_mcp_relay_receive(nt->extra); /* another node's MCP message for a session here */
+        else
+            seen++;
         PQfreemem(nt);
     }
     while (!PQisBusy(n->pg)) {
@@ -148,7 +152,7 @@ void tf_notify_handle(tf_notify_t *n, const struct pollfd *pfd)
             drop(n, PQerrorMessage(n->pg));
         } else if (n->poll == PGRES_POLLING_OK) {
             PQsetnonblocking(n->pg, 1);
-            if (!PQsendQuery(n->pg, "LISTEN tf_invalidate"))
+            if (!PQsendQuery(n->pg, "LISTEN tf_invalidate; LISTEN tf_mcp"))
                 drop(n, PQerrorMessage(n->pg));
             else
                 n->st = N_LISTEN_SENT;

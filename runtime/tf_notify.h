@@ -10,6 +10,10 @@
  * retries every two seconds; a reconnect also invalidates (notifications
  * sent meanwhile were lost), and the caches' own 3 s expiry stays the
  * backstop.
+ *
+ * The same connection listens on tf_mcp: MCP messages another node got for
+ * a call running here (a client's answer to a server request, a
+ * cancellation, a resource change), handed to tf_mcp_relay_receive.
  */
 #ifndef TF_NOTIFY_H
 #define TF_NOTIFY_H

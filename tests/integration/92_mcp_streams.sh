@@ -91,6 +91,31 @@ rpc '{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"
 expect_eq "cancelling what is not running: 202, nothing happens" "$STATUS" 202
 fake_reset_all
 
+# --- two gateway nodes on one database: a cancellation sent to the other node ----------------------
+B_PORT=$(pshift 19182)
+sed -e "s/port: $TF_PLAIN/port: $B_PORT/" -e "s/port: $TF_TLS/port: $(pshift 19545)/" -e "s#$TF_TMP/triforce.log#$TF_TMP/nodeb.log#" \
+  -e "s/^  name: .*/  name: node-b/" "$TF_CONF" > "$TF_TMP/nodeb.yaml"
+"$TF_BIN" --conf "$TF_TMP/nodeb.yaml" 2>"$TF_TMP/nodeb.err" &
+BPID=$!
+if wait_for "" 10 curl -sf -o /dev/null "http://127.0.0.1:$B_PORT/health"; then
+  fake_config ollama1 '{"hang":true}'; fake_config ollama2 '{"hang":true}'
+  C0=$(fake_stat ollama1 .client_closed); R0=$(fake_stat ollama1 .requests)
+  ( rpc '{"jsonrpc":"2.0","id":"slow-2","method":"tools/call","params":{"name":"chat","arguments":{"message":"hi","model":"ollama/glm-4.6:cloud"}}}' -m 8
+    printf '%s %s' "$STATUS" "$BODY" > "$TF_TMP/cancelled2" ) &
+  BG=$!
+  wait_for "" 5 bash -c "[ \$(curl -s $(fake_url ollama1 /_fake/stats) | jq .requests) -gt $R0 ]"
+  req -X POST "${H[@]}" -H "Authorization: Bearer $TOK" -H "mcp-session-id: $SID" -H "Host: localhost:$B_PORT" \
+    --data '{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"slow-2"}}' "http://127.0.0.1:$B_PORT/v1/mcp"
+  expect_eq "node B takes the session's cancellation: 202" "$STATUS" 202
+  wait $BG
+  expect_eq "  ... and the call running on node A stops (-32800), passed on through PostgreSQL" \
+    "$(cut -d' ' -f2- "$TF_TMP/cancelled2" | jq -r .error.code 2>/dev/null)" -32800
+  fake_reset_all
+else
+  fail "a second node starts" "$(tail -5 "$TF_TMP/nodeb.err")"
+fi
+kill -TERM $BPID; wait $BPID 2>/dev/null
+
 # --- client answers, subscriptions, capabilities ------------------------------------------------------
 rpc '{"jsonrpc":"2.0","id":"tf-999-1","result":{"action":"accept"}}'
 expect_eq "an answer to a request nobody sent: 202" "$STATUS" 202
