@@ -7,6 +7,7 @@
 /* One per distinct handler of spec/endpoints.yaml; defined in runtime/api/. */
 int tf_api_health(tf_req_t *req);
 int tf_api_metrics(tf_req_t *req);
+int tf_api_oauth_resource(tf_req_t *req);
 int tf_api_tiers_list(tf_req_t *req);
 int tf_api_auth_register(tf_req_t *req);
 int tf_api_admin_reload(tf_req_t *req);

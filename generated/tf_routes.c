@@ -8,6 +8,8 @@
 const tf_route_t tf_routes[] = {
     {"health", "GET", "/health", TF_AUTH_PUBLIC, 0, 0, NULL, NULL, tf_api_health, "tf_api_health", 0, {NULL}},
     {"metrics", "GET", "/metrics", TF_AUTH_PUBLIC, 0, 0, NULL, NULL, tf_api_metrics, "tf_api_metrics", 0, {NULL}},
+    {"oauth_resource", "GET", "/.well-known/oauth-protected-resource", TF_AUTH_PUBLIC, 0, 0, NULL, NULL, tf_api_oauth_resource, "tf_api_oauth_resource", 0, {NULL}},
+    {"oauth_resource_mcp", "GET", "/.well-known/oauth-protected-resource/v1/mcp", TF_AUTH_PUBLIC, 0, 0, NULL, NULL, tf_api_oauth_resource, "tf_api_oauth_resource", 0, {NULL}},
     {"tiers_list", "GET", "/v1/tiers", TF_AUTH_PUBLIC, 0, 0, NULL, NULL, tf_api_tiers_list, "tf_api_tiers_list", 0, {NULL}},
     {"auth_register", "POST", "/v1/auth/register", TF_AUTH_PUBLIC, 0, TF_ROUTE_NEEDS_DB, tf_validate_register_request, "register_request", tf_api_auth_register, "tf_api_auth_register", 0, {NULL}},
     {"client_register", "POST", "/v1/client/register", TF_AUTH_PUBLIC, 0, TF_ROUTE_NEEDS_DB, tf_validate_register_request, "register_request", tf_api_auth_register, "tf_api_auth_register", 0, {NULL}},
@@ -42,7 +44,7 @@ const tf_route_t tf_routes[] = {
     {"mcp_tools", "GET", "/v1/mcp/tools", TF_AUTH_USER, 1, 0, NULL, NULL, tf_api_mcp_tools, "tf_api_mcp_tools", 0, {NULL}},
     {"mcp_call", "POST", "/v1/mcp/call", TF_AUTH_USER, 1, 0, tf_validate_mcp_call_request, "mcp_call_request", tf_api_mcp_call, "tf_api_mcp_call", 0, {NULL}},
 };
-const size_t tf_routes_count = 35;
+const size_t tf_routes_count = 37;
 
 /* Path id of [cur, lim), or -1; parameter spans point into it. */
 static int match_path(const unsigned char *cur, const unsigned char *lim, tf_route_params_t *params)
@@ -50,10 +52,10 @@ static int match_path(const unsigned char *cur, const unsigned char *lim, tf_rou
     const unsigned char *mar = cur;
     const unsigned char *yyt1 = NULL;
 
-    const unsigned char *p11_0s = NULL, *p11_0e = NULL;
-    const unsigned char *p15_0s = NULL, *p15_0e = NULL;
-    const unsigned char *p16_0s = NULL, *p16_0e = NULL;
+    const unsigned char *p13_0s = NULL, *p13_0e = NULL;
     const unsigned char *p17_0s = NULL, *p17_0e = NULL;
+    const unsigned char *p18_0s = NULL, *p18_0e = NULL;
+    const unsigned char *p19_0s = NULL, *p19_0e = NULL;
     (void)mar;
     
 {
@@ -74,34 +76,35 @@ yy3:
 	mar = cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'h': goto yy4;
-		case 'm': goto yy6;
-		case 'v': goto yy7;
+		case '.': goto yy4;
+		case 'h': goto yy6;
+		case 'm': goto yy7;
+		case 'v': goto yy8;
 		default: goto yy2;
 	}
 yy4:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy8;
+		case 'w': goto yy9;
 		default: goto yy5;
 	}
 yy5:
 	cur = mar;
 	switch (yyaccept) {
 		case 0: goto yy2;
-		case 1: goto yy38;
-		case 2: goto yy45;
-		case 3: goto yy132;
-		case 4: goto yy139;
-		case 5: goto yy162;
-		default: goto yy168;
+		case 1: goto yy44;
+		case 2: goto yy52;
+		case 3: goto yy146;
+		case 4: goto yy153;
+		case 5: goto yy178;
+		case 6: goto yy184;
+		default: goto yy252;
 	}
 yy6:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'c': goto yy9;
 		case 'e': goto yy10;
 		default: goto yy5;
 	}
@@ -109,178 +112,221 @@ yy7:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case '1': goto yy11;
+		case 'c': goto yy11;
+		case 'e': goto yy12;
 		default: goto yy5;
 	}
 yy8:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'a': goto yy12;
+		case '1': goto yy13;
 		default: goto yy5;
 	}
 yy9:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'p': goto yy13;
+		case 'e': goto yy14;
 		default: goto yy5;
 	}
 yy10:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy14;
+		case 'a': goto yy15;
 		default: goto yy5;
 	}
 yy11:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case '/': goto yy15;
+		case 'p': goto yy16;
 		default: goto yy5;
 	}
 yy12:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'l': goto yy16;
+		case 't': goto yy17;
 		default: goto yy5;
 	}
 yy13:
 	++cur;
-	{
-            if (cur != lim)
-                return -1;
-            params->count = 0;
-            return 27;
-        }
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case '/': goto yy18;
+		default: goto yy5;
+	}
 yy14:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'r': goto yy17;
+		case 'l': goto yy19;
 		default: goto yy5;
 	}
 yy15:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'a': goto yy18;
-		case 'c': goto yy19;
-		case 'm': goto yy20;
-		case 't': goto yy21;
+		case 'l': goto yy20;
 		default: goto yy5;
 	}
 yy16:
 	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 't': goto yy22;
-		default: goto yy5;
-	}
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 29;
+        }
 yy17:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy23;
+		case 'r': goto yy21;
 		default: goto yy5;
 	}
 yy18:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'd': goto yy24;
-		case 'u': goto yy25;
+		case 'a': goto yy22;
+		case 'c': goto yy23;
+		case 'm': goto yy24;
+		case 't': goto yy25;
 		default: goto yy5;
 	}
 yy19:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'h': goto yy26;
-		case 'l': goto yy27;
+		case 'l': goto yy26;
 		default: goto yy5;
 	}
 yy20:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'c': goto yy28;
-		case 'o': goto yy29;
+		case 't': goto yy27;
 		default: goto yy5;
 	}
 yy21:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy30;
+		case 'i': goto yy28;
 		default: goto yy5;
 	}
 yy22:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'h': goto yy31;
+		case 'd': goto yy29;
+		case 'u': goto yy30;
 		default: goto yy5;
 	}
 yy23:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'c': goto yy32;
+		case 'h': goto yy31;
+		case 'l': goto yy32;
 		default: goto yy5;
 	}
 yy24:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'm': goto yy33;
+		case 'c': goto yy33;
+		case 'o': goto yy34;
 		default: goto yy5;
 	}
 yy25:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy34;
+		case 'i': goto yy35;
 		default: goto yy5;
 	}
 yy26:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'a': goto yy35;
+		case '-': goto yy36;
 		default: goto yy5;
 	}
 yy27:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy36;
+		case 'h': goto yy37;
 		default: goto yy5;
 	}
 yy28:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'p': goto yy37;
+		case 'c': goto yy38;
 		default: goto yy5;
 	}
 yy29:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'd': goto yy39;
+		case 'm': goto yy39;
 		default: goto yy5;
 	}
 yy30:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy40;
+		case 't': goto yy40;
 		default: goto yy5;
 	}
 yy31:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'a': goto yy41;
+		default: goto yy5;
+	}
+yy32:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'i': goto yy42;
+		default: goto yy5;
+	}
+yy33:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'p': goto yy43;
+		default: goto yy5;
+	}
+yy34:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'd': goto yy45;
+		default: goto yy5;
+	}
+yy35:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy46;
+		default: goto yy5;
+	}
+yy36:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'k': goto yy47;
+		default: goto yy5;
+	}
+yy37:
 	++cur;
 	{
             if (cur != lim)
@@ -288,72 +334,79 @@ yy31:
             params->count = 0;
             return 0;
         }
-yy32:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 's': goto yy41;
-		default: goto yy5;
-	}
-yy33:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'i': goto yy42;
-		default: goto yy5;
-	}
-yy34:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'h': goto yy43;
-		default: goto yy5;
-	}
-yy35:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 't': goto yy44;
-		default: goto yy5;
-	}
-yy36:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'e': goto yy46;
-		default: goto yy5;
-	}
-yy37:
-	yyaccept = 1;
-	++cur;
-	mar = cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case '/': goto yy47;
-		default: goto yy38;
-	}
 yy38:
-	{
-            if (cur != lim)
-                return -1;
-            params->count = 0;
-            return 26;
-        }
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy48;
+		default: goto yy5;
+	}
 yy39:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy48;
+		case 'i': goto yy49;
 		default: goto yy5;
 	}
 yy40:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'r': goto yy49;
+		case 'h': goto yy50;
 		default: goto yy5;
 	}
 yy41:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 't': goto yy51;
+		default: goto yy5;
+	}
+yy42:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy53;
+		default: goto yy5;
+	}
+yy43:
+	yyaccept = 1;
+	++cur;
+	mar = cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case '/': goto yy54;
+		default: goto yy44;
+	}
+yy44:
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 28;
+        }
+yy45:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy55;
+		default: goto yy5;
+	}
+yy46:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'r': goto yy56;
+		default: goto yy5;
+	}
+yy47:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'n': goto yy57;
+		default: goto yy5;
+	}
+yy48:
 	++cur;
 	{
             if (cur != lim)
@@ -361,106 +414,56 @@ yy41:
             params->count = 0;
             return 1;
         }
-yy42:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'n': goto yy50;
-		default: goto yy5;
-	}
-yy43:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case '/': goto yy51;
-		default: goto yy5;
-	}
-yy44:
-	yyaccept = 2;
-	++cur;
-	mar = cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case '/': goto yy52;
-		default: goto yy45;
-	}
-yy45:
-	{
-            if (cur != lim)
-                return -1;
-            params->count = 0;
-            return 20;
-        }
-yy46:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'n': goto yy53;
-		default: goto yy5;
-	}
-yy47:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'c': goto yy54;
-		case 't': goto yy55;
-		default: goto yy5;
-	}
-yy48:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'l': goto yy56;
-		default: goto yy5;
-	}
 yy49:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy57;
+		case 'n': goto yy58;
 		default: goto yy5;
 	}
 yy50:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case '/': goto yy58;
+		case '/': goto yy59;
 		default: goto yy5;
 	}
 yy51:
+	yyaccept = 2;
 	++cur;
+	mar = cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'l': goto yy59;
-		case 'r': goto yy60;
-		default: goto yy5;
+		case '/': goto yy60;
+		default: goto yy52;
 	}
 yy52:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'c': goto yy61;
-		default: goto yy5;
-	}
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 22;
+        }
 yy53:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy62;
+		case 'n': goto yy61;
 		default: goto yy5;
 	}
 yy54:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'a': goto yy63;
+		case 'c': goto yy62;
+		case 't': goto yy63;
 		default: goto yy5;
 	}
 yy55:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'o': goto yy64;
+		case 'l': goto yy64;
 		default: goto yy5;
 	}
 yy56:
@@ -472,62 +475,59 @@ yy56:
 	}
 yy57:
 	++cur;
-	{
-            if (cur != lim)
-                return -1;
-            params->count = 0;
-            return 2;
-        }
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'o': goto yy66;
+		default: goto yy5;
+	}
 yy58:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'k': goto yy66;
-		case 'p': goto yy67;
-		case 'r': goto yy68;
-		case 'u': goto yy69;
+		case '/': goto yy67;
 		default: goto yy5;
 	}
 yy59:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'o': goto yy70;
+		case 'l': goto yy68;
+		case 'r': goto yy69;
 		default: goto yy5;
 	}
 yy60:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy71;
+		case 'c': goto yy70;
 		default: goto yy5;
 	}
 yy61:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'o': goto yy72;
+		case 't': goto yy71;
 		default: goto yy5;
 	}
 yy62:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case '/': goto yy73;
+		case 'a': goto yy72;
 		default: goto yy5;
 	}
 yy63:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'l': goto yy74;
+		case 'o': goto yy73;
 		default: goto yy5;
 	}
 yy64:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'o': goto yy75;
+		case 's': goto yy74;
 		default: goto yy5;
 	}
 yy65:
@@ -536,431 +536,434 @@ yy65:
             if (cur != lim)
                 return -1;
             params->count = 0;
-            return 18;
+            return 4;
         }
 yy66:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy76;
+		case 'w': goto yy75;
 		default: goto yy5;
 	}
 yy67:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'r': goto yy77;
+		case 'k': goto yy76;
+		case 'p': goto yy77;
+		case 'r': goto yy78;
+		case 'u': goto yy79;
 		default: goto yy5;
 	}
 yy68:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy78;
+		case 'o': goto yy80;
 		default: goto yy5;
 	}
 yy69:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy79;
+		case 'e': goto yy81;
 		default: goto yy5;
 	}
 yy70:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'g': goto yy80;
+		case 'o': goto yy82;
 		default: goto yy5;
 	}
 yy71:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'f': goto yy81;
-		case 'g': goto yy82;
+		case '/': goto yy83;
 		default: goto yy5;
 	}
 yy72:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'm': goto yy83;
+		case 'l': goto yy84;
 		default: goto yy5;
 	}
 yy73:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'c': goto yy84;
-		case 'k': goto yy85;
-		case 'l': goto yy86;
-		case 'm': goto yy87;
-		case 'o': goto yy88;
-		case 'r': goto yy89;
-		case 't': goto yy90;
+		case 'o': goto yy85;
 		default: goto yy5;
 	}
 yy74:
 	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'l': goto yy91;
-		default: goto yy5;
-	}
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 20;
+        }
 yy75:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'l': goto yy92;
+		case 'n': goto yy86;
 		default: goto yy5;
 	}
 yy76:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'y': goto yy93;
+		case 'e': goto yy87;
 		default: goto yy5;
 	}
 yy77:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'o': goto yy94;
+		case 'r': goto yy88;
 		default: goto yy5;
 	}
 yy78:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'l': goto yy95;
+		case 'e': goto yy89;
 		default: goto yy5;
 	}
 yy79:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy96;
+		case 's': goto yy90;
 		default: goto yy5;
 	}
 yy80:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy97;
-		case 'o': goto yy98;
+		case 'g': goto yy91;
 		default: goto yy5;
 	}
 yy81:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'r': goto yy99;
+		case 'f': goto yy92;
+		case 'g': goto yy93;
 		default: goto yy5;
 	}
 yy82:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy100;
+		case 'm': goto yy94;
 		default: goto yy5;
 	}
 yy83:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'p': goto yy101;
+		case 'c': goto yy95;
+		case 'k': goto yy96;
+		case 'l': goto yy97;
+		case 'm': goto yy98;
+		case 'o': goto yy99;
+		case 'r': goto yy100;
+		case 't': goto yy101;
 		default: goto yy5;
 	}
 yy84:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'h': goto yy102;
+		case 'l': goto yy102;
 		default: goto yy5;
 	}
 yy85:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy103;
+		case 'l': goto yy103;
 		default: goto yy5;
 	}
 yy86:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'o': goto yy104;
+		case '/': goto yy104;
 		default: goto yy5;
 	}
 yy87:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'o': goto yy105;
+		case 'y': goto yy105;
 		default: goto yy5;
 	}
 yy88:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'l': goto yy106;
+		case 'o': goto yy106;
 		default: goto yy5;
 	}
 yy89:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy107;
+		case 'l': goto yy107;
 		default: goto yy5;
 	}
 yy90:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy108;
-		case 'o': goto yy109;
+		case 'e': goto yy108;
 		default: goto yy5;
 	}
 yy91:
 	++cur;
-	{
-            if (cur != lim)
-                return -1;
-            params->count = 0;
-            return 29;
-        }
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'i': goto yy109;
+		case 'o': goto yy110;
+		default: goto yy5;
+	}
 yy92:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy110;
+		case 'r': goto yy111;
 		default: goto yy5;
 	}
 yy93:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy111;
+		case 'i': goto yy112;
 		default: goto yy5;
 	}
 yy94:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'v': goto yy112;
+		case 'p': goto yy113;
 		default: goto yy5;
 	}
 yy95:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'o': goto yy113;
+		case 'h': goto yy114;
 		default: goto yy5;
 	}
 yy96:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'r': goto yy114;
+		case 'e': goto yy115;
 		default: goto yy5;
 	}
 yy97:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'n': goto yy115;
+		case 'o': goto yy116;
 		default: goto yy5;
 	}
 yy98:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'u': goto yy116;
+		case 'o': goto yy117;
 		default: goto yy5;
 	}
 yy99:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy117;
+		case 'l': goto yy118;
 		default: goto yy5;
 	}
 yy100:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy118;
+		case 'e': goto yy119;
 		default: goto yy5;
 	}
 yy101:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'l': goto yy119;
+		case 'i': goto yy120;
+		case 'o': goto yy121;
 		default: goto yy5;
 	}
 yy102:
 	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'a': goto yy120;
-		default: goto yy5;
-	}
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 31;
+        }
 yy103:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'y': goto yy121;
+		case 's': goto yy122;
 		default: goto yy5;
 	}
 yy104:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'g': goto yy122;
+		case 'o': goto yy123;
 		default: goto yy5;
 	}
 yy105:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'd': goto yy123;
+		case 's': goto yy124;
 		default: goto yy5;
 	}
 yy106:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'l': goto yy124;
+		case 'v': goto yy125;
 		default: goto yy5;
 	}
 yy107:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'g': goto yy125;
+		case 'o': goto yy126;
 		default: goto yy5;
 	}
 yy108:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy126;
+		case 'r': goto yy127;
 		default: goto yy5;
 	}
 yy109:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'k': goto yy127;
+		case 'n': goto yy128;
 		default: goto yy5;
 	}
 yy110:
 	++cur;
-	{
-            if (cur != lim)
-                return -1;
-            params->count = 0;
-            return 28;
-        }
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'u': goto yy129;
+		default: goto yy5;
+	}
 yy111:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case '/': goto yy128;
+		case 'e': goto yy130;
 		default: goto yy5;
 	}
 yy112:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy129;
+		case 's': goto yy131;
 		default: goto yy5;
 	}
 yy113:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'a': goto yy130;
+		case 'l': goto yy132;
 		default: goto yy5;
 	}
 yy114:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy131;
+		case 'a': goto yy133;
 		default: goto yy5;
 	}
 yy115:
 	++cur;
-	{
-            if (cur != lim)
-                return -1;
-            params->count = 0;
-            return 6;
-        }
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'y': goto yy134;
+		default: goto yy5;
+	}
 yy116:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy133;
+		case 'g': goto yy135;
 		default: goto yy5;
 	}
 yy117:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy134;
+		case 'd': goto yy136;
 		default: goto yy5;
 	}
 yy118:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy135;
+		case 'l': goto yy137;
 		default: goto yy5;
 	}
 yy119:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy136;
+		case 'g': goto yy138;
 		default: goto yy5;
 	}
 yy120:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy137;
+		case 'e': goto yy139;
 		default: goto yy5;
 	}
 yy121:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy138;
+		case 'k': goto yy140;
 		default: goto yy5;
 	}
 yy122:
 	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'i': goto yy140;
-		default: goto yy5;
-	}
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 30;
+        }
 yy123:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy141;
+		case 'a': goto yy141;
 		default: goto yy5;
 	}
 yy124:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'a': goto yy142;
+		case '/': goto yy142;
 		default: goto yy5;
 	}
 yy125:
@@ -974,17 +977,116 @@ yy126:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'r': goto yy144;
+		case 'a': goto yy144;
 		default: goto yy5;
 	}
 yy127:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy145;
+		case 's': goto yy145;
 		default: goto yy5;
 	}
 yy128:
+	++cur;
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 8;
+        }
+yy129:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 't': goto yy147;
+		default: goto yy5;
+	}
+yy130:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy148;
+		default: goto yy5;
+	}
+yy131:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 't': goto yy149;
+		default: goto yy5;
+	}
+yy132:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy150;
+		default: goto yy5;
+	}
+yy133:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 't': goto yy151;
+		default: goto yy5;
+	}
+yy134:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy152;
+		default: goto yy5;
+	}
+yy135:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'i': goto yy154;
+		default: goto yy5;
+	}
+yy136:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy155;
+		default: goto yy5;
+	}
+yy137:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'a': goto yy156;
+		default: goto yy5;
+	}
+yy138:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'i': goto yy157;
+		default: goto yy5;
+	}
+yy139:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'r': goto yy158;
+		default: goto yy5;
+	}
+yy140:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy159;
+		default: goto yy5;
+	}
+yy141:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'u': goto yy160;
+		default: goto yy5;
+	}
+yy142:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
@@ -992,39 +1094,218 @@ yy128:
 		case '/': goto yy5;
 		default:
 			yyt1 = cur;
-			goto yy146;
+			goto yy161;
 	}
-yy129:
+yy143:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'd': goto yy148;
+		case 'd': goto yy163;
 		default: goto yy5;
 	}
-yy130:
+yy144:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'd': goto yy149;
+		case 'd': goto yy164;
 		default: goto yy5;
 	}
-yy131:
+yy145:
 	yyaccept = 3;
 	++cur;
 	mar = cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case '/': goto yy150;
-		default: goto yy132;
+		case '/': goto yy165;
+		default: goto yy146;
 	}
-yy132:
+yy146:
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 16;
+        }
+yy147:
+	++cur;
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 11;
+        }
+yy148:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'h': goto yy166;
+		default: goto yy5;
+	}
+yy149:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy167;
+		default: goto yy5;
+	}
+yy150:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 't': goto yy168;
+		default: goto yy5;
+	}
+yy151:
+	++cur;
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 23;
+        }
+yy152:
+	yyaccept = 4;
+	++cur;
+	mar = cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case '/': goto yy169;
+		default: goto yy153;
+	}
+yy153:
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 12;
+        }
+yy154:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'n': goto yy170;
+		default: goto yy5;
+	}
+yy155:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'l': goto yy171;
+		default: goto yy5;
+	}
+yy156:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'm': goto yy172;
+		default: goto yy5;
+	}
+yy157:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy173;
+		default: goto yy5;
+	}
+yy158:
+	++cur;
 	{
             if (cur != lim)
                 return -1;
             params->count = 0;
             return 14;
         }
-yy133:
+yy159:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'n': goto yy174;
+		default: goto yy5;
+	}
+yy160:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 't': goto yy175;
+		default: goto yy5;
+	}
+yy161:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 0x00:
+		case '/': goto yy162;
+		default: goto yy161;
+	}
+yy162:
+	p19_0s = yyt1;
+	p19_0e = cur;
+	{
+            if (cur != lim)
+                return -1;
+            params->values[0].base = (const char *)p19_0s;
+            params->values[0].len = (size_t)(p19_0e - p19_0s);
+            params->count = 1;
+            return 19;
+        }
+yy163:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy176;
+		default: goto yy5;
+	}
+yy164:
+	++cur;
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 7;
+        }
+yy165:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 0x00:
+		case '/': goto yy5;
+		default:
+			yyt1 = cur;
+			goto yy177;
+	}
+yy166:
+	++cur;
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 10;
+        }
+yy167:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'r': goto yy179;
+		default: goto yy5;
+	}
+yy168:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'i': goto yy180;
+		default: goto yy5;
+	}
+yy169:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 0x00:
+		case '/': goto yy5;
+		default:
+			yyt1 = cur;
+			goto yy181;
+	}
+yy170:
 	++cur;
 	{
             if (cur != lim)
@@ -1032,103 +1313,59 @@ yy133:
             params->count = 0;
             return 9;
         }
-yy134:
+yy171:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'h': goto yy151;
+		case 's': goto yy183;
 		default: goto yy5;
 	}
-yy135:
+yy172:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy152;
+		case 'a': goto yy185;
 		default: goto yy5;
 	}
-yy136:
+yy173:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy153;
+		case 't': goto yy186;
 		default: goto yy5;
 	}
-yy137:
+yy174:
 	++cur;
-	{
-            if (cur != lim)
-                return -1;
-            params->count = 0;
-            return 21;
-        }
-yy138:
-	yyaccept = 4;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy187;
+		default: goto yy5;
+	}
+yy175:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'h': goto yy188;
+		default: goto yy5;
+	}
+yy176:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'r': goto yy189;
+		default: goto yy5;
+	}
+yy177:
+	yyaccept = 5;
 	++cur;
 	mar = cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case '/': goto yy154;
-		default: goto yy139;
+		case 0x00: goto yy178;
+		case '/': goto yy190;
+		default: goto yy177;
 	}
-yy139:
-	{
-            if (cur != lim)
-                return -1;
-            params->count = 0;
-            return 10;
-        }
-yy140:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'n': goto yy155;
-		default: goto yy5;
-	}
-yy141:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'l': goto yy156;
-		default: goto yy5;
-	}
-yy142:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'm': goto yy157;
-		default: goto yy5;
-	}
-yy143:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 's': goto yy158;
-		default: goto yy5;
-	}
-yy144:
-	++cur;
-	{
-            if (cur != lim)
-                return -1;
-            params->count = 0;
-            return 12;
-        }
-yy145:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'n': goto yy159;
-		default: goto yy5;
-	}
-yy146:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 0x00:
-		case '/': goto yy147;
-		default: goto yy146;
-	}
-yy147:
+yy178:
 	p17_0s = yyt1;
 	p17_0e = cur;
 	{
@@ -1139,14 +1376,7 @@ yy147:
             params->count = 1;
             return 17;
         }
-yy148:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'e': goto yy160;
-		default: goto yy5;
-	}
-yy149:
+yy179:
 	++cur;
 	{
             if (cur != lim)
@@ -1154,453 +1384,473 @@ yy149:
             params->count = 0;
             return 5;
         }
-yy150:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 0x00:
-		case '/': goto yy5;
-		default:
-			yyt1 = cur;
-			goto yy161;
-	}
-yy151:
-	++cur;
-	{
-            if (cur != lim)
-                return -1;
-            params->count = 0;
-            return 8;
-        }
-yy152:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'r': goto yy163;
-		default: goto yy5;
-	}
-yy153:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'i': goto yy164;
-		default: goto yy5;
-	}
-yy154:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 0x00:
-		case '/': goto yy5;
-		default:
-			yyt1 = cur;
-			goto yy165;
-	}
-yy155:
-	++cur;
-	{
-            if (cur != lim)
-                return -1;
-            params->count = 0;
-            return 7;
-        }
-yy156:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 's': goto yy167;
-		default: goto yy5;
-	}
-yy157:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'a': goto yy169;
-		default: goto yy5;
-	}
-yy158:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 't': goto yy170;
-		default: goto yy5;
-	}
-yy159:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 's': goto yy171;
-		default: goto yy5;
-	}
-yy160:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'r': goto yy172;
-		default: goto yy5;
-	}
-yy161:
-	yyaccept = 5;
-	++cur;
-	mar = cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 0x00: goto yy162;
-		case '/': goto yy173;
-		default: goto yy161;
-	}
-yy162:
-	p15_0s = yyt1;
-	p15_0e = cur;
-	{
-            if (cur != lim)
-                return -1;
-            params->values[0].base = (const char *)p15_0s;
-            params->values[0].len = (size_t)(p15_0e - p15_0s);
-            params->count = 1;
-            return 15;
-        }
-yy163:
-	++cur;
-	{
-            if (cur != lim)
-                return -1;
-            params->count = 0;
-            return 3;
-        }
-yy164:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'o': goto yy174;
-		default: goto yy5;
-	}
-yy165:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 0x00:
-		case '/': goto yy166;
-		default: goto yy165;
-	}
-yy166:
-	p11_0s = yyt1;
-	p11_0e = cur;
-	{
-            if (cur != lim)
-                return -1;
-            params->values[0].base = (const char *)p11_0s;
-            params->values[0].len = (size_t)(p11_0e - p11_0s);
-            params->count = 1;
-            return 11;
-        }
-yy167:
-	yyaccept = 6;
-	++cur;
-	mar = cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case '/': goto yy175;
-		default: goto yy168;
-	}
-yy168:
-	{
-            if (cur != lim)
-                return -1;
-            params->count = 0;
-            return 22;
-        }
-yy169:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case '/': goto yy176;
-		default: goto yy5;
-	}
-yy170:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'e': goto yy177;
-		default: goto yy5;
-	}
-yy171:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case '/': goto yy178;
-		default: goto yy5;
-	}
-yy172:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 's': goto yy179;
-		default: goto yy5;
-	}
-yy173:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'k': goto yy180;
-		default: goto yy5;
-	}
-yy174:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'n': goto yy181;
-		default: goto yy5;
-	}
-yy175:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'a': goto yy182;
-		default: goto yy5;
-	}
-yy176:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 's': goto yy183;
-		default: goto yy5;
-	}
-yy177:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'r': goto yy184;
-		default: goto yy5;
-	}
-yy178:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'u': goto yy185;
-		default: goto yy5;
-	}
-yy179:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case '/': goto yy186;
-		default: goto yy5;
-	}
 yy180:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy187;
+		case 'o': goto yy191;
 		default: goto yy5;
 	}
 yy181:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy188;
-		default: goto yy5;
+		case 0x00:
+		case '/': goto yy182;
+		default: goto yy181;
 	}
 yy182:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'v': goto yy189;
-		default: goto yy5;
-	}
-yy183:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 't': goto yy190;
-		default: goto yy5;
-	}
-yy184:
-	++cur;
+	p13_0s = yyt1;
+	p13_0e = cur;
 	{
             if (cur != lim)
                 return -1;
-            params->count = 0;
-            return 4;
-        }
-yy185:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 's': goto yy191;
-		default: goto yy5;
-	}
-yy186:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'r': goto yy192;
-		default: goto yy5;
-	}
-yy187:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'y': goto yy193;
-		default: goto yy5;
-	}
-yy188:
-	++cur;
-	{
-            if (cur != lim)
-                return -1;
-            params->count = 0;
-            return 19;
-        }
-yy189:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'a': goto yy194;
-		default: goto yy5;
-	}
-yy190:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'a': goto yy195;
-		default: goto yy5;
-	}
-yy191:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'a': goto yy196;
-		default: goto yy5;
-	}
-yy192:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'e': goto yy197;
-		default: goto yy5;
-	}
-yy193:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 's': goto yy198;
-		default: goto yy5;
-	}
-yy194:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'i': goto yy199;
-		default: goto yy5;
-	}
-yy195:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 't': goto yy200;
-		default: goto yy5;
-	}
-yy196:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'g': goto yy201;
-		default: goto yy5;
-	}
-yy197:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 's': goto yy202;
-		default: goto yy5;
-	}
-yy198:
-	++cur;
-	p16_0s = yyt1;
-	p16_0e = cur;
-	p16_0e += -5;
-	{
-            if (cur != lim)
-                return -1;
-            params->values[0].base = (const char *)p16_0s;
-            params->values[0].len = (size_t)(p16_0e - p16_0s);
+            params->values[0].base = (const char *)p13_0s;
+            params->values[0].len = (size_t)(p13_0e - p13_0s);
             params->count = 1;
-            return 16;
-        }
-yy199:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'l': goto yy203;
-		default: goto yy5;
-	}
-yy200:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'u': goto yy204;
-		default: goto yy5;
-	}
-yy201:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'e': goto yy205;
-		default: goto yy5;
-	}
-yy202:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'e': goto yy206;
-		default: goto yy5;
-	}
-yy203:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'a': goto yy207;
-		default: goto yy5;
-	}
-yy204:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 's': goto yy208;
-		default: goto yy5;
-	}
-yy205:
-	++cur;
-	{
-            if (cur != lim)
-                return -1;
-            params->count = 0;
             return 13;
         }
-yy206:
+yy183:
+	yyaccept = 6;
 	++cur;
+	mar = cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy209;
-		default: goto yy5;
+		case '/': goto yy192;
+		default: goto yy184;
 	}
-yy207:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'b': goto yy210;
-		default: goto yy5;
-	}
-yy208:
-	++cur;
+yy184:
 	{
             if (cur != lim)
                 return -1;
             params->count = 0;
             return 24;
         }
+yy185:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case '/': goto yy193;
+		default: goto yy5;
+	}
+yy186:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy194;
+		default: goto yy5;
+	}
+yy187:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case '/': goto yy195;
+		default: goto yy5;
+	}
+yy188:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case '-': goto yy196;
+		default: goto yy5;
+	}
+yy189:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy197;
+		default: goto yy5;
+	}
+yy190:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'k': goto yy198;
+		default: goto yy5;
+	}
+yy191:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'n': goto yy199;
+		default: goto yy5;
+	}
+yy192:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'a': goto yy200;
+		default: goto yy5;
+	}
+yy193:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy201;
+		default: goto yy5;
+	}
+yy194:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'r': goto yy202;
+		default: goto yy5;
+	}
+yy195:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'u': goto yy203;
+		default: goto yy5;
+	}
+yy196:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'p': goto yy204;
+		default: goto yy5;
+	}
+yy197:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case '/': goto yy205;
+		default: goto yy5;
+	}
+yy198:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy206;
+		default: goto yy5;
+	}
+yy199:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy207;
+		default: goto yy5;
+	}
+yy200:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'v': goto yy208;
+		default: goto yy5;
+	}
+yy201:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 't': goto yy209;
+		default: goto yy5;
+	}
+yy202:
+	++cur;
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 6;
+        }
+yy203:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy210;
+		default: goto yy5;
+	}
+yy204:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'r': goto yy211;
+		default: goto yy5;
+	}
+yy205:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'r': goto yy212;
+		default: goto yy5;
+	}
+yy206:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'y': goto yy213;
+		default: goto yy5;
+	}
+yy207:
+	++cur;
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 21;
+        }
+yy208:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'a': goto yy214;
+		default: goto yy5;
+	}
 yy209:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'a': goto yy215;
+		default: goto yy5;
+	}
+yy210:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'a': goto yy216;
+		default: goto yy5;
+	}
+yy211:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'o': goto yy217;
+		default: goto yy5;
+	}
+yy212:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy218;
+		default: goto yy5;
+	}
+yy213:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy219;
+		default: goto yy5;
+	}
+yy214:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'i': goto yy220;
+		default: goto yy5;
+	}
+yy215:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 't': goto yy221;
+		default: goto yy5;
+	}
+yy216:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'g': goto yy222;
+		default: goto yy5;
+	}
+yy217:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 't': goto yy223;
+		default: goto yy5;
+	}
+yy218:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy224;
+		default: goto yy5;
+	}
+yy219:
+	++cur;
+	p18_0s = yyt1;
+	p18_0e = cur;
+	p18_0e += -5;
+	{
+            if (cur != lim)
+                return -1;
+            params->values[0].base = (const char *)p18_0s;
+            params->values[0].len = (size_t)(p18_0e - p18_0s);
+            params->count = 1;
+            return 18;
+        }
+yy220:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'l': goto yy225;
+		default: goto yy5;
+	}
+yy221:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'u': goto yy226;
+		default: goto yy5;
+	}
+yy222:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy227;
+		default: goto yy5;
+	}
+yy223:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy228;
+		default: goto yy5;
+	}
+yy224:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy229;
+		default: goto yy5;
+	}
+yy225:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'a': goto yy230;
+		default: goto yy5;
+	}
+yy226:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy231;
+		default: goto yy5;
+	}
+yy227:
+	++cur;
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 15;
+        }
+yy228:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'c': goto yy232;
+		default: goto yy5;
+	}
+yy229:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 't': goto yy233;
+		default: goto yy5;
+	}
+yy230:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'b': goto yy234;
+		default: goto yy5;
+	}
+yy231:
+	++cur;
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 26;
+        }
+yy232:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 't': goto yy235;
+		default: goto yy5;
+	}
+yy233:
+	++cur;
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 27;
+        }
+yy234:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'i': goto yy236;
+		default: goto yy5;
+	}
+yy235:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy237;
+		default: goto yy5;
+	}
+yy236:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'l': goto yy238;
+		default: goto yy5;
+	}
+yy237:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'd': goto yy239;
+		default: goto yy5;
+	}
+yy238:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'i': goto yy240;
+		default: goto yy5;
+	}
+yy239:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case '-': goto yy241;
+		default: goto yy5;
+	}
+yy240:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 't': goto yy242;
+		default: goto yy5;
+	}
+yy241:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'r': goto yy243;
+		default: goto yy5;
+	}
+yy242:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'y': goto yy244;
+		default: goto yy5;
+	}
+yy243:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy245;
+		default: goto yy5;
+	}
+yy244:
 	++cur;
 	{
             if (cur != lim)
@@ -1608,48 +1858,113 @@ yy209:
             params->count = 0;
             return 25;
         }
-yy210:
+yy245:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy211;
+		case 's': goto yy246;
 		default: goto yy5;
 	}
-yy211:
+yy246:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'l': goto yy212;
+		case 'o': goto yy247;
 		default: goto yy5;
 	}
-yy212:
+yy247:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy213;
+		case 'u': goto yy248;
 		default: goto yy5;
 	}
-yy213:
+yy248:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy214;
+		case 'r': goto yy249;
 		default: goto yy5;
 	}
-yy214:
+yy249:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'y': goto yy215;
+		case 'c': goto yy250;
 		default: goto yy5;
 	}
-yy215:
+yy250:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy251;
+		default: goto yy5;
+	}
+yy251:
+	yyaccept = 7;
+	++cur;
+	mar = cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case '/': goto yy253;
+		default: goto yy252;
+	}
+yy252:
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 2;
+        }
+yy253:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'v': goto yy254;
+		default: goto yy5;
+	}
+yy254:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case '1': goto yy255;
+		default: goto yy5;
+	}
+yy255:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case '/': goto yy256;
+		default: goto yy5;
+	}
+yy256:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'm': goto yy257;
+		default: goto yy5;
+	}
+yy257:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'c': goto yy258;
+		default: goto yy5;
+	}
+yy258:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'p': goto yy259;
+		default: goto yy5;
+	}
+yy259:
 	++cur;
 	{
             if (cur != lim)
                 return -1;
             params->count = 0;
-            return 23;
+            return 3;
         }
 }
 
@@ -1694,154 +2009,164 @@ int tf_route_match(const char *method, size_t method_len, const char *path, size
             return 1;
         *allow = "GET, HEAD";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 2: /* /v1/tiers */
+    case 2: /* /.well-known/oauth-protected-resource */
         if (m == M_GET || m == M_HEAD)
             return 2;
         *allow = "GET, HEAD";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 3: /* /v1/auth/register */
-        if (m == M_POST)
+    case 3: /* /.well-known/oauth-protected-resource/v1/mcp */
+        if (m == M_GET || m == M_HEAD)
             return 3;
-        *allow = "POST";
+        *allow = "GET, HEAD";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 4: /* /v1/client/register */
-        if (m == M_POST)
+    case 4: /* /v1/tiers */
+        if (m == M_GET || m == M_HEAD)
             return 4;
-        *allow = "POST";
+        *allow = "GET, HEAD";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 5: /* /v1/admin/reload */
+    case 5: /* /v1/auth/register */
         if (m == M_POST)
             return 5;
         *allow = "POST";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 6: /* /v1/auth/login */
+    case 6: /* /v1/client/register */
         if (m == M_POST)
             return 6;
         *allow = "POST";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 7: /* /v1/client/login */
+    case 7: /* /v1/admin/reload */
         if (m == M_POST)
             return 7;
         *allow = "POST";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 8: /* /v1/auth/refresh */
+    case 8: /* /v1/auth/login */
         if (m == M_POST)
             return 8;
         *allow = "POST";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 9: /* /v1/auth/logout */
+    case 9: /* /v1/client/login */
         if (m == M_POST)
             return 9;
         *allow = "POST";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 10: /* /v1/client/keys */
-        if (m == M_GET || m == M_HEAD)
+    case 10: /* /v1/auth/refresh */
+        if (m == M_POST)
             return 10;
+        *allow = "POST";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 11: /* /v1/auth/logout */
         if (m == M_POST)
             return 11;
+        *allow = "POST";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 12: /* /v1/client/keys */
+        if (m == M_GET || m == M_HEAD)
+            return 12;
+        if (m == M_POST)
+            return 13;
         *allow = "GET, HEAD, POST";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 11: /* /v1/client/keys/{id} */
+    case 13: /* /v1/client/keys/{id} */
         if (m == M_DELETE)
-            return 12;
+            return 14;
         *allow = "DELETE";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 12: /* /v1/client/tier */
-        if (m == M_GET || m == M_HEAD)
-            return 13;
-        *allow = "GET, HEAD";
-        return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 13: /* /v1/client/tokens/usage */
-        if (m == M_GET || m == M_HEAD)
-            return 14;
-        *allow = "GET, HEAD";
-        return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 14: /* /v1/admin/users */
+    case 14: /* /v1/client/tier */
         if (m == M_GET || m == M_HEAD)
             return 15;
         *allow = "GET, HEAD";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 15: /* /v1/admin/users/{id} */
-        if (m == M_PATCH)
-            return 16;
-        *allow = "PATCH";
-        return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 16: /* /v1/admin/users/{id}/keys */
-        if (m == M_POST)
-            return 17;
-        *allow = "POST";
-        return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 17: /* /v1/admin/keys/{id} */
-        if (m == M_DELETE)
-            return 18;
-        *allow = "DELETE";
-        return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 18: /* /v1/models */
+    case 15: /* /v1/client/tokens/usage */
         if (m == M_GET || m == M_HEAD)
-            return 19;
+            return 16;
         *allow = "GET, HEAD";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 19: /* /v1/chat/completions */
+    case 16: /* /v1/admin/users */
+        if (m == M_GET || m == M_HEAD)
+            return 17;
+        *allow = "GET, HEAD";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 17: /* /v1/admin/users/{id} */
+        if (m == M_PATCH)
+            return 18;
+        *allow = "PATCH";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 18: /* /v1/admin/users/{id}/keys */
         if (m == M_POST)
+            return 19;
+        *allow = "POST";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 19: /* /v1/admin/keys/{id} */
+        if (m == M_DELETE)
             return 20;
-        *allow = "POST";
+        *allow = "DELETE";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 20: /* /v1/chat */
-        if (m == M_POST)
+    case 20: /* /v1/models */
+        if (m == M_GET || m == M_HEAD)
             return 21;
-        *allow = "POST";
+        *allow = "GET, HEAD";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 21: /* /v1/client/chat */
+    case 21: /* /v1/chat/completions */
         if (m == M_POST)
             return 22;
         *allow = "POST";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 22: /* /v1/client/models */
-        if (m == M_GET || m == M_HEAD)
+    case 22: /* /v1/chat */
+        if (m == M_POST)
             return 23;
-        *allow = "GET, HEAD";
+        *allow = "POST";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 23: /* /v1/client/models/availability */
-        if (m == M_GET || m == M_HEAD)
+    case 23: /* /v1/client/chat */
+        if (m == M_POST)
             return 24;
-        *allow = "GET, HEAD";
+        *allow = "POST";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 24: /* /v1/client/ollama/status */
+    case 24: /* /v1/client/models */
         if (m == M_GET || m == M_HEAD)
             return 25;
         *allow = "GET, HEAD";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 25: /* /v1/admin/providers/reset */
-        if (m == M_POST)
+    case 25: /* /v1/client/models/availability */
+        if (m == M_GET || m == M_HEAD)
             return 26;
-        *allow = "POST";
-        return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 26: /* /v1/mcp */
-        if (m == M_POST)
-            return 27;
-        if (m == M_GET || m == M_HEAD)
-            return 28;
-        if (m == M_DELETE)
-            return 29;
-        *allow = "DELETE, GET, HEAD, POST";
-        return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 27: /* /mcp */
-        if (m == M_POST)
-            return 30;
-        if (m == M_GET || m == M_HEAD)
-            return 31;
-        if (m == M_DELETE)
-            return 32;
-        *allow = "DELETE, GET, HEAD, POST";
-        return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 28: /* /v1/mcp/tools */
-        if (m == M_GET || m == M_HEAD)
-            return 33;
         *allow = "GET, HEAD";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 29: /* /v1/mcp/call */
+    case 26: /* /v1/client/ollama/status */
+        if (m == M_GET || m == M_HEAD)
+            return 27;
+        *allow = "GET, HEAD";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 27: /* /v1/admin/providers/reset */
         if (m == M_POST)
+            return 28;
+        *allow = "POST";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 28: /* /v1/mcp */
+        if (m == M_POST)
+            return 29;
+        if (m == M_GET || m == M_HEAD)
+            return 30;
+        if (m == M_DELETE)
+            return 31;
+        *allow = "DELETE, GET, HEAD, POST";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 29: /* /mcp */
+        if (m == M_POST)
+            return 32;
+        if (m == M_GET || m == M_HEAD)
+            return 33;
+        if (m == M_DELETE)
             return 34;
+        *allow = "DELETE, GET, HEAD, POST";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 30: /* /v1/mcp/tools */
+        if (m == M_GET || m == M_HEAD)
+            return 35;
+        *allow = "GET, HEAD";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 31: /* /v1/mcp/call */
+        if (m == M_POST)
+            return 36;
         *allow = "POST";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
     default:

@@ -8,6 +8,8 @@
 const tf_route_t tf_routes[] = {
     {"health", "GET", "/health", TF_AUTH_PUBLIC, 0, 0, NULL, NULL, tf_api_health, "tf_api_health", 0, {NULL}},
     {"metrics", "GET", "/metrics", TF_AUTH_PUBLIC, 0, 0, NULL, NULL, tf_api_metrics, "tf_api_metrics", 0, {NULL}},
+    {"oauth_resource", "GET", "/.well-known/oauth-protected-resource", TF_AUTH_PUBLIC, 0, 0, NULL, NULL, tf_api_oauth_resource, "tf_api_oauth_resource", 0, {NULL}},
+    {"oauth_resource_mcp", "GET", "/.well-known/oauth-protected-resource/v1/mcp", TF_AUTH_PUBLIC, 0, 0, NULL, NULL, tf_api_oauth_resource, "tf_api_oauth_resource", 0, {NULL}},
     {"tiers_list", "GET", "/v1/tiers", TF_AUTH_PUBLIC, 0, 0, NULL, NULL, tf_api_tiers_list, "tf_api_tiers_list", 0, {NULL}},
     {"auth_register", "POST", "/v1/auth/register", TF_AUTH_PUBLIC, 0, TF_ROUTE_NEEDS_DB, tf_validate_register_request, "register_request", tf_api_auth_register, "tf_api_auth_register", 0, {NULL}},
     {"client_register", "POST", "/v1/client/register", TF_AUTH_PUBLIC, 0, TF_ROUTE_NEEDS_DB, tf_validate_register_request, "register_request", tf_api_auth_register, "tf_api_auth_register", 0, {NULL}},
@@ -42,17 +44,17 @@ const tf_route_t tf_routes[] = {
     {"mcp_tools", "GET", "/v1/mcp/tools", TF_AUTH_USER, 1, 0, NULL, NULL, tf_api_mcp_tools, "tf_api_mcp_tools", 0, {NULL}},
     {"mcp_call", "POST", "/v1/mcp/call", TF_AUTH_USER, 1, 0, tf_validate_mcp_call_request, "mcp_call_request", tf_api_mcp_call, "tf_api_mcp_call", 0, {NULL}},
 };
-const size_t tf_routes_count = 35;
+const size_t tf_routes_count = 37;
 
 /* Path id of [cur, lim), or -1; parameter spans point into it. */
 static int match_path(const unsigned char *cur, const unsigned char *lim, tf_route_params_t *params)
 {
     const unsigned char *mar = cur;
     /*!stags:re2c format = 'const unsigned char *@@ = NULL;\n'; */
-    const unsigned char *p11_0s = NULL, *p11_0e = NULL;
-    const unsigned char *p15_0s = NULL, *p15_0e = NULL;
-    const unsigned char *p16_0s = NULL, *p16_0e = NULL;
+    const unsigned char *p13_0s = NULL, *p13_0e = NULL;
     const unsigned char *p17_0s = NULL, *p17_0e = NULL;
+    const unsigned char *p18_0s = NULL, *p18_0e = NULL;
+    const unsigned char *p19_0s = NULL, *p19_0e = NULL;
     (void)mar;
     /*!re2c
         re2c:api = custom;
@@ -81,181 +83,193 @@ static int match_path(const unsigned char *cur, const unsigned char *lim, tf_rou
             params->count = 0;
             return 1;
         }
-        "/v1/tiers" {
+        "/.well-known/oauth-protected-resource" {
             if (cur != lim)
                 return -1;
             params->count = 0;
             return 2;
         }
-        "/v1/auth/register" {
+        "/.well-known/oauth-protected-resource/v1/mcp" {
             if (cur != lim)
                 return -1;
             params->count = 0;
             return 3;
         }
-        "/v1/client/register" {
+        "/v1/tiers" {
             if (cur != lim)
                 return -1;
             params->count = 0;
             return 4;
         }
-        "/v1/admin/reload" {
+        "/v1/auth/register" {
             if (cur != lim)
                 return -1;
             params->count = 0;
             return 5;
         }
-        "/v1/auth/login" {
+        "/v1/client/register" {
             if (cur != lim)
                 return -1;
             params->count = 0;
             return 6;
         }
-        "/v1/client/login" {
+        "/v1/admin/reload" {
             if (cur != lim)
                 return -1;
             params->count = 0;
             return 7;
         }
-        "/v1/auth/refresh" {
+        "/v1/auth/login" {
             if (cur != lim)
                 return -1;
             params->count = 0;
             return 8;
         }
-        "/v1/auth/logout" {
+        "/v1/client/login" {
             if (cur != lim)
                 return -1;
             params->count = 0;
             return 9;
         }
-        "/v1/client/keys" {
+        "/v1/auth/refresh" {
             if (cur != lim)
                 return -1;
             params->count = 0;
             return 10;
         }
-        "/v1/client/tier" {
+        "/v1/auth/logout" {
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 11;
+        }
+        "/v1/client/keys" {
             if (cur != lim)
                 return -1;
             params->count = 0;
             return 12;
         }
-        "/v1/client/tokens/usage" {
-            if (cur != lim)
-                return -1;
-            params->count = 0;
-            return 13;
-        }
-        "/v1/admin/users" {
+        "/v1/client/tier" {
             if (cur != lim)
                 return -1;
             params->count = 0;
             return 14;
         }
+        "/v1/client/tokens/usage" {
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 15;
+        }
+        "/v1/admin/users" {
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 16;
+        }
         "/v1/models" {
-            if (cur != lim)
-                return -1;
-            params->count = 0;
-            return 18;
-        }
-        "/v1/chat/completions" {
-            if (cur != lim)
-                return -1;
-            params->count = 0;
-            return 19;
-        }
-        "/v1/chat" {
             if (cur != lim)
                 return -1;
             params->count = 0;
             return 20;
         }
-        "/v1/client/chat" {
+        "/v1/chat/completions" {
             if (cur != lim)
                 return -1;
             params->count = 0;
             return 21;
         }
-        "/v1/client/models" {
+        "/v1/chat" {
             if (cur != lim)
                 return -1;
             params->count = 0;
             return 22;
         }
-        "/v1/client/models/availability" {
+        "/v1/client/chat" {
             if (cur != lim)
                 return -1;
             params->count = 0;
             return 23;
         }
-        "/v1/client/ollama/status" {
+        "/v1/client/models" {
             if (cur != lim)
                 return -1;
             params->count = 0;
             return 24;
         }
-        "/v1/admin/providers/reset" {
+        "/v1/client/models/availability" {
             if (cur != lim)
                 return -1;
             params->count = 0;
             return 25;
         }
-        "/v1/mcp" {
+        "/v1/client/ollama/status" {
             if (cur != lim)
                 return -1;
             params->count = 0;
             return 26;
         }
-        "/mcp" {
+        "/v1/admin/providers/reset" {
             if (cur != lim)
                 return -1;
             params->count = 0;
             return 27;
         }
-        "/v1/mcp/tools" {
+        "/v1/mcp" {
             if (cur != lim)
                 return -1;
             params->count = 0;
             return 28;
         }
-        "/v1/mcp/call" {
+        "/mcp" {
             if (cur != lim)
                 return -1;
             params->count = 0;
             return 29;
         }
-        "/v1/client/keys/" @p11_0s [^/\x00]+ @p11_0e {
+        "/v1/mcp/tools" {
             if (cur != lim)
                 return -1;
-            params->values[0].base = (const char *)p11_0s;
-            params->values[0].len = (size_t)(p11_0e - p11_0s);
-            params->count = 1;
-            return 11;
+            params->count = 0;
+            return 30;
         }
-        "/v1/admin/users/" @p15_0s [^/\x00]+ @p15_0e {
+        "/v1/mcp/call" {
             if (cur != lim)
                 return -1;
-            params->values[0].base = (const char *)p15_0s;
-            params->values[0].len = (size_t)(p15_0e - p15_0s);
-            params->count = 1;
-            return 15;
+            params->count = 0;
+            return 31;
         }
-        "/v1/admin/users/" @p16_0s [^/\x00]+ @p16_0e "/keys" {
+        "/v1/client/keys/" @p13_0s [^/\x00]+ @p13_0e {
             if (cur != lim)
                 return -1;
-            params->values[0].base = (const char *)p16_0s;
-            params->values[0].len = (size_t)(p16_0e - p16_0s);
+            params->values[0].base = (const char *)p13_0s;
+            params->values[0].len = (size_t)(p13_0e - p13_0s);
             params->count = 1;
-            return 16;
+            return 13;
         }
-        "/v1/admin/keys/" @p17_0s [^/\x00]+ @p17_0e {
+        "/v1/admin/users/" @p17_0s [^/\x00]+ @p17_0e {
             if (cur != lim)
                 return -1;
             params->values[0].base = (const char *)p17_0s;
             params->values[0].len = (size_t)(p17_0e - p17_0s);
             params->count = 1;
             return 17;
+        }
+        "/v1/admin/users/" @p18_0s [^/\x00]+ @p18_0e "/keys" {
+            if (cur != lim)
+                return -1;
+            params->values[0].base = (const char *)p18_0s;
+            params->values[0].len = (size_t)(p18_0e - p18_0s);
+            params->count = 1;
+            return 18;
+        }
+        "/v1/admin/keys/" @p19_0s [^/\x00]+ @p19_0e {
+            if (cur != lim)
+                return -1;
+            params->values[0].base = (const char *)p19_0s;
+            params->values[0].len = (size_t)(p19_0e - p19_0s);
+            params->count = 1;
+            return 19;
         }
         * { return -1; }
     */
@@ -300,154 +314,164 @@ int tf_route_match(const char *method, size_t method_len, const char *path, size
             return 1;
         *allow = "GET, HEAD";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 2: /* /v1/tiers */
+    case 2: /* /.well-known/oauth-protected-resource */
         if (m == M_GET || m == M_HEAD)
             return 2;
         *allow = "GET, HEAD";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 3: /* /v1/auth/register */
-        if (m == M_POST)
+    case 3: /* /.well-known/oauth-protected-resource/v1/mcp */
+        if (m == M_GET || m == M_HEAD)
             return 3;
-        *allow = "POST";
+        *allow = "GET, HEAD";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 4: /* /v1/client/register */
-        if (m == M_POST)
+    case 4: /* /v1/tiers */
+        if (m == M_GET || m == M_HEAD)
             return 4;
-        *allow = "POST";
+        *allow = "GET, HEAD";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 5: /* /v1/admin/reload */
+    case 5: /* /v1/auth/register */
         if (m == M_POST)
             return 5;
         *allow = "POST";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 6: /* /v1/auth/login */
+    case 6: /* /v1/client/register */
         if (m == M_POST)
             return 6;
         *allow = "POST";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 7: /* /v1/client/login */
+    case 7: /* /v1/admin/reload */
         if (m == M_POST)
             return 7;
         *allow = "POST";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 8: /* /v1/auth/refresh */
+    case 8: /* /v1/auth/login */
         if (m == M_POST)
             return 8;
         *allow = "POST";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 9: /* /v1/auth/logout */
+    case 9: /* /v1/client/login */
         if (m == M_POST)
             return 9;
         *allow = "POST";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 10: /* /v1/client/keys */
-        if (m == M_GET || m == M_HEAD)
+    case 10: /* /v1/auth/refresh */
+        if (m == M_POST)
             return 10;
+        *allow = "POST";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 11: /* /v1/auth/logout */
         if (m == M_POST)
             return 11;
+        *allow = "POST";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 12: /* /v1/client/keys */
+        if (m == M_GET || m == M_HEAD)
+            return 12;
+        if (m == M_POST)
+            return 13;
         *allow = "GET, HEAD, POST";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 11: /* /v1/client/keys/{id} */
+    case 13: /* /v1/client/keys/{id} */
         if (m == M_DELETE)
-            return 12;
+            return 14;
         *allow = "DELETE";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 12: /* /v1/client/tier */
-        if (m == M_GET || m == M_HEAD)
-            return 13;
-        *allow = "GET, HEAD";
-        return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 13: /* /v1/client/tokens/usage */
-        if (m == M_GET || m == M_HEAD)
-            return 14;
-        *allow = "GET, HEAD";
-        return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 14: /* /v1/admin/users */
+    case 14: /* /v1/client/tier */
         if (m == M_GET || m == M_HEAD)
             return 15;
         *allow = "GET, HEAD";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 15: /* /v1/admin/users/{id} */
-        if (m == M_PATCH)
-            return 16;
-        *allow = "PATCH";
-        return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 16: /* /v1/admin/users/{id}/keys */
-        if (m == M_POST)
-            return 17;
-        *allow = "POST";
-        return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 17: /* /v1/admin/keys/{id} */
-        if (m == M_DELETE)
-            return 18;
-        *allow = "DELETE";
-        return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 18: /* /v1/models */
+    case 15: /* /v1/client/tokens/usage */
         if (m == M_GET || m == M_HEAD)
-            return 19;
+            return 16;
         *allow = "GET, HEAD";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 19: /* /v1/chat/completions */
+    case 16: /* /v1/admin/users */
+        if (m == M_GET || m == M_HEAD)
+            return 17;
+        *allow = "GET, HEAD";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 17: /* /v1/admin/users/{id} */
+        if (m == M_PATCH)
+            return 18;
+        *allow = "PATCH";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 18: /* /v1/admin/users/{id}/keys */
         if (m == M_POST)
+            return 19;
+        *allow = "POST";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 19: /* /v1/admin/keys/{id} */
+        if (m == M_DELETE)
             return 20;
-        *allow = "POST";
+        *allow = "DELETE";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 20: /* /v1/chat */
-        if (m == M_POST)
+    case 20: /* /v1/models */
+        if (m == M_GET || m == M_HEAD)
             return 21;
-        *allow = "POST";
+        *allow = "GET, HEAD";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 21: /* /v1/client/chat */
+    case 21: /* /v1/chat/completions */
         if (m == M_POST)
             return 22;
         *allow = "POST";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 22: /* /v1/client/models */
-        if (m == M_GET || m == M_HEAD)
+    case 22: /* /v1/chat */
+        if (m == M_POST)
             return 23;
-        *allow = "GET, HEAD";
+        *allow = "POST";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 23: /* /v1/client/models/availability */
-        if (m == M_GET || m == M_HEAD)
+    case 23: /* /v1/client/chat */
+        if (m == M_POST)
             return 24;
-        *allow = "GET, HEAD";
+        *allow = "POST";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 24: /* /v1/client/ollama/status */
+    case 24: /* /v1/client/models */
         if (m == M_GET || m == M_HEAD)
             return 25;
         *allow = "GET, HEAD";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 25: /* /v1/admin/providers/reset */
-        if (m == M_POST)
+    case 25: /* /v1/client/models/availability */
+        if (m == M_GET || m == M_HEAD)
             return 26;
-        *allow = "POST";
-        return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 26: /* /v1/mcp */
-        if (m == M_POST)
-            return 27;
-        if (m == M_GET || m == M_HEAD)
-            return 28;
-        if (m == M_DELETE)
-            return 29;
-        *allow = "DELETE, GET, HEAD, POST";
-        return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 27: /* /mcp */
-        if (m == M_POST)
-            return 30;
-        if (m == M_GET || m == M_HEAD)
-            return 31;
-        if (m == M_DELETE)
-            return 32;
-        *allow = "DELETE, GET, HEAD, POST";
-        return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 28: /* /v1/mcp/tools */
-        if (m == M_GET || m == M_HEAD)
-            return 33;
         *allow = "GET, HEAD";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 29: /* /v1/mcp/call */
+    case 26: /* /v1/client/ollama/status */
+        if (m == M_GET || m == M_HEAD)
+            return 27;
+        *allow = "GET, HEAD";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 27: /* /v1/admin/providers/reset */
         if (m == M_POST)
+            return 28;
+        *allow = "POST";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 28: /* /v1/mcp */
+        if (m == M_POST)
+            return 29;
+        if (m == M_GET || m == M_HEAD)
+            return 30;
+        if (m == M_DELETE)
+            return 31;
+        *allow = "DELETE, GET, HEAD, POST";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 29: /* /mcp */
+        if (m == M_POST)
+            return 32;
+        if (m == M_GET || m == M_HEAD)
+            return 33;
+        if (m == M_DELETE)
             return 34;
+        *allow = "DELETE, GET, HEAD, POST";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 30: /* /v1/mcp/tools */
+        if (m == M_GET || m == M_HEAD)
+            return 35;
+        *allow = "GET, HEAD";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 31: /* /v1/mcp/call */
+        if (m == M_POST)
+            return 36;
         *allow = "POST";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
     default:

@@ -12,7 +12,9 @@
 
 #include "tf_auth.h"
 #include "tf_db.h"
+#include "tf_handlers.h"
 #include "tf_log.h"
+#include "tf_mcp.h"
 #include "tf_metrics.h"
 #include "tf_routes.h"
 #include "tf_server.h"
@@ -254,7 +256,15 @@ static void after_auth(tf_req_t *r)
 {
     const tf_route_t *rt = &tf_routes[r->route];
     if (rt->auth >= TF_AUTH_USER && !r->who.authenticated) {
-        tf_add_header(r, "www-authenticate", "Bearer realm=\"triforce\"");
+        if (rt->handler == tf_api_mcp_post || rt->handler == tf_api_mcp_get || rt->handler == tf_api_mcp_delete) {
+            /* MCP clients discover how to authenticate from here (RFC 9728, MCP authorization). */
+            char base[600], v[800];
+            tf_mcp_base_url(r, base, sizeof(base));
+            snprintf(v, sizeof(v), "Bearer realm=\"triforce\", resource_metadata=\"%s/.well-known/oauth-protected-resource/v1/mcp\"", base);
+            tf_add_header(r, "www-authenticate", v);
+        } else {
+            tf_add_header(r, "www-authenticate", "Bearer realm=\"triforce\"");
+        }
         tf_respond_error(r, 401, "unauthenticated", NULL, "this route needs credentials (Authorization: Bearer ...)");
         return;
     }

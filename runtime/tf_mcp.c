@@ -4,6 +4,7 @@
 #include "tf_mcp.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -873,6 +874,17 @@ int tf_mcp_get(tf_req_t *r)
     }
     with_session(m, stream_after_session);
     return 0;
+}
+
+void tf_mcp_base_url(tf_req_t *r, char *out, size_t cap)
+{
+    h2o_iovec_t a = r->h2o->authority;
+    const char *scheme = r->h2o->scheme != NULL && r->h2o->scheme->name.len == 5 ? "https" : "http";
+    /* The authority is the client's; keep it only if it is a plain host[:port]. */
+    int ok = a.len > 0 && a.len < 256;
+    for (size_t i = 0; ok && i < a.len; i++)
+        ok = isalnum((unsigned char)a.base[i]) || strchr(".-:[]_", a.base[i]) != NULL;
+    snprintf(out, cap, "%s://%.*s", scheme, ok ? (int)a.len : 9, ok ? a.base : "localhost");
 }
 
 /* --- REST views ---------------------------------------------------------------------------------- */

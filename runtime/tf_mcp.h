@@ -27,6 +27,9 @@ int tf_mcp_delete(tf_req_t *r);
 int tf_mcp_rest_tools(tf_req_t *r);
 int tf_mcp_rest_call(tf_req_t *r);
 
+/* "http://host:port" as the client addressed this server (for URLs in answers). */
+void tf_mcp_base_url(tf_req_t *r, char *out, size_t cap);
+
 /*
  * Several gateway nodes: a client's POST may reach another node than the
  * one running the call it is about. What a node cannot deliver itself it

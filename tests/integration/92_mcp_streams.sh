@@ -19,6 +19,18 @@ init() { # init [capabilities JSON] : a new session in SID
 }
 init
 
+# --- authorization discovery (MCP 2025-11-25 authorization, RFC 9728) ----------------------------
+req -X POST "${H[@]}" --data '{"jsonrpc":"2.0","id":1,"method":"ping"}' "$MCP"
+RM=$(header www-authenticate | sed -n 's/.*resource_metadata="\([^"]*\)".*/\1/p')
+expect_eq "401 without credentials names the resource metadata" "$STATUS $RM" "401 http://127.0.0.1:$TF_PLAIN/.well-known/oauth-protected-resource/v1/mcp"
+req "$RM"
+expect_eq "  ... which says the resource and that bearer tokens go in the header" \
+  "$STATUS $(jqr '[.resource, (.bearer_methods_supported | join("+"))] | join(" ")')" "200 http://127.0.0.1:$TF_PLAIN/v1/mcp header"
+req "$(plain /.well-known/oauth-protected-resource)"
+expect_eq "  ... also at the root address" "$STATUS $(jqr .resource)" "200 http://127.0.0.1:$TF_PLAIN/v1/mcp"
+req "$(plain /v1/client/tier)"
+expect_eq "other routes' 401 stay plain" "$STATUS $(header www-authenticate)" '401 Bearer realm="triforce"'
+
 # --- DNS rebinding: the Host must be a name this server is known by --------------------
 P=$TF_PLAIN
 rpc '{"jsonrpc":"2.0","id":2,"method":"ping"}' -H "Host: evil.example:$P"
