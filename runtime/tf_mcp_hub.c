@@ -753,6 +753,9 @@ static void updated_local(const char *user_id, const char *uri)
 
 void tf_mcp_hub_session_ended(const char *sid)
 {
+    enum { MAXN = 64 };
+    tf_mcp_stream_t *open[MAXN];
+    size_t n = 0;
     pthread_mutex_lock(&mu);
     for (sub_t **p = &subs; *p;) {
         sub_t *b = *p;
@@ -764,7 +767,19 @@ void tf_mcp_hub_session_ended(const char *sid)
             p = &b->next;
         }
     }
+    /* Its streams end now (a GET would otherwise stay open on a dead session). */
+    for (tf_mcp_stream_t *s = streams; s != NULL && n < MAXN; s = s->next)
+        if (strcmp(s->sid, sid) == 0 && s->car != NULL) {
+            s->ending = 1;
+            s->retry_ms = 0;
+            s->refs++;
+            open[n++] = s;
+        }
     pthread_mutex_unlock(&mu);
+    for (size_t i = 0; i < n; i++) {
+        pump(open[i]);
+        tf_mcp_stream_release(open[i]);
+    }
 }
 
 /* --- several nodes: PostgreSQL's channel tf_mcp --------------------------------------------- */

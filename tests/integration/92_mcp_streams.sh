@@ -145,6 +145,17 @@ init '{"sampling":{},"elicitation":{}}'
 expect_eq "client capabilities are kept with the session" \
   "$(psql "$TRIFORCE_DATABASE_URL" -Atc "SELECT client_caps FROM mcp_sessions WHERE id = '$SID'")" 3
 
+# --- DELETE ends the session's open streams --------------------------------------------------------------
+init
+T0=$(date +%s%N)
+( curl -s -N -m 6 -H 'accept: text/event-stream' -H "Authorization: Bearer $TOK" -H "mcp-session-id: $SID" "$MCP" > "$TF_TMP/sse.del"; date +%s%N > "$TF_TMP/sse.del.t" ) &
+BG=$!
+wait_for "" 3 grep -q '^id: ' "$TF_TMP/sse.del"
+req -X DELETE -H "Authorization: Bearer $TOK" -H "mcp-session-id: $SID" "$MCP"
+expect_eq "DELETE of a session with an open GET stream: 204" "$STATUS" 204
+wait $BG
+expect_eq "  ... and that stream ends at once, not at the client's timeout" "$(( ($(cat "$TF_TMP/sse.del.t") - T0) / 1000000000 < 4 ))" 1
+
 # --- conformance mode: credential-free MCP as a configured user, loopback only ------------------------
 { cat "$TF_TMP/conf.mesh"; printf 'mcp:\n  conformance: true\n  conformance_user: %s\n' "$U_EMAIL"; } > "$TF_TMP/conf.cf"
 reload_to "$TF_TMP/conf.cf" || fail "reload with mcp.conformance_user"
