@@ -91,7 +91,9 @@ typedef struct tf_cg_task {
 typedef struct tf_cg_tool {
     char *name, *title, *description, *category, *handler, *min_tier;
     int read_only, destructive, idempotent, open_world; /* annotations: -1 when not given */
-    json_t *input, *output; /* schemas (output may be NULL) */
+    int fixture;            /* a conformance-suite fixture: listed only with conf mcp.conformance */
+    int admin;              /* listed to administrators only */
+    json_t *input, *output; /* schemas as written (output may be NULL) */
     char *file;             /* spec/tools/<category>.yaml as read */
     unsigned line;
 } tf_cg_tool_t;
@@ -152,6 +154,9 @@ int tf_cg_load_schemas(tf_cg_spec_t *s, const char *dir);
 /* Checks one schema (any json_t from tf_cg_yaml_load), nested ones included;
  * reports with file:line, `where` names it in messages ("register_request/email"). */
 void tf_cg_check_schema(const char *file, json_t *schema, const char *where);
+#define TF_CG_SCHEMA_DIALECT "https://json-schema.org/draft/2020-12/schema"
+/* The schema the validator checks: $refs replaced by their $defs (new reference). */
+json_t *tf_cg_schema_resolve(const char *file, json_t *schema);
 /* Adds a checked schema for the validator emitter (takes a reference to doc;
  * doc NULL records a schema that failed to load, for name look-ups only). */
 void tf_cg_add_schema(tf_cg_spec_t *s, const char *name, const char *file, const char *src, json_t *doc);

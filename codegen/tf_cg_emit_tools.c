@@ -89,11 +89,11 @@ int tf_cg_emit_tools(const tf_cg_spec_t *s, const char *out)
             tf_cg_printf(&c, "tf_validate_tool_%s_output, ", t->name);
         else
             tf_cg_printf(&c, "NULL, ");
-        tf_cg_printf(&c, "tf_tool_%s, \"tf_tool_%s\"},\n", t->handler, t->handler);
+        tf_cg_printf(&c, "tf_tool_%s, \"tf_tool_%s\", %d, %d},\n", t->handler, t->handler, t->fixture, t->admin);
         free(txt);
     }
     if (s->ntools == 0)
-        tf_cg_printf(&c, "    {NULL, NULL, NULL, NULL, NULL, 0, -1, -1, -1, -1, NULL, NULL, NULL, NULL},\n");
+        tf_cg_printf(&c, "    {NULL, NULL, NULL, NULL, NULL, 0, -1, -1, -1, -1, NULL, NULL, NULL, NULL, 0, 0},\n");
     tf_cg_printf(&c, "};\nconst size_t tf_tools_count = %zu;\n\n", s->ntools);
     tf_cg_printf(&c, "int tf_tool_find(const char *name)\n{\n    size_t lo = 0, hi = tf_tools_count;\n    if (name == NULL)\n        return -1;\n"
                      "    while (lo < hi) {\n        size_t mid = (lo + hi) / 2;\n        int c = strcmp(tf_tools[mid].name, name);\n"

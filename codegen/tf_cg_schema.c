@@ -8,6 +8,11 @@
  * other keyword is an error rather than ignored: a schema that says more
  * than the validator checks would promise what is not enforced.
  *
+ * Also JSON Schema 2020-12's $schema (only that dialect), $defs and $ref
+ * ("#/$defs/NAME"): the listing keeps them as written, the validators see
+ * the schema with each $ref replaced by its definition
+ * (tf_cg_schema_resolve).
+ *
  * pattern is a POSIX extended regular expression, compiled with
  * regcomp(REG_EXTENDED | REG_NOSUB) here (to refuse bad ones) and again by
  * tf_validators_init() at run time. Like JSON Schema it searches: anchor
@@ -26,7 +31,7 @@ static const char *const keywords[] = {"type",     "properties", "required", "ad
                                        "enum",     "minimum",    "maximum",  "minLength",
                                        "maxLength", "pattern",   "items",    "minItems",
                                        "maxItems", "default",    "title",    "description",
-                                       NULL};
+                                       "$schema",  "$defs",      "$ref",     NULL};
 static const char *const types[] = {"string", "integer", "number", "boolean", "object", "array", "null", NULL};
 
 static int in_list(const char *s, const char *const *list)
@@ -144,6 +149,23 @@ void tf_cg_check_schema(const char *file, json_t *schema, const char *where)
             regfree(&re);
         }
     }
+    json_t *dialect = json_object_get(schema, "$schema");
+    if (dialect != NULL && (!json_is_string(dialect) || strcmp(json_string_value(dialect), TF_CG_SCHEMA_DIALECT) != 0))
+        tf_cg_error(file, line_of(dialect, schema), "%s: $schema must be \"" TF_CG_SCHEMA_DIALECT "\"", where);
+    json_t *ref = json_object_get(schema, "$ref");
+    if (ref != NULL && (!json_is_string(ref) || strncmp(json_string_value(ref), "#/$defs/", 8) != 0))
+        tf_cg_error(file, line_of(ref, schema), "%s: $ref must be \"#/$defs/NAME\"", where);
+    json_t *defs = json_object_get(schema, "$defs");
+    if (defs != NULL) {
+        if (!json_is_object(defs))
+            tf_cg_error(file, line_of(defs, schema), "%s: $defs must be a mapping", where);
+        else
+            json_object_foreach(defs, key, v) {
+                char sub[512];
+                snprintf(sub, sizeof(sub), "%s/$defs/%s", where, key);
+                tf_cg_check_schema(file, v, sub);
+            }
+    }
     json_t *ap = json_object_get(schema, "additionalProperties");
     if (ap != NULL && !json_is_boolean(ap))
         tf_cg_error(file, line_of(ap, schema), "%s: additionalProperties must be true or false", where);
@@ -200,6 +222,45 @@ void tf_cg_check_schema(const char *file, json_t *schema, const char *where)
         snprintf(sub, sizeof(sub), "%s/items", where);
         tf_cg_check_schema(file, items, sub);
     }
+}
+
+/* A copy of node with its $refs (into root's $defs) replaced, $schema and $defs dropped. */
+static json_t *resolve(const char *file, json_t *root, json_t *node, int depth)
+{
+    if (json_is_array(node)) {
+        json_t *a = json_array();
+        size_t i;
+        json_t *e;
+        json_array_foreach(node, i, e) json_array_append_new(a, resolve(file, root, e, depth));
+        return a;
+    }
+    if (!json_is_object(node))
+        return json_deep_copy(node);
+    json_t *ref = json_object_get(node, "$ref");
+    if (json_is_string(ref) && strncmp(json_string_value(ref), "#/$defs/", 8) == 0) {
+        json_t *def = json_object_get(json_object_get(root, "$defs"), json_string_value(ref) + 8);
+        if (def == NULL || depth > 16) {
+            tf_cg_error(file, line_of(ref, node), "$ref %s: %s", json_string_value(ref), def ? "refers to itself" : "no such definition in $defs");
+            return json_object();
+        }
+        return resolve(file, root, def, depth + 1);
+    }
+    json_t *o = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(node, k, v) {
+        if (strcmp(k, "$schema") == 0 || strcmp(k, "$defs") == 0)
+            continue;
+        /* Values of these are data, not schemas. */
+        int data = !strcmp(k, "enum") || !strcmp(k, "default") || !strcmp(k, "required");
+        json_object_set_new(o, k, data ? json_deep_copy(v) : resolve(file, root, v, depth));
+    }
+    return o;
+}
+
+json_t *tf_cg_schema_resolve(const char *file, json_t *schema)
+{
+    return resolve(file, schema, schema, 0);
 }
 
 void tf_cg_add_schema(tf_cg_spec_t *s, const char *name, const char *file, const char *src, json_t *doc)

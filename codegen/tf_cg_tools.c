@@ -10,6 +10,9 @@
  *       annotations: {readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false}
  *       input:  {type: object, ...}   the schema subset of spec/schemas/
  *       output: {type: object, ...}   optional: structuredContent must match it
+ *       admin: true                   optional: listed to administrators only
+ *       fixture: true                 optional: a conformance-suite fixture, there only
+ *                                     with conf mcp.conformance
  *
  * The category is the file's name. A tool whose handler is not written yet
  * gets a stub appended to tools/<category>.c (an author's code is never
@@ -25,7 +28,7 @@
 
 #include "tf_cg.h"
 
-static const char *const tool_keys[] = {"name", "title", "description", "min_tier", "handler", "annotations", "input", "output", NULL};
+static const char *const tool_keys[] = {"name", "title", "description", "min_tier", "handler", "annotations", "input", "output", "fixture", "admin", NULL};
 static const char *const hint_keys[] = {"readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint", NULL};
 
 static int in(const char *k, const char *const *list)
@@ -112,6 +115,13 @@ static void load_file(tf_cg_spec_t *s, const char *file, const char *category)
             tf_cg_error(file, ln(json_object_get(t, "name"), line), "tool name '%s' must be lower_snake_case", tool.name);
         if (tool.handler != NULL && !snake(tool.handler))
             tf_cg_error(file, ln(json_object_get(t, "handler"), line), "handler '%s' must be lower_snake_case", tool.handler);
+        const char *flags[2] = {"fixture", "admin"};
+        for (int f = 0; f < 2; f++) {
+            json_t *b = json_object_get(t, flags[f]);
+            if (b != NULL && !json_is_boolean(b))
+                tf_cg_error(file, ln(b, line), "tool: %s must be true or false", flags[f]);
+            *(f == 0 ? &tool.fixture : &tool.admin) = json_is_true(b);
+        }
         tool.read_only = tool.destructive = tool.idempotent = tool.open_world = -1;
         json_t *ann = json_object_get(t, "annotations");
         if (ann != NULL && !json_is_object(ann)) {
@@ -295,10 +305,14 @@ void tf_cg_check_tools(tf_cg_spec_t *s)
         snprintf(name, sizeof(name), "tool_%s_input", t->name);
         char src[300];
         snprintf(src, sizeof(src), "spec/tools/%s.yaml", t->category);
-        tf_cg_add_schema(s, name, t->file, src, t->input);
+        json_t *in = tf_cg_schema_resolve(t->file, t->input);
+        tf_cg_add_schema(s, name, t->file, src, in);
+        json_decref(in);
         if (t->output != NULL) {
             snprintf(name, sizeof(name), "tool_%s_output", t->name);
-            tf_cg_add_schema(s, name, t->file, src, t->output);
+            json_t *out = tf_cg_schema_resolve(t->file, t->output);
+            tf_cg_add_schema(s, name, t->file, src, out);
+            json_decref(out);
         }
     }
 }

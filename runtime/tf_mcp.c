@@ -402,7 +402,7 @@ static void m_tools_call(mcp_req_t *m)
     }
     int k = tf_tool_find(name), unknown;
     const tf_conf_profile_t *prof = tf_toolprof_for(m->r, &unknown);
-    if (k < 0 || unknown || !tf_toolprof_visible(m->r, prof, &tf_tools[k])) {
+    if (k < 0 || unknown || !tf_toolprof_callable(m->r, prof, &tf_tools[k])) {
         rpc_error(m, 200, RPC_PARAMS, json_pack("{s:s}", "tool", name), "Unknown tool: %s", name);
         return;
     }

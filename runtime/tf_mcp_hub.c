@@ -557,6 +557,11 @@ void tf_tool_progress(tf_tool_call_t *call, double progress, double total, const
     send_json(s, json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0", "method", "notifications/progress", "params", p));
 }
 
+json_t *tf_tool_progress_token(const tf_tool_call_t *call)
+{
+    return call->x != NULL ? call->x->progress_token : NULL;
+}
+
 void tf_tool_log(tf_tool_call_t *call, const char *level, const char *logger, json_t *data)
 {
     tf_mcp_xchg_t *x = call->x;

@@ -119,6 +119,8 @@ typedef struct tf_tool {
     tf_validator_fn validate_output; /* NULL: no output schema */
     tf_tool_fn handler;
     const char *handler_name;
+    int fixture;           /* conformance-suite fixture: only with conf mcp.conformance */
+    int admin;             /* listed to administrators only */
 } tf_tool_t;
 
 /* ------------------------------------------------------------------ */

@@ -71,6 +71,8 @@ void tf_tool_answer(tf_tool_call_t *call, json_t *result);
  *                     request any more may use it (SEP-1699 polling).
  */
 void tf_tool_progress(tf_tool_call_t *call, double progress, double total, const char *message);
+/* The caller's progressToken (borrowed), or NULL when it sent none. */
+json_t *tf_tool_progress_token(const tf_tool_call_t *call);
 void tf_tool_log(tf_tool_call_t *call, const char *level, const char *logger, json_t *data);
 typedef void (*tf_tool_answer_fn)(tf_tool_call_t *call, json_t *result, json_t *error);
 int tf_tool_ask(tf_tool_call_t *call, const char *method, json_t *params, tf_tool_answer_fn cb);

@@ -58,7 +58,14 @@ int tf_toolprof_allows(const tf_conf_profile_t *p, const char *tool)
     return 0;
 }
 
+int tf_toolprof_callable(tf_req_t *r, const tf_conf_profile_t *p, const tf_tool_t *t)
+{
+    if (t->fixture && !r->conf->mcp_conformance)
+        return 0;
+    return tf_tiers[t->min_tier].rank <= tf_tiers[r->who.tier].rank && tf_toolprof_allows(p, t->name);
+}
+
 int tf_toolprof_visible(tf_req_t *r, const tf_conf_profile_t *p, const tf_tool_t *t)
 {
-    return tf_tiers[t->min_tier].rank <= tf_tiers[r->who.tier].rank && tf_toolprof_allows(p, t->name);
+    return (!t->admin || r->who.is_admin) && tf_toolprof_callable(r, p, t);
 }

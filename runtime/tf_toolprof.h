@@ -24,10 +24,14 @@ const tf_conf_profile_t *tf_toolprof_for(tf_req_t *r, int *unknown);
 int tf_toolprof_allows(const tf_conf_profile_t *p, const char *tool);
 
 /*
- * May r see (list, call, find) tool t under profile p: its tier is high
- * enough, the profile has it, and (for the conformance suite's fixture
- * tools) conf's mcp.conformance is on. The one test every listing uses.
+ * May r call tool t under profile p: its tier is high enough, the profile
+ * has it, and (for the conformance suite's fixture tools) conf's
+ * mcp.conformance is on.
  */
+int tf_toolprof_callable(tf_req_t *r, const tf_conf_profile_t *p, const tf_tool_t *t);
+/* Is t listed to r (tools/list, find_tools): callable, and admin tools
+ * (spec `admin: true`) only for administrators. A non-admin calling one
+ * gets the tool's own clear refusal, not "unknown tool". */
 int tf_toolprof_visible(tf_req_t *r, const tf_conf_profile_t *p, const tf_tool_t *t);
 
 #endif

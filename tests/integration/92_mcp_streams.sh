@@ -156,6 +156,20 @@ expect_eq "DELETE of a session with an open GET stream: 204" "$STATUS" 204
 wait $BG
 expect_eq "  ... and that stream ends at once, not at the client's timeout" "$(( ($(cat "$TF_TMP/sse.del.t") - T0) / 1000000000 < 4 ))" 1
 
+# --- who sees which tools: admin tools (spec admin: true), fixtures (mcp.conformance) ----------------------
+mesh_admin
+req -H "Authorization: Bearer $TOK" "$(plain /v1/mcp/tools)"
+expect_eq "a registered user's catalogue has no admin tools and no fixtures" \
+  "$(jqr '[(.tools | map(select(.name | startswith("admin_"))) | length), (.tools | map(select(.name | startswith("test_"))) | length)] | join(",")')" "0,0"
+req -H "Authorization: Bearer $ADMIN_TOKEN" "$(plain /v1/mcp/tools)"
+expect_eq "an admin's lists the 9 admin tools" "$(jqr '.tools | map(select(.name | startswith("admin_"))) | length')" 9
+init
+rpc '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"admin_users","arguments":{}}}'
+expect_eq "  ... a non-admin calling one still gets the tool's own refusal" "$(jqr '[.result.isError, .result.content[0].text] | join(" ")')" \
+  "true admin_users is for administrators"
+rpc '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"test_simple_text","arguments":{}}}'
+expect_eq "a fixture with conformance off: unknown tool (-32602)" "$(jqr .error.code)" -32602
+
 # --- conformance mode: credential-free MCP as a configured user, loopback only ------------------------
 { cat "$TF_TMP/conf.mesh"; printf 'mcp:\n  conformance: true\n  conformance_user: %s\n' "$U_EMAIL"; } > "$TF_TMP/conf.cf"
 reload_to "$TF_TMP/conf.cf" || fail "reload with mcp.conformance_user"
@@ -164,6 +178,10 @@ expect_eq "conformance mode: initialize without credentials works" "$STATUS" 200
 CSID=$(header mcp-session-id)
 req -X POST "${H[@]}" -H "mcp-session-id: $CSID" --data '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami","arguments":{}}}' "$MCP"
 expect_eq "  ... as the configured user" "$(jqr .result.structuredContent.email)" "$U_EMAIL"
+req -X POST "${H[@]}" -H "mcp-session-id: $CSID" --data '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"test_simple_text","arguments":{}}}' "$MCP"
+expect_eq "  ... and the suite's fixtures are there" "$(jqr '.result.content[0].text')" "This is a simple text response for testing."
+req -X POST "${H[@]}" -H "mcp-session-id: $CSID" --data '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"json_schema_2020_12_tool","arguments":{"address":{"city":7}}}}' "$MCP"
+expect_eq "  ... a \$ref'd schema is validated through its \$defs" "$(jqr '[.result.isError, .result._meta.field, .result._meta.rule] | join(",")')" "true,/address/city,type"
 req -H 'content-type: application/json' --data '{"model":"x","messages":[]}' "$(plain /v1/client/keys)"
 expect_eq "  ... other routes still want credentials: 401" "$STATUS" 401
 reload_to "$TF_TMP/conf.mesh"
