@@ -56,6 +56,8 @@ int main(int argc, char **argv)
     tf_cg_load_tools(&s, path);
     if (tools != NULL)
         tf_cg_scan_tools(&s, tools);
+    if (loaded)
+        tf_cg_load_catalog(&s, spec); /* needs the tiers */
     /* Cross-checks need both files; a broken schema still has its name,
      * so they run past schema errors and every problem shows at once. */
     if (loaded) {
@@ -82,6 +84,7 @@ int main(int argc, char **argv)
     rc |= tf_cg_emit_routes(&s, out);
     rc |= tf_cg_emit_providers(&s, out);
     rc |= tf_cg_emit_tools(&s, out);
+    rc |= tf_cg_emit_catalog(&s, out);
     if (rc != 0 || tf_cg_error_count() > 0)
         return 1;
     tf_cg_remove_stale(out);

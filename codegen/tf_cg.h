@@ -107,6 +107,8 @@ typedef struct tf_cg_spec {
     char **tool_stubs;       /* of those, the ones still calling tf_tool_stub() */
     char **tool_stub_where;  /* "tools/x.c:LINE" of each stub */
     size_t ntool_stubs;
+    json_t *prompts, *resources, *templates; /* spec/prompts.yaml, spec/resources.yaml (checked) */
+    char *prompts_file;
     int have_providers;
     char *strategy;
     tf_cg_provider_t *providers;
@@ -205,5 +207,8 @@ int tf_cg_emit_tiers(const tf_cg_spec_t *s, const char *out);
 int tf_cg_emit_handlers(const tf_cg_spec_t *s, const char *out);
 int tf_cg_emit_providers(const tf_cg_spec_t *s, const char *out);
 int tf_cg_emit_tools(const tf_cg_spec_t *s, const char *out);
+/* tf_cg_catalog.c: MCP prompts and resources. */
+int tf_cg_load_catalog(tf_cg_spec_t *s, const char *spec_dir);
+int tf_cg_emit_catalog(const tf_cg_spec_t *s, const char *out);
 
 #endif

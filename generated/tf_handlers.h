@@ -34,6 +34,8 @@ int tf_api_mcp_post(tf_req_t *req);
 int tf_api_mcp_get(tf_req_t *req);
 int tf_api_mcp_delete(tf_req_t *req);
 int tf_api_mcp_tools(tf_req_t *req);
+int tf_api_mcp_prompts(tf_req_t *req);
+int tf_api_mcp_resources(tf_req_t *req);
 int tf_api_mcp_call(tf_req_t *req);
 
 #endif

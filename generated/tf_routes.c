@@ -42,9 +42,11 @@ const tf_route_t tf_routes[] = {
     {"mcp_get_alias", "GET", "/mcp", TF_AUTH_USER, 1, TF_ROUTE_NEEDS_DB, NULL, NULL, tf_api_mcp_get, "tf_api_mcp_get", 0, {NULL}},
     {"mcp_delete_alias", "DELETE", "/mcp", TF_AUTH_USER, 1, TF_ROUTE_NEEDS_DB, NULL, NULL, tf_api_mcp_delete, "tf_api_mcp_delete", 0, {NULL}},
     {"mcp_tools", "GET", "/v1/mcp/tools", TF_AUTH_USER, 1, 0, NULL, NULL, tf_api_mcp_tools, "tf_api_mcp_tools", 0, {NULL}},
+    {"mcp_prompts", "GET", "/v1/mcp/prompts", TF_AUTH_USER, 1, 0, NULL, NULL, tf_api_mcp_prompts, "tf_api_mcp_prompts", 0, {NULL}},
+    {"mcp_resources", "GET", "/v1/mcp/resources", TF_AUTH_USER, 1, 0, NULL, NULL, tf_api_mcp_resources, "tf_api_mcp_resources", 0, {NULL}},
     {"mcp_call", "POST", "/v1/mcp/call", TF_AUTH_USER, 1, 0, tf_validate_mcp_call_request, "mcp_call_request", tf_api_mcp_call, "tf_api_mcp_call", 0, {NULL}},
 };
-const size_t tf_routes_count = 37;
+const size_t tf_routes_count = 39;
 
 /* Path id of [cur, lim), or -1; parameter spans point into it. */
 static int match_path(const unsigned char *cur, const unsigned char *lim, tf_route_params_t *params)
@@ -95,11 +97,11 @@ yy5:
 		case 0: goto yy2;
 		case 1: goto yy44;
 		case 2: goto yy52;
-		case 3: goto yy146;
-		case 4: goto yy153;
-		case 5: goto yy178;
-		case 6: goto yy184;
-		default: goto yy252;
+		case 3: goto yy158;
+		case 4: goto yy165;
+		case 5: goto yy193;
+		case 6: goto yy199;
+		default: goto yy268;
 	}
 yy6:
 	++cur;
@@ -456,81 +458,97 @@ yy54:
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
 		case 'c': goto yy62;
-		case 't': goto yy63;
+		case 'p': goto yy63;
+		case 'r': goto yy64;
+		case 't': goto yy65;
 		default: goto yy5;
 	}
 yy55:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'l': goto yy64;
+		case 'l': goto yy66;
 		default: goto yy5;
 	}
 yy56:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy65;
+		case 's': goto yy67;
 		default: goto yy5;
 	}
 yy57:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'o': goto yy66;
+		case 'o': goto yy68;
 		default: goto yy5;
 	}
 yy58:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case '/': goto yy67;
+		case '/': goto yy69;
 		default: goto yy5;
 	}
 yy59:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'l': goto yy68;
-		case 'r': goto yy69;
+		case 'l': goto yy70;
+		case 'r': goto yy71;
 		default: goto yy5;
 	}
 yy60:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'c': goto yy70;
+		case 'c': goto yy72;
 		default: goto yy5;
 	}
 yy61:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy71;
+		case 't': goto yy73;
 		default: goto yy5;
 	}
 yy62:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'a': goto yy72;
+		case 'a': goto yy74;
 		default: goto yy5;
 	}
 yy63:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'o': goto yy73;
+		case 'r': goto yy75;
 		default: goto yy5;
 	}
 yy64:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy74;
+		case 'e': goto yy76;
 		default: goto yy5;
 	}
 yy65:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'o': goto yy77;
+		default: goto yy5;
+	}
+yy66:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy78;
+		default: goto yy5;
+	}
+yy67:
 	++cur;
 	{
             if (cur != lim)
@@ -538,66 +556,80 @@ yy65:
             params->count = 0;
             return 4;
         }
-yy66:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'w': goto yy75;
-		default: goto yy5;
-	}
-yy67:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'k': goto yy76;
-		case 'p': goto yy77;
-		case 'r': goto yy78;
-		case 'u': goto yy79;
-		default: goto yy5;
-	}
 yy68:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'o': goto yy80;
+		case 'w': goto yy79;
 		default: goto yy5;
 	}
 yy69:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy81;
+		case 'k': goto yy80;
+		case 'p': goto yy81;
+		case 'r': goto yy82;
+		case 'u': goto yy83;
 		default: goto yy5;
 	}
 yy70:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'o': goto yy82;
+		case 'o': goto yy84;
 		default: goto yy5;
 	}
 yy71:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case '/': goto yy83;
+		case 'e': goto yy85;
 		default: goto yy5;
 	}
 yy72:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'l': goto yy84;
+		case 'o': goto yy86;
 		default: goto yy5;
 	}
 yy73:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'o': goto yy85;
+		case '/': goto yy87;
 		default: goto yy5;
 	}
 yy74:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'l': goto yy88;
+		default: goto yy5;
+	}
+yy75:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'o': goto yy89;
+		default: goto yy5;
+	}
+yy76:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy90;
+		default: goto yy5;
+	}
+yy77:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'o': goto yy91;
+		default: goto yy5;
+	}
+yy78:
 	++cur;
 	{
             if (cur != lim)
@@ -605,346 +637,388 @@ yy74:
             params->count = 0;
             return 20;
         }
-yy75:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'n': goto yy86;
-		default: goto yy5;
-	}
-yy76:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'e': goto yy87;
-		default: goto yy5;
-	}
-yy77:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'r': goto yy88;
-		default: goto yy5;
-	}
-yy78:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'e': goto yy89;
-		default: goto yy5;
-	}
 yy79:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy90;
+		case 'n': goto yy92;
 		default: goto yy5;
 	}
 yy80:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'g': goto yy91;
+		case 'e': goto yy93;
 		default: goto yy5;
 	}
 yy81:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'f': goto yy92;
-		case 'g': goto yy93;
+		case 'r': goto yy94;
 		default: goto yy5;
 	}
 yy82:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'm': goto yy94;
+		case 'e': goto yy95;
 		default: goto yy5;
 	}
 yy83:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'c': goto yy95;
-		case 'k': goto yy96;
-		case 'l': goto yy97;
-		case 'm': goto yy98;
-		case 'o': goto yy99;
-		case 'r': goto yy100;
-		case 't': goto yy101;
+		case 's': goto yy96;
 		default: goto yy5;
 	}
 yy84:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'l': goto yy102;
+		case 'g': goto yy97;
 		default: goto yy5;
 	}
 yy85:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'l': goto yy103;
+		case 'f': goto yy98;
+		case 'g': goto yy99;
 		default: goto yy5;
 	}
 yy86:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case '/': goto yy104;
+		case 'm': goto yy100;
 		default: goto yy5;
 	}
 yy87:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'y': goto yy105;
+		case 'c': goto yy101;
+		case 'k': goto yy102;
+		case 'l': goto yy103;
+		case 'm': goto yy104;
+		case 'o': goto yy105;
+		case 'r': goto yy106;
+		case 't': goto yy107;
 		default: goto yy5;
 	}
 yy88:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'o': goto yy106;
+		case 'l': goto yy108;
 		default: goto yy5;
 	}
 yy89:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'l': goto yy107;
+		case 'm': goto yy109;
 		default: goto yy5;
 	}
 yy90:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy108;
+		case 'o': goto yy110;
 		default: goto yy5;
 	}
 yy91:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy109;
-		case 'o': goto yy110;
+		case 'l': goto yy111;
 		default: goto yy5;
 	}
 yy92:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'r': goto yy111;
+		case '/': goto yy112;
 		default: goto yy5;
 	}
 yy93:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy112;
+		case 'y': goto yy113;
 		default: goto yy5;
 	}
 yy94:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'p': goto yy113;
+		case 'o': goto yy114;
 		default: goto yy5;
 	}
 yy95:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'h': goto yy114;
+		case 'l': goto yy115;
 		default: goto yy5;
 	}
 yy96:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy115;
+		case 'e': goto yy116;
 		default: goto yy5;
 	}
 yy97:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'o': goto yy116;
+		case 'i': goto yy117;
+		case 'o': goto yy118;
 		default: goto yy5;
 	}
 yy98:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'o': goto yy117;
+		case 'r': goto yy119;
 		default: goto yy5;
 	}
 yy99:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'l': goto yy118;
+		case 'i': goto yy120;
 		default: goto yy5;
 	}
 yy100:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy119;
+		case 'p': goto yy121;
 		default: goto yy5;
 	}
 yy101:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy120;
-		case 'o': goto yy121;
+		case 'h': goto yy122;
 		default: goto yy5;
 	}
 yy102:
 	++cur;
-	{
-            if (cur != lim)
-                return -1;
-            params->count = 0;
-            return 31;
-        }
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy123;
+		default: goto yy5;
+	}
 yy103:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy122;
+		case 'o': goto yy124;
 		default: goto yy5;
 	}
 yy104:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'o': goto yy123;
+		case 'o': goto yy125;
 		default: goto yy5;
 	}
 yy105:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy124;
+		case 'l': goto yy126;
 		default: goto yy5;
 	}
 yy106:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'v': goto yy125;
+		case 'e': goto yy127;
 		default: goto yy5;
 	}
 yy107:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'o': goto yy126;
+		case 'i': goto yy128;
+		case 'o': goto yy129;
 		default: goto yy5;
 	}
 yy108:
 	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'r': goto yy127;
-		default: goto yy5;
-	}
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 33;
+        }
 yy109:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'n': goto yy128;
+		case 'p': goto yy130;
 		default: goto yy5;
 	}
 yy110:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'u': goto yy129;
+		case 'u': goto yy131;
 		default: goto yy5;
 	}
 yy111:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy130;
+		case 's': goto yy132;
 		default: goto yy5;
 	}
 yy112:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy131;
+		case 'o': goto yy133;
 		default: goto yy5;
 	}
 yy113:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'l': goto yy132;
+		case 's': goto yy134;
 		default: goto yy5;
 	}
 yy114:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'a': goto yy133;
+		case 'v': goto yy135;
 		default: goto yy5;
 	}
 yy115:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'y': goto yy134;
+		case 'o': goto yy136;
 		default: goto yy5;
 	}
 yy116:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'g': goto yy135;
+		case 'r': goto yy137;
 		default: goto yy5;
 	}
 yy117:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'd': goto yy136;
+		case 'n': goto yy138;
 		default: goto yy5;
 	}
 yy118:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'l': goto yy137;
+		case 'u': goto yy139;
 		default: goto yy5;
 	}
 yy119:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'g': goto yy138;
+		case 'e': goto yy140;
 		default: goto yy5;
 	}
 yy120:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy139;
+		case 's': goto yy141;
 		default: goto yy5;
 	}
 yy121:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'k': goto yy140;
+		case 'l': goto yy142;
 		default: goto yy5;
 	}
 yy122:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'a': goto yy143;
+		default: goto yy5;
+	}
+yy123:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'y': goto yy144;
+		default: goto yy5;
+	}
+yy124:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'g': goto yy145;
+		default: goto yy5;
+	}
+yy125:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'd': goto yy146;
+		default: goto yy5;
+	}
+yy126:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'l': goto yy147;
+		default: goto yy5;
+	}
+yy127:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'g': goto yy148;
+		default: goto yy5;
+	}
+yy128:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy149;
+		default: goto yy5;
+	}
+yy129:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'k': goto yy150;
+		default: goto yy5;
+	}
+yy130:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 't': goto yy151;
+		default: goto yy5;
+	}
+yy131:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'r': goto yy152;
+		default: goto yy5;
+	}
+yy132:
 	++cur;
 	{
             if (cur != lim)
@@ -952,42 +1026,42 @@ yy122:
             params->count = 0;
             return 30;
         }
-yy123:
+yy133:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'a': goto yy141;
+		case 'a': goto yy153;
 		default: goto yy5;
 	}
-yy124:
+yy134:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case '/': goto yy142;
+		case '/': goto yy154;
 		default: goto yy5;
 	}
-yy125:
+yy135:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy143;
+		case 'i': goto yy155;
 		default: goto yy5;
 	}
-yy126:
+yy136:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'a': goto yy144;
+		case 'a': goto yy156;
 		default: goto yy5;
 	}
-yy127:
+yy137:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy145;
+		case 's': goto yy157;
 		default: goto yy5;
 	}
-yy128:
+yy138:
 	++cur;
 	{
             if (cur != lim)
@@ -995,98 +1069,112 @@ yy128:
             params->count = 0;
             return 8;
         }
-yy129:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 't': goto yy147;
-		default: goto yy5;
-	}
-yy130:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 's': goto yy148;
-		default: goto yy5;
-	}
-yy131:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 't': goto yy149;
-		default: goto yy5;
-	}
-yy132:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'e': goto yy150;
-		default: goto yy5;
-	}
-yy133:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 't': goto yy151;
-		default: goto yy5;
-	}
-yy134:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 's': goto yy152;
-		default: goto yy5;
-	}
-yy135:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'i': goto yy154;
-		default: goto yy5;
-	}
-yy136:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'e': goto yy155;
-		default: goto yy5;
-	}
-yy137:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'a': goto yy156;
-		default: goto yy5;
-	}
-yy138:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'i': goto yy157;
-		default: goto yy5;
-	}
 yy139:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'r': goto yy158;
+		case 't': goto yy159;
 		default: goto yy5;
 	}
 yy140:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy159;
+		case 's': goto yy160;
 		default: goto yy5;
 	}
 yy141:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'u': goto yy160;
+		case 't': goto yy161;
 		default: goto yy5;
 	}
 yy142:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy162;
+		default: goto yy5;
+	}
+yy143:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 't': goto yy163;
+		default: goto yy5;
+	}
+yy144:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy164;
+		default: goto yy5;
+	}
+yy145:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'i': goto yy166;
+		default: goto yy5;
+	}
+yy146:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy167;
+		default: goto yy5;
+	}
+yy147:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'a': goto yy168;
+		default: goto yy5;
+	}
+yy148:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'i': goto yy169;
+		default: goto yy5;
+	}
+yy149:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'r': goto yy170;
+		default: goto yy5;
+	}
+yy150:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy171;
+		default: goto yy5;
+	}
+yy151:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy172;
+		default: goto yy5;
+	}
+yy152:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'c': goto yy173;
+		default: goto yy5;
+	}
+yy153:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'u': goto yy174;
+		default: goto yy5;
+	}
+yy154:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
@@ -1094,39 +1182,39 @@ yy142:
 		case '/': goto yy5;
 		default:
 			yyt1 = cur;
-			goto yy161;
+			goto yy175;
 	}
-yy143:
+yy155:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'd': goto yy163;
+		case 'd': goto yy177;
 		default: goto yy5;
 	}
-yy144:
+yy156:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'd': goto yy164;
+		case 'd': goto yy178;
 		default: goto yy5;
 	}
-yy145:
+yy157:
 	yyaccept = 3;
 	++cur;
 	mar = cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case '/': goto yy165;
-		default: goto yy146;
+		case '/': goto yy179;
+		default: goto yy158;
 	}
-yy146:
+yy158:
 	{
             if (cur != lim)
                 return -1;
             params->count = 0;
             return 16;
         }
-yy147:
+yy159:
 	++cur;
 	{
             if (cur != lim)
@@ -1134,28 +1222,28 @@ yy147:
             params->count = 0;
             return 11;
         }
-yy148:
+yy160:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'h': goto yy166;
+		case 'h': goto yy180;
 		default: goto yy5;
 	}
-yy149:
+yy161:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy167;
+		case 'e': goto yy181;
 		default: goto yy5;
 	}
-yy150:
+yy162:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy168;
+		case 't': goto yy182;
 		default: goto yy5;
 	}
-yy151:
+yy163:
 	++cur;
 	{
             if (cur != lim)
@@ -1163,51 +1251,51 @@ yy151:
             params->count = 0;
             return 23;
         }
-yy152:
+yy164:
 	yyaccept = 4;
 	++cur;
 	mar = cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case '/': goto yy169;
-		default: goto yy153;
+		case '/': goto yy183;
+		default: goto yy165;
 	}
-yy153:
+yy165:
 	{
             if (cur != lim)
                 return -1;
             params->count = 0;
             return 12;
         }
-yy154:
+yy166:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'n': goto yy170;
+		case 'n': goto yy184;
 		default: goto yy5;
 	}
-yy155:
+yy167:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'l': goto yy171;
+		case 'l': goto yy185;
 		default: goto yy5;
 	}
-yy156:
+yy168:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'm': goto yy172;
+		case 'm': goto yy186;
 		default: goto yy5;
 	}
-yy157:
+yy169:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy173;
+		case 's': goto yy187;
 		default: goto yy5;
 	}
-yy158:
+yy170:
 	++cur;
 	{
             if (cur != lim)
@@ -1215,29 +1303,44 @@ yy158:
             params->count = 0;
             return 14;
         }
-yy159:
+yy171:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'n': goto yy174;
+		case 'n': goto yy188;
 		default: goto yy5;
 	}
-yy160:
+yy172:
+	++cur;
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 31;
+        }
+yy173:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy175;
+		case 'e': goto yy189;
 		default: goto yy5;
 	}
-yy161:
+yy174:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 't': goto yy190;
+		default: goto yy5;
+	}
+yy175:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
 		case 0x00:
-		case '/': goto yy162;
-		default: goto yy161;
+		case '/': goto yy176;
+		default: goto yy175;
 	}
-yy162:
+yy176:
 	p19_0s = yyt1;
 	p19_0e = cur;
 	{
@@ -1248,14 +1351,14 @@ yy162:
             params->count = 1;
             return 19;
         }
-yy163:
+yy177:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy176;
+		case 'e': goto yy191;
 		default: goto yy5;
 	}
-yy164:
+yy178:
 	++cur;
 	{
             if (cur != lim)
@@ -1263,7 +1366,7 @@ yy164:
             params->count = 0;
             return 7;
         }
-yy165:
+yy179:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
@@ -1271,9 +1374,9 @@ yy165:
 		case '/': goto yy5;
 		default:
 			yyt1 = cur;
-			goto yy177;
+			goto yy192;
 	}
-yy166:
+yy180:
 	++cur;
 	{
             if (cur != lim)
@@ -1281,21 +1384,21 @@ yy166:
             params->count = 0;
             return 10;
         }
-yy167:
+yy181:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'r': goto yy179;
+		case 'r': goto yy194;
 		default: goto yy5;
 	}
-yy168:
+yy182:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy180;
+		case 'i': goto yy195;
 		default: goto yy5;
 	}
-yy169:
+yy183:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
@@ -1303,9 +1406,9 @@ yy169:
 		case '/': goto yy5;
 		default:
 			yyt1 = cur;
-			goto yy181;
+			goto yy196;
 	}
-yy170:
+yy184:
 	++cur;
 	{
             if (cur != lim)
@@ -1313,59 +1416,66 @@ yy170:
             params->count = 0;
             return 9;
         }
-yy171:
+yy185:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy183;
+		case 's': goto yy198;
 		default: goto yy5;
 	}
-yy172:
+yy186:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'a': goto yy185;
+		case 'a': goto yy200;
 		default: goto yy5;
 	}
-yy173:
+yy187:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy186;
+		case 't': goto yy201;
 		default: goto yy5;
 	}
-yy174:
+yy188:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy187;
+		case 's': goto yy202;
 		default: goto yy5;
 	}
-yy175:
+yy189:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'h': goto yy188;
+		case 's': goto yy203;
 		default: goto yy5;
 	}
-yy176:
+yy190:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'r': goto yy189;
+		case 'h': goto yy204;
 		default: goto yy5;
 	}
-yy177:
+yy191:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'r': goto yy205;
+		default: goto yy5;
+	}
+yy192:
 	yyaccept = 5;
 	++cur;
 	mar = cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 0x00: goto yy178;
-		case '/': goto yy190;
-		default: goto yy177;
+		case 0x00: goto yy193;
+		case '/': goto yy206;
+		default: goto yy192;
 	}
-yy178:
+yy193:
 	p17_0s = yyt1;
 	p17_0e = cur;
 	{
@@ -1376,7 +1486,7 @@ yy178:
             params->count = 1;
             return 17;
         }
-yy179:
+yy194:
 	++cur;
 	{
             if (cur != lim)
@@ -1384,22 +1494,22 @@ yy179:
             params->count = 0;
             return 5;
         }
-yy180:
+yy195:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'o': goto yy191;
+		case 'o': goto yy207;
 		default: goto yy5;
 	}
-yy181:
+yy196:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
 		case 0x00:
-		case '/': goto yy182;
-		default: goto yy181;
+		case '/': goto yy197;
+		default: goto yy196;
 	}
-yy182:
+yy197:
 	p13_0s = yyt1;
 	p13_0e = cur;
 	{
@@ -1410,142 +1520,150 @@ yy182:
             params->count = 1;
             return 13;
         }
-yy183:
+yy198:
 	yyaccept = 6;
 	++cur;
 	mar = cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case '/': goto yy192;
-		default: goto yy184;
+		case '/': goto yy208;
+		default: goto yy199;
 	}
-yy184:
+yy199:
 	{
             if (cur != lim)
                 return -1;
             params->count = 0;
             return 24;
         }
-yy185:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case '/': goto yy193;
-		default: goto yy5;
-	}
-yy186:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'e': goto yy194;
-		default: goto yy5;
-	}
-yy187:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case '/': goto yy195;
-		default: goto yy5;
-	}
-yy188:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case '-': goto yy196;
-		default: goto yy5;
-	}
-yy189:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 's': goto yy197;
-		default: goto yy5;
-	}
-yy190:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'k': goto yy198;
-		default: goto yy5;
-	}
-yy191:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'n': goto yy199;
-		default: goto yy5;
-	}
-yy192:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'a': goto yy200;
-		default: goto yy5;
-	}
-yy193:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 's': goto yy201;
-		default: goto yy5;
-	}
-yy194:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'r': goto yy202;
-		default: goto yy5;
-	}
-yy195:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'u': goto yy203;
-		default: goto yy5;
-	}
-yy196:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'p': goto yy204;
-		default: goto yy5;
-	}
-yy197:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case '/': goto yy205;
-		default: goto yy5;
-	}
-yy198:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 'e': goto yy206;
-		default: goto yy5;
-	}
-yy199:
-	++cur;
-	yych = (cur < lim ? *cur : 0);
-	switch (yych) {
-		case 's': goto yy207;
-		default: goto yy5;
-	}
 yy200:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'v': goto yy208;
+		case '/': goto yy209;
 		default: goto yy5;
 	}
 yy201:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy209;
+		case 'e': goto yy210;
 		default: goto yy5;
 	}
 yy202:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case '/': goto yy211;
+		default: goto yy5;
+	}
+yy203:
+	++cur;
+	{
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 32;
+        }
+yy204:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case '-': goto yy212;
+		default: goto yy5;
+	}
+yy205:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy213;
+		default: goto yy5;
+	}
+yy206:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'k': goto yy214;
+		default: goto yy5;
+	}
+yy207:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'n': goto yy215;
+		default: goto yy5;
+	}
+yy208:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'a': goto yy216;
+		default: goto yy5;
+	}
+yy209:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy217;
+		default: goto yy5;
+	}
+yy210:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'r': goto yy218;
+		default: goto yy5;
+	}
+yy211:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'u': goto yy219;
+		default: goto yy5;
+	}
+yy212:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'p': goto yy220;
+		default: goto yy5;
+	}
+yy213:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case '/': goto yy221;
+		default: goto yy5;
+	}
+yy214:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'e': goto yy222;
+		default: goto yy5;
+	}
+yy215:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 's': goto yy223;
+		default: goto yy5;
+	}
+yy216:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 'v': goto yy224;
+		default: goto yy5;
+	}
+yy217:
+	++cur;
+	yych = (cur < lim ? *cur : 0);
+	switch (yych) {
+		case 't': goto yy225;
+		default: goto yy5;
+	}
+yy218:
 	++cur;
 	{
             if (cur != lim)
@@ -1553,35 +1671,35 @@ yy202:
             params->count = 0;
             return 6;
         }
-yy203:
+yy219:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy210;
+		case 's': goto yy226;
 		default: goto yy5;
 	}
-yy204:
+yy220:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'r': goto yy211;
+		case 'r': goto yy227;
 		default: goto yy5;
 	}
-yy205:
+yy221:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'r': goto yy212;
+		case 'r': goto yy228;
 		default: goto yy5;
 	}
-yy206:
+yy222:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'y': goto yy213;
+		case 'y': goto yy229;
 		default: goto yy5;
 	}
-yy207:
+yy223:
 	++cur;
 	{
             if (cur != lim)
@@ -1589,84 +1707,84 @@ yy207:
             params->count = 0;
             return 21;
         }
-yy208:
+yy224:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'a': goto yy214;
+		case 'a': goto yy230;
 		default: goto yy5;
 	}
-yy209:
+yy225:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'a': goto yy215;
+		case 'a': goto yy231;
 		default: goto yy5;
 	}
-yy210:
+yy226:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'a': goto yy216;
+		case 'a': goto yy232;
 		default: goto yy5;
 	}
-yy211:
+yy227:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'o': goto yy217;
+		case 'o': goto yy233;
 		default: goto yy5;
 	}
-yy212:
+yy228:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy218;
+		case 'e': goto yy234;
 		default: goto yy5;
 	}
-yy213:
+yy229:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy219;
+		case 's': goto yy235;
 		default: goto yy5;
 	}
-yy214:
+yy230:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy220;
+		case 'i': goto yy236;
 		default: goto yy5;
 	}
-yy215:
+yy231:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy221;
+		case 't': goto yy237;
 		default: goto yy5;
 	}
-yy216:
+yy232:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'g': goto yy222;
+		case 'g': goto yy238;
 		default: goto yy5;
 	}
-yy217:
+yy233:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy223;
+		case 't': goto yy239;
 		default: goto yy5;
 	}
-yy218:
+yy234:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy224;
+		case 's': goto yy240;
 		default: goto yy5;
 	}
-yy219:
+yy235:
 	++cur;
 	p18_0s = yyt1;
 	p18_0e = cur;
@@ -1679,56 +1797,56 @@ yy219:
             params->count = 1;
             return 18;
         }
-yy220:
+yy236:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'l': goto yy225;
+		case 'l': goto yy241;
 		default: goto yy5;
 	}
-yy221:
+yy237:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'u': goto yy226;
+		case 'u': goto yy242;
 		default: goto yy5;
 	}
-yy222:
+yy238:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy227;
+		case 'e': goto yy243;
 		default: goto yy5;
 	}
-yy223:
+yy239:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy228;
+		case 'e': goto yy244;
 		default: goto yy5;
 	}
-yy224:
+yy240:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy229;
+		case 'e': goto yy245;
 		default: goto yy5;
 	}
-yy225:
+yy241:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'a': goto yy230;
+		case 'a': goto yy246;
 		default: goto yy5;
 	}
-yy226:
+yy242:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy231;
+		case 's': goto yy247;
 		default: goto yy5;
 	}
-yy227:
+yy243:
 	++cur;
 	{
             if (cur != lim)
@@ -1736,28 +1854,28 @@ yy227:
             params->count = 0;
             return 15;
         }
-yy228:
+yy244:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'c': goto yy232;
+		case 'c': goto yy248;
 		default: goto yy5;
 	}
-yy229:
+yy245:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy233;
+		case 't': goto yy249;
 		default: goto yy5;
 	}
-yy230:
+yy246:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'b': goto yy234;
+		case 'b': goto yy250;
 		default: goto yy5;
 	}
-yy231:
+yy247:
 	++cur;
 	{
             if (cur != lim)
@@ -1765,14 +1883,14 @@ yy231:
             params->count = 0;
             return 26;
         }
-yy232:
+yy248:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy235;
+		case 't': goto yy251;
 		default: goto yy5;
 	}
-yy233:
+yy249:
 	++cur;
 	{
             if (cur != lim)
@@ -1780,77 +1898,77 @@ yy233:
             params->count = 0;
             return 27;
         }
-yy234:
+yy250:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy236;
+		case 'i': goto yy252;
 		default: goto yy5;
 	}
-yy235:
+yy251:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy237;
+		case 'e': goto yy253;
 		default: goto yy5;
 	}
-yy236:
+yy252:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'l': goto yy238;
+		case 'l': goto yy254;
 		default: goto yy5;
 	}
-yy237:
+yy253:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'd': goto yy239;
+		case 'd': goto yy255;
 		default: goto yy5;
 	}
-yy238:
+yy254:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'i': goto yy240;
+		case 'i': goto yy256;
 		default: goto yy5;
 	}
-yy239:
+yy255:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case '-': goto yy241;
+		case '-': goto yy257;
 		default: goto yy5;
 	}
-yy240:
+yy256:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 't': goto yy242;
+		case 't': goto yy258;
 		default: goto yy5;
 	}
-yy241:
+yy257:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'r': goto yy243;
+		case 'r': goto yy259;
 		default: goto yy5;
 	}
-yy242:
+yy258:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'y': goto yy244;
+		case 'y': goto yy260;
 		default: goto yy5;
 	}
-yy243:
+yy259:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy245;
+		case 'e': goto yy261;
 		default: goto yy5;
 	}
-yy244:
+yy260:
 	++cur;
 	{
             if (cur != lim)
@@ -1858,107 +1976,107 @@ yy244:
             params->count = 0;
             return 25;
         }
-yy245:
+yy261:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 's': goto yy246;
+		case 's': goto yy262;
 		default: goto yy5;
 	}
-yy246:
+yy262:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'o': goto yy247;
+		case 'o': goto yy263;
 		default: goto yy5;
 	}
-yy247:
+yy263:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'u': goto yy248;
+		case 'u': goto yy264;
 		default: goto yy5;
 	}
-yy248:
+yy264:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'r': goto yy249;
+		case 'r': goto yy265;
 		default: goto yy5;
 	}
-yy249:
+yy265:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'c': goto yy250;
+		case 'c': goto yy266;
 		default: goto yy5;
 	}
-yy250:
+yy266:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'e': goto yy251;
+		case 'e': goto yy267;
 		default: goto yy5;
 	}
-yy251:
+yy267:
 	yyaccept = 7;
 	++cur;
 	mar = cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case '/': goto yy253;
-		default: goto yy252;
+		case '/': goto yy269;
+		default: goto yy268;
 	}
-yy252:
+yy268:
 	{
             if (cur != lim)
                 return -1;
             params->count = 0;
             return 2;
         }
-yy253:
+yy269:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'v': goto yy254;
+		case 'v': goto yy270;
 		default: goto yy5;
 	}
-yy254:
+yy270:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case '1': goto yy255;
+		case '1': goto yy271;
 		default: goto yy5;
 	}
-yy255:
+yy271:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case '/': goto yy256;
+		case '/': goto yy272;
 		default: goto yy5;
 	}
-yy256:
+yy272:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'm': goto yy257;
+		case 'm': goto yy273;
 		default: goto yy5;
 	}
-yy257:
+yy273:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'c': goto yy258;
+		case 'c': goto yy274;
 		default: goto yy5;
 	}
-yy258:
+yy274:
 	++cur;
 	yych = (cur < lim ? *cur : 0);
 	switch (yych) {
-		case 'p': goto yy259;
+		case 'p': goto yy275;
 		default: goto yy5;
 	}
-yy259:
+yy275:
 	++cur;
 	{
             if (cur != lim)
@@ -2164,9 +2282,19 @@ int tf_route_match(const char *method, size_t method_len, const char *path, size
             return 35;
         *allow = "GET, HEAD";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 31: /* /v1/mcp/call */
-        if (m == M_POST)
+    case 31: /* /v1/mcp/prompts */
+        if (m == M_GET || m == M_HEAD)
             return 36;
+        *allow = "GET, HEAD";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 32: /* /v1/mcp/resources */
+        if (m == M_GET || m == M_HEAD)
+            return 37;
+        *allow = "GET, HEAD";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 33: /* /v1/mcp/call */
+        if (m == M_POST)
+            return 38;
         *allow = "POST";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
     default:

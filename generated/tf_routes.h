@@ -43,7 +43,9 @@
 #define TF_ROUTE_MCP_GET_ALIAS 33
 #define TF_ROUTE_MCP_DELETE_ALIAS 34
 #define TF_ROUTE_MCP_TOOLS 35
-#define TF_ROUTE_MCP_CALL 36
+#define TF_ROUTE_MCP_PROMPTS 36
+#define TF_ROUTE_MCP_RESOURCES 37
+#define TF_ROUTE_MCP_CALL 38
 
 extern const tf_route_t tf_routes[];
 extern const size_t tf_routes_count;

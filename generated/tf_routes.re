@@ -42,9 +42,11 @@ const tf_route_t tf_routes[] = {
     {"mcp_get_alias", "GET", "/mcp", TF_AUTH_USER, 1, TF_ROUTE_NEEDS_DB, NULL, NULL, tf_api_mcp_get, "tf_api_mcp_get", 0, {NULL}},
     {"mcp_delete_alias", "DELETE", "/mcp", TF_AUTH_USER, 1, TF_ROUTE_NEEDS_DB, NULL, NULL, tf_api_mcp_delete, "tf_api_mcp_delete", 0, {NULL}},
     {"mcp_tools", "GET", "/v1/mcp/tools", TF_AUTH_USER, 1, 0, NULL, NULL, tf_api_mcp_tools, "tf_api_mcp_tools", 0, {NULL}},
+    {"mcp_prompts", "GET", "/v1/mcp/prompts", TF_AUTH_USER, 1, 0, NULL, NULL, tf_api_mcp_prompts, "tf_api_mcp_prompts", 0, {NULL}},
+    {"mcp_resources", "GET", "/v1/mcp/resources", TF_AUTH_USER, 1, 0, NULL, NULL, tf_api_mcp_resources, "tf_api_mcp_resources", 0, {NULL}},
     {"mcp_call", "POST", "/v1/mcp/call", TF_AUTH_USER, 1, 0, tf_validate_mcp_call_request, "mcp_call_request", tf_api_mcp_call, "tf_api_mcp_call", 0, {NULL}},
 };
-const size_t tf_routes_count = 37;
+const size_t tf_routes_count = 39;
 
 /* Path id of [cur, lim), or -1; parameter spans point into it. */
 static int match_path(const unsigned char *cur, const unsigned char *lim, tf_route_params_t *params)
@@ -233,11 +235,23 @@ static int match_path(const unsigned char *cur, const unsigned char *lim, tf_rou
             params->count = 0;
             return 30;
         }
-        "/v1/mcp/call" {
+        "/v1/mcp/prompts" {
             if (cur != lim)
                 return -1;
             params->count = 0;
             return 31;
+        }
+        "/v1/mcp/resources" {
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 32;
+        }
+        "/v1/mcp/call" {
+            if (cur != lim)
+                return -1;
+            params->count = 0;
+            return 33;
         }
         "/v1/client/keys/" @p13_0s [^/\x00]+ @p13_0e {
             if (cur != lim)
@@ -469,9 +483,19 @@ int tf_route_match(const char *method, size_t method_len, const char *path, size
             return 35;
         *allow = "GET, HEAD";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
-    case 31: /* /v1/mcp/call */
-        if (m == M_POST)
+    case 31: /* /v1/mcp/prompts */
+        if (m == M_GET || m == M_HEAD)
             return 36;
+        *allow = "GET, HEAD";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 32: /* /v1/mcp/resources */
+        if (m == M_GET || m == M_HEAD)
+            return 37;
+        *allow = "GET, HEAD";
+        return TF_ROUTE_METHOD_NOT_ALLOWED;
+    case 33: /* /v1/mcp/call */
+        if (m == M_POST)
+            return 38;
         *allow = "POST";
         return TF_ROUTE_METHOD_NOT_ALLOWED;
     default:

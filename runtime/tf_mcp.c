@@ -889,13 +889,18 @@ void tf_mcp_base_url(tf_req_t *r, char *out, size_t cap)
 
 /* --- REST views ---------------------------------------------------------------------------------- */
 
-int tf_mcp_rest_tools(tf_req_t *r)
+tf_mcp_ctx_t *tf_mcp_rest_ctx(tf_req_t *r)
 {
     mcp_req_t *m = h2o_mem_alloc_pool(&r->h2o->pool, sizeof(*m));
     memset(m, 0, sizeof(*m));
     m->r = r;
     m->rest = 1;
-    m_tools_list(m);
+    return m;
+}
+
+int tf_mcp_rest_tools(tf_req_t *r)
+{
+    m_tools_list(tf_mcp_rest_ctx(r));
     return 0;
 }
 

@@ -26,6 +26,9 @@ int tf_mcp_delete(tf_req_t *r);
 /* REST views: GET /v1/mcp/tools, POST /v1/mcp/call {name, arguments}. */
 int tf_mcp_rest_tools(tf_req_t *r);
 int tf_mcp_rest_call(tf_req_t *r);
+/* GET /v1/mcp/prompts, GET /v1/mcp/resources (resources and templates). */
+int tf_mcp_rest_prompts(tf_req_t *r);
+int tf_mcp_rest_resources(tf_req_t *r);
 
 /* "http://host:port" as the client addressed this server (for URLs in answers). */
 void tf_mcp_base_url(tf_req_t *r, char *out, size_t cap);

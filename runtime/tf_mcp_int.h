@@ -38,6 +38,9 @@ json_t *tf_mcp_ctx_params(tf_mcp_ctx_t *c); /* the request's params object (may 
 int tf_mcp_ctx_is_rest(tf_mcp_ctx_t *c);    /* a REST view: answer the bare result */
 const char *tf_mcp_ctx_session(tf_mcp_ctx_t *c); /* Mcp-Session-Id ("" for REST) */
 
+/* A context for a REST view (GET /v1/mcp/...): answers are bare results. */
+tf_mcp_ctx_t *tf_mcp_rest_ctx(tf_req_t *r);
+
 /* The answer; takes ownership of result / data. For REST views an error
  * becomes an HTTP 4xx JSON error (404 for TF_RPC_NOT_FOUND). */
 void tf_mcp_ctx_result(tf_mcp_ctx_t *c, json_t *result);

@@ -124,6 +124,35 @@ typedef struct tf_tool {
 } tf_tool_t;
 
 /* ------------------------------------------------------------------ */
+/* MCP prompts and resources (spec/prompts.yaml, spec/resources.yaml) */
+
+typedef struct tf_prompt {
+    const char *name;
+    const char *listing;     /* its prompts/list entry as JSON text */
+    const char *messages;    /* MCP PromptMessage[] as JSON text, with {{argument}} placeholders */
+    const char *required;    /* JSON array of the required arguments' names */
+    const char *completions; /* JSON object argument -> [values], or NULL */
+    const char *persona;     /* the persona text ({{persona}}), or NULL */
+    int min_tier;
+    int fixture;
+} tf_prompt_t;
+
+typedef struct tf_resource_read tf_resource_read_t; /* defined by the runtime (tf_resource.h) */
+typedef int (*tf_resource_fn)(tf_resource_read_t *rd);
+
+typedef struct tf_resource {
+    const char *uri;         /* the URI, or the URI template ({var}) */
+    int is_template;
+    const char *listing;     /* its resources/list or resources/templates/list entry */
+    const char *mime_type;
+    const char *text, *blob; /* static contents (blob: base64), or NULL */
+    tf_resource_fn handler;  /* dynamic contents, or NULL */
+    const char *completions; /* templates: JSON object variable -> [values], or NULL */
+    int min_tier;
+    int fixture;
+} tf_resource_t;
+
+/* ------------------------------------------------------------------ */
 /* Providers (spec/providers.yaml; conf may override URLs, keys, nodes) */
 
 typedef struct tf_spec_node {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tf_chat.h"
+#include "tf_catalog.h"
 #include "tf_tool.h"
 
 typedef struct chat_tool {
@@ -95,8 +96,7 @@ static const struct {
     {"writer", "You are a professional writer and editor. Write clearly and concisely for the reader the user names."},
     {"translator", "You are a translator. Translate faithfully, keep tone and register, and note idioms that do not carry over."},
     {"teacher", "You are a patient teacher. Explain from what the learner knows, one idea at a time, with a small example."},
-    {"brumo", "You are Brumo, the TriForce house assistant: helpful, brief and precise, with a dry sense of humour that never gets in "
-              "the way of the answer."},
+    {"brumo", NULL}, /* the persona of spec/prompts.yaml's brumo prompt: one text for both */
 };
 
 /* specialist: Ask a specialist */
@@ -107,6 +107,10 @@ int tf_tool_specialist(tf_tool_call_t *call)
     for (size_t i = 0; i < sizeof(experts) / sizeof(experts[0]); i++)
         if (strcmp(experts[i].name, who) == 0)
             prompt = experts[i].prompt;
+    if (prompt == NULL) {
+        int k = tf_prompt_find("brumo");
+        prompt = k >= 0 && tf_prompts[k].persona ? tf_prompts[k].persona : "You are Brumo, the TriForce house assistant.";
+    }
     const char *context = tf_tool_arg_str(call, "context", NULL);
     const char *question = tf_tool_arg_str(call, "question", "");
     json_t *msgs = json_array();

@@ -28,3 +28,13 @@ int tf_api_mcp_call(tf_req_t *r)
 {
     return tf_mcp_rest_call(r);
 }
+
+int tf_api_mcp_prompts(tf_req_t *r)
+{
+    return tf_mcp_rest_prompts(r);
+}
+
+int tf_api_mcp_resources(tf_req_t *r)
+{
+    return tf_mcp_rest_resources(r);
+}
