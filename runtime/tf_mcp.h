@@ -30,6 +30,13 @@ int tf_mcp_rest_call(tf_req_t *r);
 int tf_mcp_rest_prompts(tf_req_t *r);
 int tf_mcp_rest_resources(tf_req_t *r);
 
+/*
+ * A resource changed: sessions subscribed to `uri` (of user_id, or of
+ * every user when user_id is NULL) get notifications/resources/updated on
+ * their GET stream, on this node and the others. Loop threads.
+ */
+void tf_mcp_resource_updated(const char *user_id, const char *uri);
+
 /* "http://host:port" as the client addressed this server (for URLs in answers). */
 void tf_mcp_base_url(tf_req_t *r, char *out, size_t cap);
 

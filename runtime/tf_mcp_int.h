@@ -57,12 +57,7 @@ int tf_mcp_catalog_dispatch(tf_mcp_ctx_t *c, const char *method);
 /* Is the resource URI one the catalog serves to r (resources/subscribe accepts only those)? */
 int tf_mcp_catalog_has_resource(tf_req_t *r, const char *uri);
 
-/*
- * A resource changed: sessions subscribed to `uri` (of user_id, or of
- * every user when user_id is NULL) get notifications/resources/updated
- * on their GET stream. Any thread.
- */
-void tf_mcp_resource_updated(const char *user_id, const char *uri);
+/* tf_mcp_resource_updated is public: tf_mcp.h. */
 
 /* --- streams (tf_mcp_hub.c) --------------------------------------------------
  *

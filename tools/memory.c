@@ -20,6 +20,7 @@
 
 #include "tf_db.h"
 #include "tf_server.h"
+#include "tf_mcp.h"
 #include "tf_tool.h"
 
 /* Timestamps as ISO 8601 in UTC with microseconds, whatever the session's
@@ -58,6 +59,21 @@ static void arg_error(tf_tool_call_t *call, const char *field, const char *rule,
                                    "field", field, "rule", rule));
 }
 
+/* Sessions subscribed to the memory (MCP resources triforce://memory/{id}
+ * and the list triforce://memory) hear that it changed. */
+static void notify_changed(tf_tool_call_t *call, json_t *result)
+{
+    const char *n = call->tool->name, *id = json_string_value(json_object_get(result, "id"));
+    int changed = strcmp(n, "memory_store") == 0 || strcmp(n, "memory_update") == 0 ||
+                  (strcmp(n, "memory_delete") == 0 && json_is_true(json_object_get(result, "deleted")));
+    if (!changed || id == NULL)
+        return;
+    char uri[80];
+    snprintf(uri, sizeof(uri), "triforce://memory/%s", id);
+    tf_mcp_resource_updated(call->r->who.user_id, uri);
+    tf_mcp_resource_updated(call->r->who.user_id, "triforce://memory");
+}
+
 /* The single text column of the first row is the tool's JSON result; no row
  * means the memory does not exist (or is someone else's: the same answer). */
 static void on_json(void *ud, PGresult *res, const char *err)
@@ -82,6 +98,7 @@ static void on_json(void *ud, PGresult *res, const char *err)
         tf_tool_fail(call, "unreadable answer from the database");
         return;
     }
+    notify_changed(call, j);
     tf_tool_result(call, j);
 }
 
