@@ -57,6 +57,7 @@ int tf_tool_memory_update(tf_tool_call_t *call);
 int tf_tool_memory_delete(tf_tool_call_t *call);
 int tf_tool_memory_clear(tf_tool_call_t *call);
 int tf_tool_memory_stats(tf_tool_call_t *call);
+int tf_tool_memory_tags(tf_tool_call_t *call);
 int tf_tool_providers(tf_tool_call_t *call);
 int tf_tool_route_preview(tf_tool_call_t *call);
 int tf_tool_classify_task(tf_tool_call_t *call);
@@ -74,6 +75,7 @@ int tf_tool_find_tools(tf_tool_call_t *call);
 int tf_tool_health(tf_tool_call_t *call);
 int tf_tool_limits(tf_tool_call_t *call);
 int tf_tool_estimate_tokens(tf_tool_call_t *call);
+int tf_tool_prompt_get(tf_tool_call_t *call);
 int tf_tool_web_search(tf_tool_call_t *call);
 int tf_tool_web_crawl(tf_tool_call_t *call);
 

@@ -62,12 +62,15 @@ static regex_t re12;
 static regex_t re13;
 static regex_t re14;
 static json_t *k41; /* constant */
-static json_t *k42; /* constant */
 static regex_t re15;
+static json_t *k42; /* constant */
 static json_t *k43; /* constant */
-static json_t *k44; /* constant */
 static regex_t re16;
+static regex_t re17;
+static json_t *k44; /* constant */
 static json_t *k45; /* constant */
+static regex_t re18;
+static json_t *k46; /* constant */
 
 static int v_admin_user_update_1(json_t *v, tf_verr_t *err, tf_vpath_t *p);
 static int v_admin_user_update_2(json_t *v, tf_verr_t *err, tf_vpath_t *p);
@@ -470,6 +473,16 @@ static int v_tool_memory_stats_output_3(json_t *v, tf_verr_t *err, tf_vpath_t *p
 static int v_tool_memory_stats_output_8(json_t *v, tf_verr_t *err, tf_vpath_t *p);
 static int v_tool_memory_stats_output_9(json_t *v, tf_verr_t *err, tf_vpath_t *p);
 static int v_tool_memory_stats_output_0(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_memory_tags_input_1(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_memory_tags_input_2(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_memory_tags_input_3(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_memory_tags_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_memory_tags_output_3(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_memory_tags_output_4(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_memory_tags_output_2(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_memory_tags_output_1(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_memory_tags_output_5(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_memory_tags_output_0(json_t *v, tf_verr_t *err, tf_vpath_t *p);
 static int v_tool_providers_input_1(json_t *v, tf_verr_t *err, tf_vpath_t *p);
 static int v_tool_providers_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p);
 static int v_tool_route_preview_input_1(json_t *v, tf_verr_t *err, tf_vpath_t *p);
@@ -570,6 +583,20 @@ static int v_tool_estimate_tokens_input_0(json_t *v, tf_verr_t *err, tf_vpath_t 
 static int v_tool_estimate_tokens_output_1(json_t *v, tf_verr_t *err, tf_vpath_t *p);
 static int v_tool_estimate_tokens_output_2(json_t *v, tf_verr_t *err, tf_vpath_t *p);
 static int v_tool_estimate_tokens_output_0(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_prompt_get_input_1(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_prompt_get_input_2(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_prompt_get_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_prompt_get_output_3(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_prompt_get_output_4(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_prompt_get_output_5(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_prompt_get_output_2(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_prompt_get_output_1(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_prompt_get_output_6(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_prompt_get_output_9(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_prompt_get_output_10(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_prompt_get_output_8(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_prompt_get_output_7(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_prompt_get_output_0(json_t *v, tf_verr_t *err, tf_vpath_t *p);
 static int v_tool_web_search_input_1(json_t *v, tf_verr_t *err, tf_vpath_t *p);
 static int v_tool_web_search_input_2(json_t *v, tf_verr_t *err, tf_vpath_t *p);
 static int v_tool_web_search_input_3(json_t *v, tf_verr_t *err, tf_vpath_t *p);
@@ -717,17 +744,23 @@ int tf_validators_init(void)
         return -1;
     if ((k41 = json_loads("true", JSON_DECODE_ANY, NULL)) == NULL)
         return -1;
-    if ((k42 = json_loads("20", JSON_DECODE_ANY, NULL)) == NULL)
+    if (regcomp(&re15, "^[A-Za-z0-9_.:-]{1,64}$", REG_EXTENDED | REG_NOSUB) != 0)
         return -1;
-    if (regcomp(&re15, "^([A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?|all|auto)$", REG_EXTENDED | REG_NOSUB) != 0)
+    if ((k42 = json_loads("100", JSON_DECODE_ANY, NULL)) == NULL)
         return -1;
-    if ((k43 = json_loads("10", JSON_DECODE_ANY, NULL)) == NULL)
+    if ((k43 = json_loads("20", JSON_DECODE_ANY, NULL)) == NULL)
         return -1;
-    if ((k44 = json_loads("1", JSON_DECODE_ANY, NULL)) == NULL)
+    if (regcomp(&re16, "^[a-z][a-z0-9_]{0,63}$", REG_EXTENDED | REG_NOSUB) != 0)
         return -1;
-    if (regcomp(&re16, "^[Hh][Tt][Tt][Pp][Ss]?://", REG_EXTENDED | REG_NOSUB) != 0)
+    if (regcomp(&re17, "^([A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?|all|auto)$", REG_EXTENDED | REG_NOSUB) != 0)
         return -1;
-    if ((k45 = json_loads("20000", JSON_DECODE_ANY, NULL)) == NULL)
+    if ((k44 = json_loads("10", JSON_DECODE_ANY, NULL)) == NULL)
+        return -1;
+    if ((k45 = json_loads("1", JSON_DECODE_ANY, NULL)) == NULL)
+        return -1;
+    if (regcomp(&re18, "^[Hh][Tt][Tt][Pp][Ss]?://", REG_EXTENDED | REG_NOSUB) != 0)
+        return -1;
+    if ((k46 = json_loads("20000", JSON_DECODE_ANY, NULL)) == NULL)
         return -1;
     ready = 1;
     return 0;
@@ -8978,6 +9011,213 @@ static int v_tool_memory_stats_output_0(json_t *v, tf_verr_t *err, tf_vpath_t *p
     return 0;
 }
 
+static int v_tool_memory_tags_input_1(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_string(v))
+        return tf_v_fail(err, p, "type", "must be a string");
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+        if (strlen(s) != n || regexec(&re15, s, 0, NULL, 0) != 0)
+            return tf_v_fail(err, p, "pattern", "must match the pattern %s", "^[A-Za-z0-9_.:-]{1,64}$");
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_memory_tags_input_2(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_string(v))
+        return tf_v_fail(err, p, "type", "must be a string");
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+        size_t chars = tf_v_utf8_len(s, n);
+        if (chars > 64u)
+            return tf_v_fail(err, p, "maxLength", "must be at most 64 characters");
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_memory_tags_input_3(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!tf_v_is_integer(v))
+        return tf_v_fail(err, p, "type", "must be an integer");
+    if (json_is_number(v)) {
+        if (json_is_integer(v) ? json_integer_value(v) < 1LL : json_real_value(v) < (double)1LL)
+            return tf_v_fail(err, p, "minimum", "must be at least 1");
+        if (json_is_integer(v) ? json_integer_value(v) > 500LL : json_real_value(v) > (double)500LL)
+            return tf_v_fail(err, p, "maximum", "must be at most 500");
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_memory_tags_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_object(v))
+        return tf_v_fail(err, p, "type", "must be an object");
+    if (json_is_object(v)) {
+        json_t *c;
+        if ((c = json_object_get(v, "namespace")) != NULL) {
+            tf_v_push_key(p, "namespace");
+            if (v_tool_memory_tags_input_1(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        }
+        if ((c = json_object_get(v, "prefix")) != NULL) {
+            tf_v_push_key(p, "prefix");
+            if (v_tool_memory_tags_input_2(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        }
+        if ((c = json_object_get(v, "limit")) != NULL) {
+            tf_v_push_key(p, "limit");
+            if (v_tool_memory_tags_input_3(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        } else {
+            json_object_set_new(v, "limit", json_deep_copy(k42));
+        }
+        const char *key;
+        json_object_foreach(v, key, c) {
+            if (strcmp(key, "namespace") != 0 && strcmp(key, "prefix") != 0 && strcmp(key, "limit") != 0) {
+                tf_v_push_key(p, key);
+                return tf_v_fail(err, p, "additionalProperties", "is an unknown property (additionalProperties is false)");
+            }
+        }
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_memory_tags_output_3(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_string(v))
+        return tf_v_fail(err, p, "type", "must be a string");
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_memory_tags_output_4(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!tf_v_is_integer(v))
+        return tf_v_fail(err, p, "type", "must be an integer");
+    if (json_is_number(v)) {
+        if (json_is_integer(v) ? json_integer_value(v) < 1LL : json_real_value(v) < (double)1LL)
+            return tf_v_fail(err, p, "minimum", "must be at least 1");
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_memory_tags_output_2(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_object(v))
+        return tf_v_fail(err, p, "type", "must be an object");
+    if (json_is_object(v)) {
+        json_t *c;
+        if ((c = json_object_get(v, "tag")) != NULL) {
+            tf_v_push_key(p, "tag");
+            if (v_tool_memory_tags_output_3(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        } else {
+            tf_v_push_key(p, "tag");
+            return tf_v_fail(err, p, "required", "is required");
+        }
+        if ((c = json_object_get(v, "count")) != NULL) {
+            tf_v_push_key(p, "count");
+            if (v_tool_memory_tags_output_4(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        } else {
+            tf_v_push_key(p, "count");
+            return tf_v_fail(err, p, "required", "is required");
+        }
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_memory_tags_output_1(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_array(v))
+        return tf_v_fail(err, p, "type", "must be an array");
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            tf_v_push_idx(p, i);
+            if (v_tool_memory_tags_output_2(json_array_get(v, i), err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        }
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_memory_tags_output_5(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!tf_v_is_integer(v))
+        return tf_v_fail(err, p, "type", "must be an integer");
+    if (json_is_number(v)) {
+        if (json_is_integer(v) ? json_integer_value(v) < 0LL : json_real_value(v) < (double)0LL)
+            return tf_v_fail(err, p, "minimum", "must be at least 0");
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_memory_tags_output_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_object(v))
+        return tf_v_fail(err, p, "type", "must be an object");
+    if (json_is_object(v)) {
+        json_t *c;
+        if ((c = json_object_get(v, "tags")) != NULL) {
+            tf_v_push_key(p, "tags");
+            if (v_tool_memory_tags_output_1(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        } else {
+            tf_v_push_key(p, "tags");
+            return tf_v_fail(err, p, "required", "is required");
+        }
+        if ((c = json_object_get(v, "total")) != NULL) {
+            tf_v_push_key(p, "total");
+            if (v_tool_memory_tags_output_5(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        } else {
+            tf_v_push_key(p, "total");
+            return tf_v_fail(err, p, "required", "is required");
+        }
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
 static int v_tool_providers_input_1(json_t *v, tf_verr_t *err, tf_vpath_t *p)
 {
     if (!json_is_string(v))
@@ -10392,7 +10632,7 @@ static int v_tool_find_tools_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
                 return -1;
             tf_v_pop(p);
         } else {
-            json_object_set_new(v, "limit", json_deep_copy(k42));
+            json_object_set_new(v, "limit", json_deep_copy(k43));
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -10950,6 +11190,259 @@ static int v_tool_estimate_tokens_output_0(json_t *v, tf_verr_t *err, tf_vpath_t
     return 0;
 }
 
+static int v_tool_prompt_get_input_1(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_string(v))
+        return tf_v_fail(err, p, "type", "must be a string");
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+        if (strlen(s) != n || regexec(&re16, s, 0, NULL, 0) != 0)
+            return tf_v_fail(err, p, "pattern", "must match the pattern %s", "^[a-z][a-z0-9_]{0,63}$");
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_prompt_get_input_2(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_object(v))
+        return tf_v_fail(err, p, "type", "must be an object");
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_prompt_get_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_object(v))
+        return tf_v_fail(err, p, "type", "must be an object");
+    if (json_is_object(v)) {
+        json_t *c;
+        if ((c = json_object_get(v, "name")) != NULL) {
+            tf_v_push_key(p, "name");
+            if (v_tool_prompt_get_input_1(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        }
+        if ((c = json_object_get(v, "arguments")) != NULL) {
+            tf_v_push_key(p, "arguments");
+            if (v_tool_prompt_get_input_2(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        }
+        const char *key;
+        json_object_foreach(v, key, c) {
+            if (strcmp(key, "name") != 0 && strcmp(key, "arguments") != 0) {
+                tf_v_push_key(p, key);
+                return tf_v_fail(err, p, "additionalProperties", "is an unknown property (additionalProperties is false)");
+            }
+        }
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_prompt_get_output_3(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_string(v))
+        return tf_v_fail(err, p, "type", "must be a string");
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_prompt_get_output_4(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_string(v))
+        return tf_v_fail(err, p, "type", "must be a string");
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_prompt_get_output_5(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_array(v))
+        return tf_v_fail(err, p, "type", "must be an array");
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_prompt_get_output_2(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_object(v))
+        return tf_v_fail(err, p, "type", "must be an object");
+    if (json_is_object(v)) {
+        json_t *c;
+        if ((c = json_object_get(v, "name")) != NULL) {
+            tf_v_push_key(p, "name");
+            if (v_tool_prompt_get_output_3(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        } else {
+            tf_v_push_key(p, "name");
+            return tf_v_fail(err, p, "required", "is required");
+        }
+        if ((c = json_object_get(v, "description")) != NULL) {
+            tf_v_push_key(p, "description");
+            if (v_tool_prompt_get_output_4(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        }
+        if ((c = json_object_get(v, "arguments")) != NULL) {
+            tf_v_push_key(p, "arguments");
+            if (v_tool_prompt_get_output_5(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        }
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_prompt_get_output_1(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_array(v))
+        return tf_v_fail(err, p, "type", "must be an array");
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            tf_v_push_idx(p, i);
+            if (v_tool_prompt_get_output_2(json_array_get(v, i), err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        }
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_prompt_get_output_6(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_string(v))
+        return tf_v_fail(err, p, "type", "must be a string");
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_prompt_get_output_9(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_string(v))
+        return tf_v_fail(err, p, "type", "must be a string");
+    if (!(json_is_string(v) && ((json_string_length(v) == 4 && memcmp(json_string_value(v), "user", 4) == 0) ||
+          (json_string_length(v) == 9 && memcmp(json_string_value(v), "assistant", 9) == 0))))
+        return tf_v_fail(err, p, "enum", "must be one of: %s", "user, assistant");
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_prompt_get_output_10(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_string(v))
+        return tf_v_fail(err, p, "type", "must be a string");
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_prompt_get_output_8(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_object(v))
+        return tf_v_fail(err, p, "type", "must be an object");
+    if (json_is_object(v)) {
+        json_t *c;
+        if ((c = json_object_get(v, "role")) != NULL) {
+            tf_v_push_key(p, "role");
+            if (v_tool_prompt_get_output_9(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        } else {
+            tf_v_push_key(p, "role");
+            return tf_v_fail(err, p, "required", "is required");
+        }
+        if ((c = json_object_get(v, "text")) != NULL) {
+            tf_v_push_key(p, "text");
+            if (v_tool_prompt_get_output_10(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        } else {
+            tf_v_push_key(p, "text");
+            return tf_v_fail(err, p, "required", "is required");
+        }
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_prompt_get_output_7(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_array(v))
+        return tf_v_fail(err, p, "type", "must be an array");
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            tf_v_push_idx(p, i);
+            if (v_tool_prompt_get_output_8(json_array_get(v, i), err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        }
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_prompt_get_output_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_object(v))
+        return tf_v_fail(err, p, "type", "must be an object");
+    if (json_is_object(v)) {
+        json_t *c;
+        if ((c = json_object_get(v, "prompts")) != NULL) {
+            tf_v_push_key(p, "prompts");
+            if (v_tool_prompt_get_output_1(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        }
+        if ((c = json_object_get(v, "name")) != NULL) {
+            tf_v_push_key(p, "name");
+            if (v_tool_prompt_get_output_6(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        }
+        if ((c = json_object_get(v, "messages")) != NULL) {
+            tf_v_push_key(p, "messages");
+            if (v_tool_prompt_get_output_7(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        }
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
 static int v_tool_web_search_input_1(json_t *v, tf_verr_t *err, tf_vpath_t *p)
 {
     if (!json_is_string(v))
@@ -10992,7 +11485,7 @@ static int v_tool_web_search_input_3(json_t *v, tf_verr_t *err, tf_vpath_t *p)
     if (json_is_string(v)) {
         const char *s = json_string_value(v);
         size_t n = json_string_length(v);
-        if (strlen(s) != n || regexec(&re15, s, 0, NULL, 0) != 0)
+        if (strlen(s) != n || regexec(&re17, s, 0, NULL, 0) != 0)
             return tf_v_fail(err, p, "pattern", "must match the pattern %s", "^([A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?|all|auto)$");
     }
     (void)v;
@@ -11038,7 +11531,7 @@ static int v_tool_web_search_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
                 return -1;
             tf_v_pop(p);
         } else {
-            json_object_set_new(v, "limit", json_deep_copy(k43));
+            json_object_set_new(v, "limit", json_deep_copy(k44));
         }
         if ((c = json_object_get(v, "language")) != NULL) {
             tf_v_push_key(p, "language");
@@ -11052,7 +11545,7 @@ static int v_tool_web_search_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
                 return -1;
             tf_v_pop(p);
         } else {
-            json_object_set_new(v, "page", json_deep_copy(k44));
+            json_object_set_new(v, "page", json_deep_copy(k45));
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -11248,7 +11741,7 @@ static int v_tool_web_crawl_input_1(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             return tf_v_fail(err, p, "minLength", "must be at least 8 characters");
         if (chars > 2048u)
             return tf_v_fail(err, p, "maxLength", "must be at most 2048 characters");
-        if (strlen(s) != n || regexec(&re16, s, 0, NULL, 0) != 0)
+        if (strlen(s) != n || regexec(&re18, s, 0, NULL, 0) != 0)
             return tf_v_fail(err, p, "pattern", "must match the pattern %s", "^[Hh][Tt][Tt][Pp][Ss]?://");
     }
     (void)v;
@@ -11294,7 +11787,7 @@ static int v_tool_web_crawl_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
                 return -1;
             tf_v_pop(p);
         } else {
-            json_object_set_new(v, "max_chars", json_deep_copy(k45));
+            json_object_set_new(v, "max_chars", json_deep_copy(k46));
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -12115,6 +12608,20 @@ int tf_validate_tool_memory_stats_output(json_t *v, tf_verr_t *err)
     return v_tool_memory_stats_output_0(v, err, &p);
 }
 
+int tf_validate_tool_memory_tags_input(json_t *v, tf_verr_t *err)
+{
+    tf_vpath_t p;
+    p.depth = 0;
+    return v_tool_memory_tags_input_0(v, err, &p);
+}
+
+int tf_validate_tool_memory_tags_output(json_t *v, tf_verr_t *err)
+{
+    tf_vpath_t p;
+    p.depth = 0;
+    return v_tool_memory_tags_output_0(v, err, &p);
+}
+
 int tf_validate_tool_providers_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
@@ -12316,6 +12823,20 @@ int tf_validate_tool_estimate_tokens_output(json_t *v, tf_verr_t *err)
     tf_vpath_t p;
     p.depth = 0;
     return v_tool_estimate_tokens_output_0(v, err, &p);
+}
+
+int tf_validate_tool_prompt_get_input(json_t *v, tf_verr_t *err)
+{
+    tf_vpath_t p;
+    p.depth = 0;
+    return v_tool_prompt_get_input_0(v, err, &p);
+}
+
+int tf_validate_tool_prompt_get_output(json_t *v, tf_verr_t *err)
+{
+    tf_vpath_t p;
+    p.depth = 0;
+    return v_tool_prompt_get_output_0(v, err, &p);
 }
 
 int tf_validate_tool_web_search_input(json_t *v, tf_verr_t *err)

@@ -188,6 +188,10 @@ int tf_validate_tool_memory_clear_output(json_t *v, tf_verr_t *err);
 int tf_validate_tool_memory_stats_input(json_t *v, tf_verr_t *err);
 /* spec/tools/memory.yaml */
 int tf_validate_tool_memory_stats_output(json_t *v, tf_verr_t *err);
+/* spec/tools/memory.yaml */
+int tf_validate_tool_memory_tags_input(json_t *v, tf_verr_t *err);
+/* spec/tools/memory.yaml */
+int tf_validate_tool_memory_tags_output(json_t *v, tf_verr_t *err);
 /* spec/tools/mesh.yaml */
 int tf_validate_tool_providers_input(json_t *v, tf_verr_t *err);
 /* spec/tools/mesh.yaml */
@@ -246,6 +250,10 @@ int tf_validate_tool_limits_output(json_t *v, tf_verr_t *err);
 int tf_validate_tool_estimate_tokens_input(json_t *v, tf_verr_t *err);
 /* spec/tools/system.yaml */
 int tf_validate_tool_estimate_tokens_output(json_t *v, tf_verr_t *err);
+/* spec/tools/system.yaml */
+int tf_validate_tool_prompt_get_input(json_t *v, tf_verr_t *err);
+/* spec/tools/system.yaml */
+int tf_validate_tool_prompt_get_output(json_t *v, tf_verr_t *err);
 /* spec/tools/web.yaml */
 int tf_validate_tool_web_search_input(json_t *v, tf_verr_t *err);
 /* spec/tools/web.yaml */

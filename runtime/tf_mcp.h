@@ -31,6 +31,15 @@ int tf_mcp_rest_prompts(tf_req_t *r);
 int tf_mcp_rest_resources(tf_req_t *r);
 
 /*
+ * Renders prompt `name` (spec/prompts.yaml) with args for r: the MCP
+ * PromptMessage array (a new reference), or NULL with *why saying which
+ * field ("/name", "/arguments/x") and rule. tf_mcp_prompts_visible: the
+ * prompts/list entries r may use (a new array).
+ */
+json_t *tf_mcp_prompt_render(tf_req_t *r, const char *name, json_t *args, tf_verr_t *why);
+json_t *tf_mcp_prompts_visible(tf_req_t *r);
+
+/*
  * A resource changed: sessions subscribed to `uri` (of user_id, or of
  * every user when user_id is NULL) get notifications/resources/updated on
  * their GET stream, on this node and the others. Loop threads.

@@ -163,33 +163,30 @@ static json_t *fill(json_t *v, json_t *vals)
     return json_incref(v);
 }
 
-static void prompts_get(tf_mcp_ctx_t *c)
+json_t *tf_mcp_prompt_render(tf_req_t *r, const char *name, json_t *args, tf_verr_t *why)
 {
-    tf_req_t *r = tf_mcp_ctx_req(c);
-    json_t *params = tf_mcp_ctx_params(c);
-    const char *name = json_string_value(json_object_get(params, "name"));
-    if (name == NULL) {
-        tf_mcp_ctx_error(c, TF_RPC_PARAMS, json_pack("{s:s, s:s}", "field", "/params/name", "rule", "required"), "prompts/get: params.name is required");
-        return;
-    }
-    const tf_prompt_t *p = prompt_for(r, name);
+    memset(why, 0, sizeof(*why));
+    const tf_prompt_t *p = name ? prompt_for(r, name) : NULL;
     if (p == NULL) {
-        tf_mcp_ctx_error(c, TF_RPC_PARAMS, json_pack("{s:s, s:s}", "field", "/params/name", "prompt", name), "Unknown prompt: %s", name);
-        return;
+        snprintf(why->pointer, sizeof(why->pointer), "/name");
+        why->rule = name ? "enum" : "required";
+        snprintf(why->message, sizeof(why->message), name ? "Unknown prompt: %s" : "the prompt's name is required", name ? name : "");
+        return NULL;
     }
-    json_t *args = json_object_get(params, "arguments");
     if (args != NULL && !json_is_object(args)) {
-        tf_mcp_ctx_error(c, TF_RPC_PARAMS, json_pack("{s:s, s:s}", "field", "/params/arguments", "rule", "type"), "arguments must be an object");
-        return;
+        snprintf(why->pointer, sizeof(why->pointer), "/arguments");
+        why->rule = "type";
+        snprintf(why->message, sizeof(why->message), "arguments must be an object");
+        return NULL;
     }
     const char *k;
     json_t *v;
     json_object_foreach(args, k, v) {
         if (!json_is_string(v)) {
-            char f[200];
-            snprintf(f, sizeof(f), "/params/arguments/%s", k);
-            tf_mcp_ctx_error(c, TF_RPC_PARAMS, json_pack("{s:s, s:s}", "field", f, "rule", "type"), "prompt arguments are strings: %s is not", k);
-            return;
+            snprintf(why->pointer, sizeof(why->pointer), "/arguments/%s", k);
+            why->rule = "type";
+            snprintf(why->message, sizeof(why->message), "prompt arguments are strings: %s is not", k);
+            return NULL;
         }
     }
     json_t *req = json_loads(p->required, 0, NULL);
@@ -197,12 +194,11 @@ static void prompts_get(tf_mcp_ctx_t *c)
     json_t *e;
     json_array_foreach(req, i, e) {
         if (!json_is_string(json_object_get(args, json_string_value(e)))) {
-            char f[200];
-            snprintf(f, sizeof(f), "/params/arguments/%s", json_string_value(e));
-            tf_mcp_ctx_error(c, TF_RPC_PARAMS, json_pack("{s:s, s:s}", "field", f, "rule", "required"), "prompt %s: argument %s is required", name,
-                             json_string_value(e));
+            snprintf(why->pointer, sizeof(why->pointer), "/arguments/%s", json_string_value(e));
+            why->rule = "required";
+            snprintf(why->message, sizeof(why->message), "prompt %s: argument %s is required", name, json_string_value(e));
             json_decref(req);
-            return;
+            return NULL;
         }
     }
     json_decref(req);
@@ -213,9 +209,33 @@ static void prompts_get(tf_mcp_ctx_t *c)
     json_t *msgs = fill(tmpl, vals);
     json_decref(tmpl);
     json_decref(vals);
-    json_t *listing = json_loads(p->listing, 0, NULL);
+    return msgs;
+}
+
+static void prompts_get(tf_mcp_ctx_t *c)
+{
+    json_t *params = tf_mcp_ctx_params(c);
+    const char *name = json_string_value(json_object_get(params, "name"));
+    tf_verr_t why;
+    json_t *msgs = tf_mcp_prompt_render(tf_mcp_ctx_req(c), name, json_object_get(params, "arguments"), &why);
+    if (msgs == NULL) {
+        char f[300];
+        snprintf(f, sizeof(f), "/params%s", why.pointer);
+        tf_mcp_ctx_error(c, TF_RPC_PARAMS, json_pack("{s:s, s:s}", "field", f, "rule", why.rule), "prompts/get: %s", why.message);
+        return;
+    }
+    json_t *listing = json_loads(tf_prompts[tf_prompt_find(name)].listing, 0, NULL);
     tf_mcp_ctx_result(c, json_pack("{s:O, s:o}", "description", json_object_get(listing, "description"), "messages", msgs));
     json_decref(listing);
+}
+
+json_t *tf_mcp_prompts_visible(tf_req_t *r)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < tf_prompts_count; i++)
+        if (may_see(r, tf_prompts[i].min_tier, tf_prompts[i].fixture))
+            json_array_append_new(a, json_loads(tf_prompts[i].listing, 0, NULL));
+    return a;
 }
 
 /* --- resources/read --------------------------------------------------------------------- */

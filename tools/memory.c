@@ -301,3 +301,20 @@ int tf_tool_memory_stats(tf_tool_call_t *call)
                  "  ELSE jsonb_build_object('oldest', " TS("min(lo)") ", 'newest', " TS("max(hi)") ") END)::text FROM s",
                  1, p);
 }
+
+/* memory_tags: Memory tags. Tags are stored lower-cased (tools/memory.c's
+ * TAGS), so the prefix is lower-cased too; LIKE's wildcards in it are
+ * escaped so "50%" means those three characters. */
+int tf_tool_memory_tags(tf_tool_call_t *call)
+{
+    char lim[24];
+    snprintf(lim, sizeof(lim), "%lld", tf_tool_arg_int(call, "limit", 100));
+    const char *p[4] = {call->r->who.user_id, tf_tool_arg_str(call, "namespace", NULL), tf_tool_arg_str(call, "prefix", ""), lim};
+    return query(call,
+                 "WITH t AS (SELECT tag, count(*) AS n FROM memories, unnest(tags) AS tag "
+                 "  WHERE user_id = $1::uuid AND ($2::text IS NULL OR namespace = $2::text) "
+                 "  AND tag LIKE replace(replace(replace(lower($3), '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%' GROUP BY tag) "
+                 "SELECT json_build_object('total', (SELECT count(*) FROM t), 'tags', coalesce((SELECT json_agg(json_build_object('tag', tag, 'count', n) "
+                 "  ORDER BY n DESC, tag) FROM (SELECT * FROM t ORDER BY n DESC, tag LIMIT $4::int) l), '[]'))::text",
+                 4, p);
+}

@@ -10,6 +10,7 @@
 #include "api/tf_api.h"
 #include "tf_adapt.h"
 #include "tf_db.h"
+#include "tf_mcp.h"
 #include "tf_mesh.h"
 #include "tf_providers.h"
 #include "tf_server.h"
@@ -229,5 +230,37 @@ int tf_tool_estimate_tokens(tf_tool_call_t *call)
 {
     size_t n = strlen(tf_tool_arg_str(call, "text", ""));
     tf_tool_result(call, json_pack("{s:I, s:I}", "bytes", (json_int_t)n, "tokens", (json_int_t)tf_adapt_estimate_tokens(n)));
+    return 0;
+}
+
+/* prompt_get: Render a prompt (the MCP prompts, for clients without prompt support). */
+int tf_tool_prompt_get(tf_tool_call_t *call)
+{
+    const char *name = tf_tool_arg_str(call, "name", NULL);
+    if (name == NULL) {
+        tf_tool_result(call, json_pack("{s:o}", "prompts", tf_mcp_prompts_visible(call->r)));
+        return 0;
+    }
+    tf_verr_t why;
+    json_t *msgs = tf_mcp_prompt_render(call->r, name, json_object_get(call->args, "arguments"), &why);
+    if (msgs == NULL) {
+        tf_tool_answer(call, json_pack("{s:[{s:s, s:s}], s:b, s:{s:s, s:s}}", "content", "type", "text", "text", why.message, "isError", 1,
+                                       "_meta", "field", why.pointer, "rule", why.rule));
+        return 0;
+    }
+    /* Text only in the answer: images and embedded resources of a prompt stay in prompts/get. */
+    json_t *out = json_array();
+    size_t i;
+    json_t *m;
+    json_array_foreach(msgs, i, m) {
+        json_t *content = json_object_get(m, "content");
+        const char *text = json_string_value(json_object_get(content, "text"));
+        if (text == NULL)
+            text = json_string_value(json_object_get(json_object_get(content, "resource"), "text"));
+        if (text != NULL)
+            json_array_append_new(out, json_pack("{s:O, s:s}", "role", json_object_get(m, "role"), "text", text));
+    }
+    json_decref(msgs);
+    tf_tool_result(call, json_pack("{s:s, s:o}", "name", name, "messages", out));
     return 0;
 }

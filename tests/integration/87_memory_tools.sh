@@ -71,9 +71,9 @@ expect_eq "pg_trgm is installed (by the migration, as the app role)" "$(PSQL "SE
 # --- tools/list ------------------------------------------------------------------------------------
 as_a
 rpc '{"jsonrpc":"2.0","id":2,"method":"tools/list"}'
-expect_eq "tools/list has the eight memory tools" \
+expect_eq "tools/list has the nine memory tools" \
   "$(jqr '[.result.tools[].name | select(startswith("memory_"))] | sort | join(",")')" \
-  "memory_clear,memory_delete,memory_get,memory_list,memory_search,memory_stats,memory_store,memory_update"
+  "memory_clear,memory_delete,memory_get,memory_list,memory_search,memory_stats,memory_store,memory_tags,memory_update"
 expect_eq "  ... memory_clear destructive, memory_search read-only" \
   "$(jqr '[(.result.tools[] | select(.name == "memory_clear") | .annotations.destructiveHint), (.result.tools[] | select(.name == "memory_search") | .annotations.readOnlyHint)] | map(tostring) | join(",")')" "true,true"
 
@@ -335,5 +335,31 @@ expect_eq "  ... stats: zero, no oldest/newest" "$(sc '| [.count, .bytes, (.name
 as_b
 call memory_stats '{}'
 expect_eq "  ... B's memory survives A's clear" "$(sc .count)" 1
+
+# memory_tags: the caller's tags, most used first
+as_a
+call memory_store '{"content":"tagged one","tags":["Deploy","k8s"],"namespace":"tags"}'
+call memory_store '{"content":"tagged two","tags":["deploy","a_b"],"namespace":"tags"}'
+call memory_store '{"content":"tagged three","tags":["deploy","axb"],"namespace":"other"}'
+call memory_tags '{}'
+expect_eq "memory_tags: counts, most used first (tags are stored lower-cased)" "$(sc '| [.total, (.tags | map("\(.tag):\(.count)") | join(" "))] | map(tostring) | join(",")')" "4,deploy:3 a_b:1 axb:1 k8s:1"
+call memory_tags '{"namespace":"tags","limit":1}'
+expect_eq "  ... one namespace, limited (total still counts all of it)" "$(sc '| [.total, (.tags | map(.tag) | join(" "))] | map(tostring) | join(",")')" "3,deploy"
+call memory_tags '{"prefix":"a_"}'
+expect_eq "  ... a prefix with a LIKE wildcard (_) matches it literally" "$(sc '.tags | map(.tag) | join(" ")')" "a_b"
+call memory_tags '{"prefix":"%"}'
+expect_eq "  ... \"%\" is not a wildcard" "$(sc '.total')" 0
+call memory_tags '{"prefix":"DEP"}'
+expect_eq "  ... prefixes are case-insensitive" "$(sc '.tags | map(.tag) | join(" ")')" "deploy"
+as_b
+call memory_tags '{}'
+expect_eq "  ... B sees only B's tags" "$(sc '.tags | map(.tag) | index("k8s")')" null
+as_a
+call memory_tags '{"limit":0}'
+expect_eq "memory_tags limit 0: /limit (minimum)" "$(jqr '[.result.isError, .result._meta.field, .result._meta.rule] | join(",")')" "true,/limit,minimum"
+call memory_tags '{"namespace":"bad space"}'
+expect_eq "memory_tags bad namespace: /namespace (pattern)" "$(jqr '[.result._meta.field, .result._meta.rule] | join(",")')" "/namespace,pattern"
+call memory_tags '{"color":"red"}'
+expect_eq "memory_tags unknown argument: additionalProperties" "$(jqr '.result._meta.rule')" "additionalProperties"
 
 if stop_mine; then ok "the restarted triforce exits cleanly on SIGTERM"; else fail "the restarted triforce exits cleanly on SIGTERM" "$(tail -20 "$TF_TMP/stderr.log")"; fi

@@ -104,6 +104,23 @@ m resources/subscribe "{\"uri\":\"triforce://memory/$MID\"}"
 expect_eq "resources/subscribe to a memory URI: {}" "$(printf '%s' "$BODY" | jq -c .result)" "{}"
 TOK=$OWNER; SID=$S0
 
+# --- the prompt_get tool (clients without prompt support) ------------------------------------------
+t() { m tools/call "{\"name\":\"prompt_get\",\"arguments\":$1}"; }
+t '{}'
+expect_eq "prompt_get without a name: the prompts there are" "$(jqr '.result.structuredContent.prompts | map(.name) | join("+")')" "brumo+code_review+explain+summarize"
+t '{"name":"explain","arguments":{"topic":"TCP slow start","level":"beginner"}}'
+expect_eq "prompt_get explain: the rendered message" "$(jqr '.result.structuredContent.messages[0] | [.role, (.text | startswith("Explain TCP slow start for a beginner reader"))] | map(tostring) | join(",")')" "user,true"
+t '{"name":"explain"}'
+expect_eq "prompt_get without the required argument: /arguments/topic (required)" "$(jqr '[.result.isError, .result._meta.field, .result._meta.rule] | map(tostring) | join(",")')" "true,/arguments/topic,required"
+t '{"name":"nope"}'
+expect_eq "prompt_get of an unknown prompt: /name" "$(jqr '[.result.isError, .result._meta.field] | map(tostring) | join(",")')" "true,/name"
+t '{"name":"Bad Name"}'
+expect_eq "prompt_get with a malformed name: /name (pattern)" "$(jqr '[.result._meta.field, .result._meta.rule] | join(",")')" "/name,pattern"
+t '{"name":"explain","arguments":{"topic":5}}'
+expect_eq "prompt_get with a number argument: /arguments/topic (type)" "$(jqr '[.result._meta.field, .result._meta.rule] | join(",")')" "/arguments/topic,type"
+t '{"name":"test_simple_prompt"}'
+expect_eq "prompt_get of a fixture with conformance off: unknown" "$(jqr '.result.isError')" true
+
 # --- REST views ---------------------------------------------------------------------------------------------
 req -H "Authorization: Bearer $TOK" "$(plain /v1/mcp/prompts)"
 expect_eq "GET /v1/mcp/prompts: all of them, no paging" "$STATUS $(jqr '[(.prompts | length), (.nextCursor // "none")] | join(",")')" "200 4,none"
