@@ -26,7 +26,7 @@ check "product spec generates again, elsewhere" gen "$ROOT/spec" "$T/b"
 check "output is deterministic (two runs, two directories)" diff -r "$T/a" "$T/b"
 check "committed generated/ is what the spec makes" diff -r "$T/a" "$ROOT/generated"
 check "expected files" test "$(cd "$T/a" && ls | tr '\n' ' ')" = \
-  "tf_handlers.h tf_providers.c tf_providers.h tf_routes.c tf_routes.h tf_routes.re tf_tiers.c tf_tiers.h tf_tool_handlers.h tf_tools.c tf_tools.h tf_validators.c tf_validators.h "
+  "tf_catalog.c tf_catalog.h tf_handlers.h tf_providers.c tf_providers.h tf_routes.c tf_routes.h tf_routes.re tf_tiers.c tf_tiers.h tf_tool_handlers.h tf_tools.c tf_tools.h tf_validators.c tf_validators.h "
 banner_ok() {
   local f
   for f in "$T/a"/*; do
