@@ -474,10 +474,30 @@ void tf_adapt_http_free(tf_adapt_http_t *h)
 
 /* ---- parse ---------------------------------------------------------------------- */
 
+/* A body read with tf_jscan: a stream of one chunk, as far as the doc
+ * reader is concerned (its spill and scratch buffers, freed here). */
+static int parse_scanned(int (*scan)(const tf_adapt_doc_t *, tf_adapt_result_t *, tf_adapt_buf_t *, char *, size_t),
+                         const char *body, size_t len, tf_adapt_result_t *out, tf_adapt_buf_t *text, char *err, size_t errlen)
+{
+    tf_adapt_stream_t s;
+    memset(&s, 0, sizeof(s));
+    tf_adapt_doc_t d;
+    int rc = tf_adapt_doc_load(&s, &d, body, len, "the body", err, errlen) < 0 || tf_adapt_doc_error(&d, err, errlen)
+                 ? -1
+                 : scan(&d, out, text, err, errlen);
+    free(s.spill);
+    tf_adapt_buf_free(&s.scratch);
+    return rc;
+}
+
 int tf_adapt_parse(tf_proto_t proto, const char *body, size_t len, tf_adapt_result_t *out, char *err, size_t errlen)
 {
+    /* openai, the wire format of most providers, is scanned (no tree); the
+     * others still read a jansson tree. */
     static int (*const parse[TF_PROTO_COUNT])(const json_t *, tf_adapt_result_t *, tf_adapt_buf_t *, char *, size_t) = {
-        tf_adapt_openai_parse, tf_adapt_anthropic_parse, tf_adapt_gemini_parse, tf_adapt_ollama_parse};
+        NULL, tf_adapt_anthropic_parse, tf_adapt_gemini_parse, tf_adapt_ollama_parse};
+    static int (*const scan[TF_PROTO_COUNT])(const tf_adapt_doc_t *, tf_adapt_result_t *, tf_adapt_buf_t *, char *, size_t) = {
+        tf_adapt_openai_scan, NULL, NULL, NULL};
     if (out == NULL)
         return -1;
     memset(out, 0, sizeof(*out));
@@ -490,12 +510,17 @@ int tf_adapt_parse(tf_proto_t proto, const char *body, size_t len, tf_adapt_resu
         tf_adapt_seterr(err, errlen, "empty body");
         return -1;
     }
-    json_t *root = tf_adapt_json_object(body, len, "the body", err, errlen);
-    if (root == NULL)
-        return -1;
     tf_adapt_buf_t text = {0};
-    int rc = tf_adapt_upstream_error(root, err, errlen) ? -1 : parse[proto](root, out, &text, err, errlen);
-    json_decref(root);
+    int rc;
+    if (scan[proto] != NULL) {
+        rc = parse_scanned(scan[proto], body, len, out, &text, err, errlen);
+    } else {
+        json_t *root = tf_adapt_json_object(body, len, "the body", err, errlen);
+        if (root == NULL)
+            return -1;
+        rc = tf_adapt_upstream_error(root, err, errlen) ? -1 : parse[proto](root, out, &text, err, errlen);
+        json_decref(root);
+    }
     if (rc == 0 && (out->content = tf_adapt_buf_take(&text)) == NULL) {
         tf_adapt_seterr(err, errlen, "out of memory");
         rc = -1;
@@ -619,6 +644,34 @@ int tf_adapt_doc_error(const tf_adapt_doc_t *d, char *err, size_t errlen)
     else
         tf_adapt_seterr(err, errlen, "upstream error: %.*s", n > 300 ? 300 : (int)n, msg);
     return 1;
+}
+
+int tf_adapt_doc_content_text(const tf_adapt_doc_t *d, int t, tf_adapt_buf_t *out)
+{
+    const tf_jscan_t *js = &d->js;
+    const char *s;
+    size_t n;
+    switch (tf_jscan_type(js, t)) {
+    case TF_JSCAN_NONE:
+    case TF_JSCAN_NULL:
+        return 0;
+    case TF_JSCAN_STRING:
+        s = tf_adapt_doc_str(d, t, &n);
+        return tf_adapt_buf_add(out, s, n, 0);
+    case TF_JSCAN_ARRAY:
+        for (int part = tf_jscan_first(js, t); part >= 0; part = tf_jscan_next(js, t, part)) {
+            int type = tf_jscan_member_of(js, part, "type", TF_JSCAN_STRING);
+            int text = tf_jscan_member_of(js, part, "text", TF_JSCAN_STRING);
+            if (type < 0 || text < 0 || !tf_jscan_str_eq(js, type, "text", 4))
+                continue;
+            s = tf_adapt_doc_str(d, text, &n);
+            if (tf_adapt_buf_add(out, s, n, 0) < 0)
+                return -1;
+        }
+        return 0;
+    default:
+        return -1;
+    }
 }
 
 /* ---- stream --------------------------------------------------------------------- */
