@@ -399,6 +399,115 @@ static int check_messages(tf_proto_t proto, const json_t *req, char *err, size_t
     return 0;
 }
 
+/* ---- writing the body ---------------------------------------------------------- */
+
+/* Room for n more bytes (and a NUL) at b->p + b->len; NULL when out of memory. */
+static char *room(tf_adapt_buf_t *b, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 512;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (p == NULL)
+            return NULL;
+        b->p = p;
+        b->cap = cap;
+    }
+    return b->p + b->len;
+}
+
+/* A string as json_dumps writes it: " \ and control characters escaped
+ * (\b \f \n \r \t, else \u00XX), everything else as it is. A jansson
+ * string is valid UTF-8 (checked when it was made), so it is not checked
+ * again. */
+static int dump_string(tf_adapt_buf_t *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *o = room(b, n * 6 + 2);
+    if (o == NULL)
+        return -1;
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *o++ = (char)c;
+            continue;
+        }
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        default:
+            memcpy(o, "u00", 3);
+            o[3] = hex[c >> 4];
+            o[4] = hex[c & 15];
+            o += 5;
+        }
+    }
+    *o++ = '"';
+    b->len = (size_t)(o - b->p);
+    return 0;
+}
+
+static int dump_value(tf_adapt_buf_t *b, const json_t *v)
+{
+    char num[64];
+    int k;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        if (tf_adapt_buf_add(b, "{", 1, 0) < 0)
+            return -1;
+        for (void *it = json_object_iter((json_t *)v); it != NULL;) {
+            if (dump_string(b, json_object_iter_key(it), json_object_iter_key_len(it)) < 0 || tf_adapt_buf_add(b, ":", 1, 0) < 0
+                || dump_value(b, json_object_iter_value(it)) < 0)
+                return -1;
+            it = json_object_iter_next((json_t *)v, it);
+            if (it != NULL && tf_adapt_buf_add(b, ",", 1, 0) < 0)
+                return -1;
+        }
+        return tf_adapt_buf_add(b, "}", 1, 0);
+    }
+    case JSON_ARRAY:
+        if (tf_adapt_buf_add(b, "[", 1, 0) < 0)
+            return -1;
+        for (size_t i = 0; i < json_array_size(v); i++)
+            if ((i > 0 && tf_adapt_buf_add(b, ",", 1, 0) < 0) || dump_value(b, json_array_get(v, i)) < 0)
+                return -1;
+        return tf_adapt_buf_add(b, "]", 1, 0);
+    case JSON_STRING:
+        return dump_string(b, json_string_value(v), json_string_length(v));
+    case JSON_INTEGER:
+        k = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return tf_adapt_buf_add(b, num, (size_t)k, 0);
+    case JSON_REAL: /* rare (temperature, top_p): jansson's own digits */
+        k = (int)json_dumpb(v, num, sizeof(num), JSON_ENCODE_ANY);
+        return k > 0 && (size_t)k < sizeof(num) ? tf_adapt_buf_add(b, num, (size_t)k, 0) : -1;
+    case JSON_TRUE:
+        return tf_adapt_buf_add(b, "true", 4, 0);
+    case JSON_FALSE:
+        return tf_adapt_buf_add(b, "false", 5, 0);
+    default:
+        return tf_adapt_buf_add(b, "null", 4, 0);
+    }
+}
+
+char *tf_adapt_dump(const json_t *v, size_t *len)
+{
+    tf_adapt_buf_t b = {0};
+    if (dump_value(&b, v) < 0) {
+        tf_adapt_buf_free(&b);
+        return NULL;
+    }
+    *len = b.len;
+    return b.p;
+}
+
 /* Keys go into a header line: a line break in one would forge headers. */
 static int key_ok(const char *key)
 {
@@ -448,13 +557,12 @@ int tf_adapt_build(tf_proto_t proto, const char *base_url, const char *api_key, 
     }
     if (build[proto](&in, out, &body, err, errlen) < 0)
         goto fail;
-    out->body = json_dumps(body, JSON_COMPACT);
+    out->body = tf_adapt_dump(body, &out->body_len);
     if (out->body == NULL) {
         tf_adapt_seterr(err, errlen, "out of memory");
         goto fail;
     }
     json_decref(body);
-    out->body_len = strlen(out->body);
     return 0;
 fail:
     json_decref(body); /* a protocol may leave a partly built body */

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "tf_adapt.h"
+#include "tf_adapt_int.h" /* tf_adapt_dump */
 
 static int n, failed;
 
@@ -2182,6 +2183,51 @@ static void test_differential_body(void)
     free(big.p);
 }
 
+/* ---- tf_adapt_dump: json_dumps(JSON_COMPACT), byte for byte ---- */
+
+static int dump_same(const json_t *j, int *differ_shown)
+{
+    char *want = json_dumps(j, JSON_COMPACT);
+    size_t len = 0;
+    char *got = tf_adapt_dump(j, &len);
+    int eq = want != NULL && got != NULL && len == strlen(want) && memcmp(want, got, len) == 0 && got[len] == '\0';
+    if (!eq && (*differ_shown)++ < 3)
+        printf("# jansson %s\n#    ours %.*s\n", want ? want : "(null)", got ? (int)len : 6, got ? got : "(null)");
+    free(want);
+    free(got);
+    return eq;
+}
+
+static void test_dump(void)
+{
+    int shown = 0, bad = 0, trees = 0;
+    for (int k = 0; k < 4000; k++) {
+        json_t *o = json_object();
+        for (int i = (int)(rnd() % 6); i >= 0; i--)
+            json_object_set_new(o, diff_keys[rnd() % NELEM(diff_keys)], diff_value(0));
+        bad += !dump_same(o, &shown);
+        json_decref(o);
+        trees++;
+    }
+    json_t *req = J(CHAT);
+    bad += !dump_same(req, &shown);
+    json_decref(req);
+    /* every byte below 0x20, the escapes, UTF-8 of every length, in keys too */
+    char all[160];
+    size_t al = 0;
+    for (int c = 1; c < 0x20; c++)
+        all[al++] = (char)c;
+    const char *more = "\"\\/ \x7f \xc3\xa9 \xe2\x80\xa8 \xf0\x9f\x98\x80 end";
+    memcpy(all + al, more, strlen(more));
+    al += strlen(more);
+    json_t *w = json_object();
+    json_object_set_new(w, "s", json_stringn(all, al));
+    json_object_setn_new(w, all, al, json_pack("[s, i, I, f, f, f, b, n, {}, []]", "", -7, (json_int_t)INT64_MIN, 0.1, 1e300, -2.5e-8, 1));
+    bad += !dump_same(w, &shown);
+    json_decref(w);
+    ok(bad == 0, "tf_adapt_dump: %d generated objects and the special cases are written as json_dumps(JSON_COMPACT) writes them", trees);
+}
+
 int main(void)
 {
     test_build_openai();
@@ -2201,6 +2247,7 @@ int main(void)
     test_stream_scanned();
     test_differential();
     test_differential_body();
+    test_dump();
     test_estimates();
     test_fuzz();
     printf("1..%d\n", n);
