@@ -54,7 +54,6 @@ typedef struct chat {
     const tf_candidate_t *cur;
     int outcome_pending; /* cur's health slot awaits a report */
     tf_curl_req_t *xfer;
-    tf_adapt_http_t http;
     tf_adapt_stream_t *parser;
     int parse_failed;
     char parse_err[160];
@@ -161,7 +160,6 @@ static void maybe_free(chat_t *ch)
         return;
     }
     json_decref(ch->req);
-    tf_adapt_http_free(&ch->http);
     if (ch->parser != NULL)
         tf_adapt_stream_free(ch->parser);
     free(ch->pending.data);
@@ -574,14 +572,24 @@ static void on_deadline(h2o_timeout_entry_t *e)
     }
 }
 
+/* The upstream request (URL, headers, body): curl reads it until the
+ * transfer is off the multi handle, which for a cancelled one is the next
+ * tick, after the chat may be gone, or on to its next attempt. So the
+ * transfer owns it (tf_curl_attach). */
+static void http_release(void *p)
+{
+    tf_adapt_http_free(p);
+    free(p);
+}
+
 static int start_attempt(chat_t *ch, const tf_candidate_t *c)
 {
     char err[200];
-    tf_adapt_http_free(&ch->http);
-    memset(&ch->http, 0, sizeof(ch->http));
-    if (tf_adapt_build((tf_proto_t)c->node->proto, c->node->base_url, c->node->api_key, c->model->upstream, ch->req, ch->stream,
-                       &ch->http, err, sizeof(err)) != 0) {
-        note_tried(ch, c->node->key, err);
+    tf_adapt_http_t *http = calloc(1, sizeof(*http));
+    if (http == NULL || tf_adapt_build((tf_proto_t)c->node->proto, c->node->base_url, c->node->api_key, c->model->upstream, ch->req,
+                                       ch->stream, http, err, sizeof(err)) != 0) {
+        free(http);
+        note_tried(ch, c->node->key, http == NULL ? "out of memory" : err);
         return -1;
     }
     if (ch->parser != NULL)
@@ -596,12 +604,14 @@ static int start_attempt(chat_t *ch, const tf_candidate_t *c)
     uint64_t left = remaining_ms(ch);
     uint64_t attempt = ch->attempt_ms < left ? ch->attempt_ms : left; /* for curl's backstop */
     CURL *e = tf_curl_easy(ch->thr->curl);
-    if (e == NULL)
+    if (e == NULL) {
+        http_release(http);
         return -1;
-    curl_easy_setopt(e, CURLOPT_URL, ch->http.url);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, ch->http.headers);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, ch->http.body);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)ch->http.body_len);
+    }
+    curl_easy_setopt(e, CURLOPT_URL, http->url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, http->headers);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, http->body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)http->body_len);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(ch->connect_ms < attempt ? ch->connect_ms : attempt));
     /* Our timer ends the attempt; curl's total timeout is only a backstop
      * (none for streams, which may run long: the idle timer covers them). */
@@ -617,10 +627,12 @@ static int start_attempt(chat_t *ch, const tf_candidate_t *c)
     ch->attempt_ns = tf_now_ns();
     ch->xfer = ch->stream ? tf_curl_start_stream(ch->thr->curl, e, MAX_ERROR_BYTES, on_data, on_done, ch)
                           : tf_curl_start(ch->thr->curl, e, MAX_ANSWER_BYTES, on_done, ch);
-    if (ch->xfer == NULL) {
+    if (ch->xfer == NULL) { /* the easy handle is gone already: nothing points at http */
+        http_release(http);
         note_tried(ch, c->node->key, "could not start the transfer");
         return -1;
     }
+    tf_curl_attach(ch->xfer, http_release, http);
     ch->outcome_pending = 1;
     timer_arm(ch, ch->attempt_ms);
     snprintf(ch->answered, sizeof(ch->answered), "%s", c->model->name);
