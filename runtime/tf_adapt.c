@@ -399,6 +399,115 @@ static int check_messages(tf_proto_t proto, const json_t *req, char *err, size_t
     return 0;
 }
 
+/* ---- writing the body ---------------------------------------------------------- */
+
+/* Room for n more bytes (and a NUL) at b->p + b->len; NULL when out of memory. */
+static char *room(tf_adapt_buf_t *b, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 512;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (p == NULL)
+            return NULL;
+        b->p = p;
+        b->cap = cap;
+    }
+    return b->p + b->len;
+}
+
+/* A string as json_dumps writes it: " \ and control characters escaped
+ * (\b \f \n \r \t, else \u00XX), everything else as it is. A jansson
+ * string is valid UTF-8 (checked when it was made), so it is not checked
+ * again. */
+static int dump_string(tf_adapt_buf_t *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *o = room(b, n * 6 + 2);
+    if (o == NULL)
+        return -1;
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *o++ = (char)c;
+            continue;
+        }
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        default:
+            memcpy(o, "u00", 3);
+            o[3] = hex[c >> 4];
+            o[4] = hex[c & 15];
+            o += 5;
+        }
+    }
+    *o++ = '"';
+    b->len = (size_t)(o - b->p);
+    return 0;
+}
+
+static int dump_value(tf_adapt_buf_t *b, const json_t *v)
+{
+    char num[64];
+    int k;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        if (tf_adapt_buf_add(b, "{", 1, 0) < 0)
+            return -1;
+        for (void *it = json_object_iter((json_t *)v); it != NULL;) {
+            if (dump_string(b, json_object_iter_key(it), json_object_iter_key_len(it)) < 0 || tf_adapt_buf_add(b, ":", 1, 0) < 0
+                || dump_value(b, json_object_iter_value(it)) < 0)
+                return -1;
+            it = json_object_iter_next((json_t *)v, it);
+            if (it != NULL && tf_adapt_buf_add(b, ",", 1, 0) < 0)
+                return -1;
+        }
+        return tf_adapt_buf_add(b, "}", 1, 0);
+    }
+    case JSON_ARRAY:
+        if (tf_adapt_buf_add(b, "[", 1, 0) < 0)
+            return -1;
+        for (size_t i = 0; i < json_array_size(v); i++)
+            if ((i > 0 && tf_adapt_buf_add(b, ",", 1, 0) < 0) || dump_value(b, json_array_get(v, i)) < 0)
+                return -1;
+        return tf_adapt_buf_add(b, "]", 1, 0);
+    case JSON_STRING:
+        return dump_string(b, json_string_value(v), json_string_length(v));
+    case JSON_INTEGER:
+        k = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return tf_adapt_buf_add(b, num, (size_t)k, 0);
+    case JSON_REAL: /* rare (temperature, top_p): jansson's own digits */
+        k = (int)json_dumpb(v, num, sizeof(num), JSON_ENCODE_ANY);
+        return k > 0 && (size_t)k < sizeof(num) ? tf_adapt_buf_add(b, num, (size_t)k, 0) : -1;
+    case JSON_TRUE:
+        return tf_adapt_buf_add(b, "true", 4, 0);
+    case JSON_FALSE:
+        return tf_adapt_buf_add(b, "false", 5, 0);
+    default:
+        return tf_adapt_buf_add(b, "null", 4, 0);
+    }
+}
+
+char *tf_adapt_dump(const json_t *v, size_t *len)
+{
+    tf_adapt_buf_t b = {0};
+    if (dump_value(&b, v) < 0) {
+        tf_adapt_buf_free(&b);
+        return NULL;
+    }
+    *len = b.len;
+    return b.p;
+}
+
 /* Keys go into a header line: a line break in one would forge headers. */
 static int key_ok(const char *key)
 {
@@ -448,13 +557,12 @@ int tf_adapt_build(tf_proto_t proto, const char *base_url, const char *api_key, 
     }
     if (build[proto](&in, out, &body, err, errlen) < 0)
         goto fail;
-    out->body = json_dumps(body, JSON_COMPACT);
+    out->body = tf_adapt_dump(body, &out->body_len);
     if (out->body == NULL) {
         tf_adapt_seterr(err, errlen, "out of memory");
         goto fail;
     }
     json_decref(body);
-    out->body_len = strlen(out->body);
     return 0;
 fail:
     json_decref(body); /* a protocol may leave a partly built body */
@@ -474,10 +582,30 @@ void tf_adapt_http_free(tf_adapt_http_t *h)
 
 /* ---- parse ---------------------------------------------------------------------- */
 
+/* A body read with tf_jscan: a stream of one chunk, as far as the doc
+ * reader is concerned (its spill and scratch buffers, freed here). */
+static int parse_scanned(int (*scan)(const tf_adapt_doc_t *, tf_adapt_result_t *, tf_adapt_buf_t *, char *, size_t),
+                         const char *body, size_t len, tf_adapt_result_t *out, tf_adapt_buf_t *text, char *err, size_t errlen)
+{
+    tf_adapt_stream_t s;
+    memset(&s, 0, sizeof(s));
+    tf_adapt_doc_t d;
+    int rc = tf_adapt_doc_load(&s, &d, body, len, "the body", err, errlen) < 0 || tf_adapt_doc_error(&d, err, errlen)
+                 ? -1
+                 : scan(&d, out, text, err, errlen);
+    free(s.spill);
+    tf_adapt_buf_free(&s.scratch);
+    return rc;
+}
+
 int tf_adapt_parse(tf_proto_t proto, const char *body, size_t len, tf_adapt_result_t *out, char *err, size_t errlen)
 {
+    /* openai, the wire format of most providers, is scanned (no tree); the
+     * others still read a jansson tree. */
     static int (*const parse[TF_PROTO_COUNT])(const json_t *, tf_adapt_result_t *, tf_adapt_buf_t *, char *, size_t) = {
-        tf_adapt_openai_parse, tf_adapt_anthropic_parse, tf_adapt_gemini_parse, tf_adapt_ollama_parse};
+        NULL, tf_adapt_anthropic_parse, tf_adapt_gemini_parse, tf_adapt_ollama_parse};
+    static int (*const scan[TF_PROTO_COUNT])(const tf_adapt_doc_t *, tf_adapt_result_t *, tf_adapt_buf_t *, char *, size_t) = {
+        tf_adapt_openai_scan, NULL, NULL, NULL};
     if (out == NULL)
         return -1;
     memset(out, 0, sizeof(*out));
@@ -490,12 +618,17 @@ int tf_adapt_parse(tf_proto_t proto, const char *body, size_t len, tf_adapt_resu
         tf_adapt_seterr(err, errlen, "empty body");
         return -1;
     }
-    json_t *root = tf_adapt_json_object(body, len, "the body", err, errlen);
-    if (root == NULL)
-        return -1;
     tf_adapt_buf_t text = {0};
-    int rc = tf_adapt_upstream_error(root, err, errlen) ? -1 : parse[proto](root, out, &text, err, errlen);
-    json_decref(root);
+    int rc;
+    if (scan[proto] != NULL) {
+        rc = parse_scanned(scan[proto], body, len, out, &text, err, errlen);
+    } else {
+        json_t *root = tf_adapt_json_object(body, len, "the body", err, errlen);
+        if (root == NULL)
+            return -1;
+        rc = tf_adapt_upstream_error(root, err, errlen) ? -1 : parse[proto](root, out, &text, err, errlen);
+        json_decref(root);
+    }
     if (rc == 0 && (out->content = tf_adapt_buf_take(&text)) == NULL) {
         tf_adapt_seterr(err, errlen, "out of memory");
         rc = -1;
@@ -619,6 +752,34 @@ int tf_adapt_doc_error(const tf_adapt_doc_t *d, char *err, size_t errlen)
     else
         tf_adapt_seterr(err, errlen, "upstream error: %.*s", n > 300 ? 300 : (int)n, msg);
     return 1;
+}
+
+int tf_adapt_doc_content_text(const tf_adapt_doc_t *d, int t, tf_adapt_buf_t *out)
+{
+    const tf_jscan_t *js = &d->js;
+    const char *s;
+    size_t n;
+    switch (tf_jscan_type(js, t)) {
+    case TF_JSCAN_NONE:
+    case TF_JSCAN_NULL:
+        return 0;
+    case TF_JSCAN_STRING:
+        s = tf_adapt_doc_str(d, t, &n);
+        return tf_adapt_buf_add(out, s, n, 0);
+    case TF_JSCAN_ARRAY:
+        for (int part = tf_jscan_first(js, t); part >= 0; part = tf_jscan_next(js, t, part)) {
+            int type = tf_jscan_member_of(js, part, "type", TF_JSCAN_STRING);
+            int text = tf_jscan_member_of(js, part, "text", TF_JSCAN_STRING);
+            if (type < 0 || text < 0 || !tf_jscan_str_eq(js, type, "text", 4))
+                continue;
+            s = tf_adapt_doc_str(d, text, &n);
+            if (tf_adapt_buf_add(out, s, n, 0) < 0)
+                return -1;
+        }
+        return 0;
+    default:
+        return -1;
+    }
 }
 
 /* ---- stream --------------------------------------------------------------------- */

@@ -105,6 +105,14 @@ int tf_adapt_opt_stop(const json_t *req, json_t *dst, const char *as, char *err,
 int tf_adapt_url(tf_adapt_http_t *out, const tf_adapt_in_t *in, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Appends "name: prefix value" to out->headers; -1 when out of memory. */
 int tf_adapt_header(tf_adapt_http_t *out, const char *name, const char *prefix, const char *value);
+/*
+ * json_dumps(v, JSON_COMPACT), byte for byte, into a malloc'd string (its
+ * length in *len); NULL when out of memory. jansson's own dump checks every
+ * container against loops with a hash table (a snprintf and an insert per
+ * object or array) and grows its buffer by callbacks: it was 13k of the
+ * 200k instructions a non-streamed chat cost the gateway.
+ */
+char *tf_adapt_dump(const json_t *v, size_t *len);
 /* json_object_set_new that reports failure (value NULL, or out of memory) as -1. */
 int tf_adapt_set(json_t *o, const char *key, json_t *value);
 
@@ -188,6 +196,8 @@ const char *tf_adapt_doc_str(const tf_adapt_doc_t *d, int t, size_t *len);
 long long tf_adapt_doc_count(const tf_adapt_doc_t *d, int t);
 /* tf_adapt_upstream_error for the chunk's top-level object. */
 int tf_adapt_doc_error(const tf_adapt_doc_t *d, char *err, size_t errlen);
+/* tf_adapt_content_text for token t (-1: absent, which adds nothing). */
+int tf_adapt_doc_content_text(const tf_adapt_doc_t *d, int t, tf_adapt_buf_t *out);
 
 /* Emission (tf_adapt.c): nothing after DONE, no empty deltas, FINISH once. */
 void tf_adapt_emit_delta(tf_adapt_stream_t *s, const char *text, size_t len);
@@ -204,10 +214,11 @@ int tf_adapt_gemini_build(const tf_adapt_in_t *in, tf_adapt_http_t *out, json_t 
 int tf_adapt_ollama_build(const tf_adapt_in_t *in, tf_adapt_http_t *out, json_t **body, char *err, size_t errlen);
 
 /* Parse: `root` is an object without an "error" member; text collects the content. */
-int tf_adapt_openai_parse(const json_t *root, tf_adapt_result_t *out, tf_adapt_buf_t *text, char *err, size_t errlen);
 int tf_adapt_anthropic_parse(const json_t *root, tf_adapt_result_t *out, tf_adapt_buf_t *text, char *err, size_t errlen);
 int tf_adapt_gemini_parse(const json_t *root, tf_adapt_result_t *out, tf_adapt_buf_t *text, char *err, size_t errlen);
 int tf_adapt_ollama_parse(const json_t *root, tf_adapt_result_t *out, tf_adapt_buf_t *text, char *err, size_t errlen);
+/* The same from a scanned body (the whole body one doc, without an "error" member). */
+int tf_adapt_openai_scan(const tf_adapt_doc_t *d, tf_adapt_result_t *out, tf_adapt_buf_t *text, char *err, size_t errlen);
 
 /* Stream: one SSE event (openai, anthropic, gemini) or one NDJSON line (ollama). */
 int tf_adapt_openai_event(tf_adapt_stream_t *s, const char *event, const char *data, size_t len, char *err, size_t errlen);

@@ -15,7 +15,9 @@ static const char *const own_members[] = {"strategy", "fallback", "triforce"};
 
 int tf_adapt_openai_build(const tf_adapt_in_t *in, tf_adapt_http_t *out, json_t **body, char *err, size_t errlen)
 {
-    json_t *b = json_deep_copy(in->req);
+    /* A shallow copy: only top-level members are replaced or removed, and
+     * stream_options, the one nested object changed, is copied on its own. */
+    json_t *b = json_copy((json_t *)in->req);
     if (b == NULL)
         goto oom;
     *body = b;
@@ -56,29 +58,30 @@ const char *tf_adapt_openai_reason(const char *r, size_t n)
     return "stop";
 }
 
-static void usage(const json_t *root, long long *prompt, long long *completion)
+/* The non-streamed answer, scanned as stream chunks are (tf_adapt_doc_t):
+ * building its jansson tree was 40% of the gateway's instructions for a
+ * non-streamed chat. Same rules, same words as the tree-based reader had
+ * (tests/unit/test_adapt.c keeps that one as the differential reference). */
+int tf_adapt_openai_scan(const tf_adapt_doc_t *d, tf_adapt_result_t *out, tf_adapt_buf_t *text, char *err, size_t errlen)
 {
-    json_t *u = tf_adapt_get(root, "usage", JSON_OBJECT);
-    *prompt = tf_adapt_count(json_object_get(u, "prompt_tokens"));
-    *completion = tf_adapt_count(json_object_get(u, "completion_tokens"));
-}
-
-int tf_adapt_openai_parse(const json_t *root, tf_adapt_result_t *out, tf_adapt_buf_t *text, char *err, size_t errlen)
-{
-    json_t *choices = tf_adapt_get(root, "choices", JSON_ARRAY);
-    json_t *c0 = choices ? json_array_get(choices, 0) : NULL;
-    json_t *msg = tf_adapt_get(c0, "message", JSON_OBJECT);
-    if (msg == NULL) {
+    const tf_jscan_t *js = &d->js;
+    int c0 = tf_jscan_index(js, tf_jscan_member_of(js, 0, "choices", TF_JSCAN_ARRAY), 0);
+    int msg = tf_jscan_member_of(js, c0, "message", TF_JSCAN_OBJECT);
+    if (msg < 0) {
         tf_adapt_seterr(err, errlen, "not a chat completion: no choices[0].message");
         return -1;
     }
-    if (tf_adapt_content_text(json_object_get(msg, "content"), text) < 0) {
+    if (tf_adapt_doc_content_text(d, tf_jscan_member(js, msg, "content"), text) < 0) {
         tf_adapt_seterr(err, errlen, "not a chat completion: choices[0].message.content is not text");
         return -1;
     }
-    json_t *fr = tf_adapt_get(c0, "finish_reason", JSON_STRING);
-    tf_adapt_set_reason(out, fr ? tf_adapt_openai_reason(json_string_value(fr), json_string_length(fr)) : "stop");
-    usage(root, &out->prompt_tokens, &out->completion_tokens);
+    int fr = tf_jscan_member_of(js, c0, "finish_reason", TF_JSCAN_STRING);
+    size_t n = 0;
+    const char *r = fr >= 0 ? tf_adapt_doc_str(d, fr, &n) : NULL;
+    tf_adapt_set_reason(out, r != NULL ? tf_adapt_openai_reason(r, n) : "stop");
+    int u = tf_jscan_member_of(js, 0, "usage", TF_JSCAN_OBJECT);
+    out->prompt_tokens = tf_adapt_doc_count(d, tf_jscan_member(js, u, "prompt_tokens"));
+    out->completion_tokens = tf_adapt_doc_count(d, tf_jscan_member(js, u, "completion_tokens"));
     return 0;
 }
 

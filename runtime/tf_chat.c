@@ -54,7 +54,6 @@ typedef struct chat {
     const tf_candidate_t *cur;
     int outcome_pending; /* cur's health slot awaits a report */
     tf_curl_req_t *xfer;
-    tf_adapt_http_t http;
     tf_adapt_stream_t *parser;
     int parse_failed;
     char parse_err[160];
@@ -78,8 +77,13 @@ typedef struct chat {
     int committed, upstream_done, sending, final_queued, db_pending, recorded, failed_midstream;
     h2o_generator_t gen;
     outbuf_t pending, inflight;
+    h2o_timeout_entry_t flush_timer; /* hands `pending` to h2o at the end of this loop turn */
     char id[64];
     long long created;
+    /* `data: {"id":..,"object":..,"created":..,"model":..,"choices":[`,
+     * the same for every chunk of the answer: formatted once, at commit */
+    char chunk_head[448];
+    size_t chunk_head_len;
 
     /* callback mode (tf_chat_start): the answer goes to cb, not to r */
     tf_chat_done_fn cb;
@@ -156,7 +160,6 @@ static void maybe_free(chat_t *ch)
         return;
     }
     json_decref(ch->req);
-    tf_adapt_http_free(&ch->http);
     if (ch->parser != NULL)
         tf_adapt_stream_free(ch->parser);
     free(ch->pending.data);
@@ -220,6 +223,7 @@ static void timer_close(chat_t *ch)
 {
     entry_stop(&ch->attempt_timer);
     entry_stop(&ch->deadline_timer);
+    entry_stop(&ch->flush_timer);
 }
 
 static uint64_t remaining_ms(const chat_t *ch)
@@ -295,6 +299,7 @@ static void flush(chat_t *ch)
         return;
     if (ch->pending.len == 0 && !ch->final_queued)
         return;
+    entry_stop(&ch->flush_timer);
     outbuf_t t = ch->inflight;
     ch->inflight = ch->pending;
     ch->pending = t;
@@ -336,28 +341,57 @@ static void out_json_text(outbuf_t *b, const char *t, size_t n)
     b->len = (size_t)(o - b->data);
 }
 
-/* A text delta chunk, written directly: the hot path of every stream.
- * The id and model hold no characters JSON must escape (codegen checks
- * model names; ids are ours). */
-static void out_delta(chat_t *ch, const char *text, size_t len)
+/*
+ * The chunks are written directly, not built with jansson: packing and
+ * dumping a tree for each was a tenth of the gateway's time per streamed
+ * answer. Only the text and the finish reason need escaping; the id, the
+ * model name and the numbers hold nothing JSON must escape (codegen checks
+ * model names; ids are ours). The layout is what json_dumpb(JSON_COMPACT)
+ * made of the same objects, member order included.
+ */
+static void chunk_open(chat_t *ch)
 {
-    char head[512];
-    int n = snprintf(head, sizeof(head),
-                     "data: {\"id\":\"%s\",\"object\":\"chat.completion.chunk\",\"created\":%lld,\"model\":\"%s\","
-                     "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"",
-                     ch->id, ch->created, ch->answered);
-    out_append(&ch->pending, head, (size_t)n);
-    out_json_text(&ch->pending, text, len);
-    static const char tail[] = "\"},\"logprobs\":null,\"finish_reason\":null}]}\n\n";
-    out_append(&ch->pending, tail, sizeof(tail) - 1);
+    out_append(&ch->pending, ch->chunk_head, ch->chunk_head_len);
 }
 
-static json_t *chunk(chat_t *ch, json_t *delta, const char *finish)
+/* A text delta: the hot path of every stream. */
+static void out_delta(chat_t *ch, const char *text, size_t len)
 {
-    json_t *choice = json_pack("{s:i, s:o, s:n}", "index", 0, "delta", delta, "logprobs");
-    json_object_set_new(choice, "finish_reason", finish ? json_string(finish) : json_null());
-    return json_pack("{s:s, s:s, s:I, s:s, s:[o]}", "id", ch->id, "object", "chat.completion.chunk", "created", (json_int_t)ch->created,
-                     "model", ch->answered, "choices", choice);
+    static const char open[] = "{\"index\":0,\"delta\":{\"content\":\"";
+    static const char close[] = "\"},\"logprobs\":null,\"finish_reason\":null}]}\n\n";
+    chunk_open(ch);
+    out_append(&ch->pending, open, sizeof(open) - 1);
+    out_json_text(&ch->pending, text, len);
+    out_append(&ch->pending, close, sizeof(close) - 1);
+}
+
+/* The first chunk: the assistant's role, no text yet (as OpenAI sends it). */
+static void out_role(chat_t *ch)
+{
+    static const char body[] =
+        "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]}\n\n";
+    chunk_open(ch);
+    out_append(&ch->pending, body, sizeof(body) - 1);
+}
+
+static void out_finish(chat_t *ch, const char *reason)
+{
+    static const char open[] = "{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"";
+    static const char close[] = "\"}]}\n\n";
+    chunk_open(ch);
+    out_append(&ch->pending, open, sizeof(open) - 1);
+    out_json_text(&ch->pending, reason, strlen(reason));
+    out_append(&ch->pending, close, sizeof(close) - 1);
+}
+
+/* The usage chunk of stream_options.include_usage: empty choices. */
+static void out_usage(chat_t *ch)
+{
+    char tail[160];
+    int n = snprintf(tail, sizeof(tail), "],\"usage\":{\"prompt_tokens\":%lld,\"completion_tokens\":%lld,\"total_tokens\":%lld}}\n\n",
+                     ch->prompt_tokens, ch->completion_tokens, ch->prompt_tokens + ch->completion_tokens);
+    chunk_open(ch);
+    out_append(&ch->pending, tail, (size_t)n);
 }
 
 /* The first byte to the client: from here on, no other candidate. */
@@ -373,7 +407,12 @@ static void commit(chat_t *ch)
     tf_add_header(ch->r, "x-triforce-model", ch->answered);
     tf_add_header(ch->r, "x-triforce-fallback-used", ch->cur_index > 0 ? "true" : "false");
     tf_respond_stream_start(ch->r, 200, "text/event-stream; charset=utf-8", &ch->gen);
-    out_json(&ch->pending, chunk(ch, json_pack("{s:s, s:s}", "role", "assistant", "content", ""), NULL));
+    int n = snprintf(ch->chunk_head, sizeof(ch->chunk_head),
+                     "data: {\"id\":\"%s\",\"object\":\"chat.completion.chunk\",\"created\":%lld,\"model\":\"%s\",\"choices\":[",
+                     ch->id, ch->created, ch->answered);
+    /* cannot be cut: id is at most 63 bytes, the model name 255 */
+    ch->chunk_head_len = (size_t)n < sizeof(ch->chunk_head) ? (size_t)n : sizeof(ch->chunk_head) - 1;
+    out_role(ch);
 }
 
 static void on_event(void *ud, const tf_adapt_event_t *ev)
@@ -432,6 +471,11 @@ static void attempt_failed(chat_t *ch, const char *why)
     try_next(ch);
 }
 
+static void on_flush_timer(h2o_timeout_entry_t *e)
+{
+    flush(H2O_STRUCT_FROM_MEMBER(chat_t, flush_timer, e));
+}
+
 static int on_data(void *ud, const char *data, size_t len)
 {
     chat_t *ch = ud;
@@ -443,7 +487,15 @@ static int on_data(void *ud, const char *data, size_t len)
     }
     if (ch->first_event_ns != 0)
         timer_arm(ch, ch->idle_ms); /* from now on, silence is the failure */
-    flush(ch);
+    /* Not sent yet: curl hands over one HTTP chunk per call, and an answer
+     * that arrived in one read would otherwise leave in two writes (the
+     * first chunk now, the rest after h2o's proceed), which the client
+     * wakes up for twice. At the end of this loop turn, or sooner with the
+     * end of the answer, everything read so far goes in one write. */
+    if (ch->pending.len > 0 && !h2o_timeout_is_linked(&ch->flush_timer)) {
+        ch->flush_timer.cb = on_flush_timer;
+        h2o_timeout_link(ch->thr->ctx.loop, timeout_for(ch->thr->ctx.loop, 0), &ch->flush_timer);
+    }
     return 0;
 }
 
@@ -520,14 +572,24 @@ static void on_deadline(h2o_timeout_entry_t *e)
     }
 }
 
+/* The upstream request (URL, headers, body): curl reads it until the
+ * transfer is off the multi handle, which for a cancelled one is the next
+ * tick, after the chat may be gone, or on to its next attempt. So the
+ * transfer owns it (tf_curl_attach). */
+static void http_release(void *p)
+{
+    tf_adapt_http_free(p);
+    free(p);
+}
+
 static int start_attempt(chat_t *ch, const tf_candidate_t *c)
 {
     char err[200];
-    tf_adapt_http_free(&ch->http);
-    memset(&ch->http, 0, sizeof(ch->http));
-    if (tf_adapt_build((tf_proto_t)c->node->proto, c->node->base_url, c->node->api_key, c->model->upstream, ch->req, ch->stream,
-                       &ch->http, err, sizeof(err)) != 0) {
-        note_tried(ch, c->node->key, err);
+    tf_adapt_http_t *http = calloc(1, sizeof(*http));
+    if (http == NULL || tf_adapt_build((tf_proto_t)c->node->proto, c->node->base_url, c->node->api_key, c->model->upstream, ch->req,
+                                       ch->stream, http, err, sizeof(err)) != 0) {
+        free(http);
+        note_tried(ch, c->node->key, http == NULL ? "out of memory" : err);
         return -1;
     }
     if (ch->parser != NULL)
@@ -542,12 +604,14 @@ static int start_attempt(chat_t *ch, const tf_candidate_t *c)
     uint64_t left = remaining_ms(ch);
     uint64_t attempt = ch->attempt_ms < left ? ch->attempt_ms : left; /* for curl's backstop */
     CURL *e = tf_curl_easy(ch->thr->curl);
-    if (e == NULL)
+    if (e == NULL) {
+        http_release(http);
         return -1;
-    curl_easy_setopt(e, CURLOPT_URL, ch->http.url);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, ch->http.headers);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, ch->http.body);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)ch->http.body_len);
+    }
+    curl_easy_setopt(e, CURLOPT_URL, http->url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, http->headers);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, http->body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)http->body_len);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(ch->connect_ms < attempt ? ch->connect_ms : attempt));
     /* Our timer ends the attempt; curl's total timeout is only a backstop
      * (none for streams, which may run long: the idle timer covers them). */
@@ -563,10 +627,12 @@ static int start_attempt(chat_t *ch, const tf_candidate_t *c)
     ch->attempt_ns = tf_now_ns();
     ch->xfer = ch->stream ? tf_curl_start_stream(ch->thr->curl, e, MAX_ERROR_BYTES, on_data, on_done, ch)
                           : tf_curl_start(ch->thr->curl, e, MAX_ANSWER_BYTES, on_done, ch);
-    if (ch->xfer == NULL) {
+    if (ch->xfer == NULL) { /* the easy handle is gone already: nothing points at http */
+        http_release(http);
         note_tried(ch, c->node->key, "could not start the transfer");
         return -1;
     }
+    tf_curl_attach(ch->xfer, http_release, http);
     ch->outcome_pending = 1;
     timer_arm(ch, ch->attempt_ms);
     snprintf(ch->answered, sizeof(ch->answered), "%s", c->model->name);
@@ -678,14 +744,9 @@ static void end_stream(chat_t *ch, const char *error)
         out_json(&ch->pending, json_pack("{s:{s:s, s:s, s:s}}", "error", "message", error, "type", "upstream_error", "code",
                                          "upstream_failed"));
     } else {
-        out_json(&ch->pending, chunk(ch, json_object(), ch->finish_reason[0] ? ch->finish_reason : "stop"));
-        if (ch->include_usage) {
-            json_t *u = json_pack("{s:s, s:s, s:I, s:s, s:[], s:{s:I, s:I, s:I}}", "id", ch->id, "object", "chat.completion.chunk",
-                                  "created", (json_int_t)ch->created, "model", ch->answered, "choices", "usage", "prompt_tokens",
-                                  (json_int_t)ch->prompt_tokens, "completion_tokens", (json_int_t)ch->completion_tokens,
-                                  "total_tokens", (json_int_t)(ch->prompt_tokens + ch->completion_tokens));
-            out_json(&ch->pending, u);
-        }
+        out_finish(ch, ch->finish_reason[0] ? ch->finish_reason : "stop");
+        if (ch->include_usage)
+            out_usage(ch);
         out_append(&ch->pending, "data: [DONE]\n\n", 14);
     }
     ch->final_queued = 1;

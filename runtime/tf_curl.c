@@ -30,6 +30,8 @@ struct tf_curl_req {
     char *body;
     size_t len, cap, max;
     int cancelled, finished;
+    void (*release)(void *); /* tf_curl_attach */
+    void *release_arg;
     struct tf_curl_req *next_dead;
     h2o_linklist_t link; /* in tf_curl.reqs while added to the multi handle */
 };
@@ -71,6 +73,8 @@ static void req_free(tf_curl_req_t *r)
     } else {
         curl_easy_cleanup(r->easy);
     }
+    if (r->release != NULL) /* the handle no longer points at it */
+        r->release(r->release_arg);
     free(r->body);
     free(r);
 }
@@ -391,6 +395,12 @@ void tf_curl_cancel(tf_curl_req_t *r)
     r->next_dead = r->c->dead_reqs;
     r->c->dead_reqs = r;
     schedule_tick(r->c);
+}
+
+void tf_curl_attach(tf_curl_req_t *r, void (*release)(void *), void *arg)
+{
+    r->release = release;
+    r->release_arg = arg;
 }
 
 size_t tf_curl_active(const tf_curl_t *c)

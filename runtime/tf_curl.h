@@ -55,6 +55,15 @@ tf_curl_req_t *tf_curl_start_stream(tf_curl_t *c, CURL *easy, size_t max_error_b
 /* The requester went away: done is not called, the transfer is dropped. */
 void tf_curl_cancel(tf_curl_req_t *r);
 
+/*
+ * Hands `arg` to the transfer: release(arg) runs once curl is done with the
+ * easy handle (after `done`, or when a cancellation took effect on the next
+ * tick). For what the handle points at without a copy (CURLOPT_HTTPHEADER
+ * lists, CURLOPT_POSTFIELDS): freed by the requester at cancel time, curl
+ * could still read it in the same loop turn.
+ */
+void tf_curl_attach(tf_curl_req_t *r, void (*release)(void *), void *arg);
+
 /* Transfers in flight. */
 size_t tf_curl_active(const tf_curl_t *c);
 

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "tf_adapt.h"
+#include "tf_adapt_int.h" /* tf_adapt_dump */
 
 static int n, failed;
 
@@ -2023,6 +2024,210 @@ static void test_differential(void)
     }
 }
 
+/* ---- differential: the scanned non-streamed openai answer against jansson ---- */
+
+/*
+ * The reference is tf_adapt_parse for openai as it was on a jansson tree
+ * (the old tf_adapt_openai_parse and the helpers it used). Generated and
+ * mutated bodies go through both; the result, the error text, the content
+ * (byte for byte), the finish reason and the counts must be identical.
+ */
+static int ref_content_text(const json_t *content, exact_t *out)
+{
+    if (content == NULL || json_is_null(content))
+        return 0;
+    if (json_is_string(content)) {
+        exact_put(out, json_string_value(content), json_string_length(content));
+        return 0;
+    }
+    if (!json_is_array(content))
+        return -1;
+    size_t i;
+    json_t *part;
+    json_array_foreach(content, i, part) {
+        json_t *type = ref_get(part, "type", JSON_STRING);
+        json_t *text = ref_get(part, "text", JSON_STRING);
+        if (type != NULL && strcmp(json_string_value(type), "text") == 0 && text != NULL)
+            exact_put(out, json_string_value(text), json_string_length(text));
+    }
+    return 0;
+}
+
+typedef struct body_outcome {
+    int rc;
+    char err[256];
+    exact_t content;
+    char reason[24];
+    long long pt, ct;
+} body_outcome_t;
+
+static void ref_openai_body(const char *body, size_t len, body_outcome_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->pt = o->ct = -1;
+    o->rc = -1;
+    json_t *root = ref_json_object(body, len, "the body", o->err, sizeof(o->err));
+    if (root == NULL)
+        return;
+    if (ref_upstream_error(root, o->err, sizeof(o->err))) {
+        json_decref(root);
+        return;
+    }
+    json_t *choices = ref_get(root, "choices", JSON_ARRAY);
+    json_t *c0 = choices ? json_array_get(choices, 0) : NULL;
+    json_t *msg = ref_get(c0, "message", JSON_OBJECT);
+    if (msg == NULL) {
+        snprintf(o->err, sizeof(o->err), "not a chat completion: no choices[0].message");
+    } else if (ref_content_text(json_object_get(msg, "content"), &o->content) < 0) {
+        snprintf(o->err, sizeof(o->err), "not a chat completion: choices[0].message.content is not text");
+    } else {
+        json_t *fr = ref_get(c0, "finish_reason", JSON_STRING);
+        snprintf(o->reason, sizeof(o->reason), "%s", fr ? ref_openai_reason(json_string_value(fr)) : "stop");
+        json_t *u = ref_get(root, "usage", JSON_OBJECT);
+        o->pt = ref_count(json_object_get(u, "prompt_tokens"));
+        o->ct = ref_count(json_object_get(u, "completion_tokens"));
+        o->rc = 0;
+    }
+    if (o->rc < 0) {
+        free(o->content.p);
+        memset(&o->content, 0, sizeof(o->content));
+    }
+    json_decref(root);
+}
+
+static void new_openai_body(const char *body, size_t len, body_outcome_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    tf_adapt_result_t r;
+    o->rc = tf_adapt_parse(TF_PROTO_OPENAI, body, len, &r, o->err, sizeof(o->err));
+    if (o->rc == 0) {
+        exact_put(&o->content, r.content, strlen(r.content));
+        snprintf(o->reason, sizeof(o->reason), "%s", r.finish_reason);
+    }
+    o->pt = r.prompt_tokens;
+    o->ct = r.completion_tokens;
+    tf_adapt_result_free(&r);
+}
+
+static const char *const openai_bodies[] = {
+    "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"created\":1741569952,\"model\":\"gpt-4.1\",\"choices\":[{\"index\":0,"
+    "\"message\":{\"role\":\"assistant\",\"content\":\"Hello \\\"w\\u00f6rld\\\"\\n\",\"refusal\":null,\"annotations\":[]},\"logprobs\":null,"
+    "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":19,\"completion_tokens\":10,\"total_tokens\":29,"
+    "\"prompt_tokens_details\":{\"cached_tokens\":0},\"completion_tokens_details\":{\"reasoning_tokens\":0}},\"service_tier\":\"default\"}",
+    "{\"choices\":[{\"message\":{\"content\":[{\"type\":\"text\",\"text\":\"a\"},{\"type\":\"image\",\"text\":\"no\"},{\"type\":\"text\","
+    "\"text\":\"b \\ud83d\\ude00\"},7]},\"finish_reason\":\"length\"}],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2}}",
+    "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[]},\"finish_reason\":\"tool_calls\"}]}",
+    "{\"choices\":[{\"message\":{\"content\":\"x\"},\"finish_reason\":\"content_filter\"},{\"message\":{\"content\":\"second\"}}]}",
+    "{\"error\":{\"message\":\"Rate limit reached\",\"type\":\"requests\"}}",
+    "{\"error\":\"boom\"}",
+    "{\"error\":null,\"choices\":[{\"message\":{\"content\":\"e\"}}]}",
+};
+
+static void test_differential_body(void)
+{
+    int bodies = 0, failing = 0, bad = 0;
+    for (int k = 0; k < 6000; k++) {
+        const char *pick = openai_bodies[rnd() % NELEM(openai_bodies)];
+        exact_t b = {0};
+        if (rnd() % 10 == 0) {
+            exact_put(&b, pick, strlen(pick));
+        } else {
+            json_t *j = J(pick);
+            uint64_t how = rnd() % 10;
+            if (how < 6)
+                diff_mutate(j, 0);
+            diff_ws(&b, how != 9);
+            diff_write(&b, j, how != 9, 0);
+            diff_ws(&b, how != 9);
+            json_decref(j);
+        }
+        if (rnd() % 20 == 0)
+            diff_bytes(&b);
+        if (b.p == NULL)
+            exact_put(&b, "", 0);
+        body_outcome_t want, got;
+        ref_openai_body(b.p, b.len, &want);
+        if (b.len == 0) { /* tf_adapt_parse refuses an empty body before reading it */
+            want.rc = -1;
+            snprintf(want.err, sizeof(want.err), "empty body");
+        }
+        new_openai_body(b.p, b.len, &got);
+        int eq = want.rc == got.rc && strcmp(want.err, got.err) == 0 && want.content.len == got.content.len
+                 && (want.content.len == 0 || memcmp(want.content.p, got.content.p, want.content.len) == 0)
+                 && strcmp(want.reason, got.reason) == 0 && want.pt == got.pt && want.ct == got.ct;
+        if (!eq && bad++ < 3)
+            printf("# body %d differs: %.*s\n#   reference rc %d err '%s' reason '%s' %lld/%lld\n#   scanner   rc %d err '%s' reason '%s' %lld/%lld\n",
+                   k, (int)(b.len < 400 ? b.len : 400), b.p, want.rc, want.err, want.reason, want.pt, want.ct, got.rc, got.err, got.reason,
+                   got.pt, got.ct);
+        bodies++;
+        failing += want.rc < 0;
+        free(want.content.p);
+        free(got.content.p);
+        free(b.p);
+    }
+    ok(bad == 0, "openai: %d generated answers (%d failing) parse as the jansson-based reference did: result, error text, content, "
+                 "finish reason, counts", bodies, failing);
+    ok(failing > bodies / 20 && failing < bodies * 9 / 10, "openai: the generated answers are a mix of good and failing ones");
+    /* a body of more values than the doc's stack tokens hold (the spill array) */
+    exact_t big = {0};
+    exact_str(&big, "{\"choices\":[{\"message\":{\"content\":[");
+    for (int i = 0; i < 300; i++)
+        exact_str(&big, i ? ",{\"type\":\"text\",\"text\":\"p\"}" : "{\"type\":\"text\",\"text\":\"p\"}");
+    exact_str(&big, "]},\"finish_reason\":\"stop\"}]}");
+    body_outcome_t want, got;
+    ref_openai_body(big.p, big.len, &want);
+    new_openai_body(big.p, big.len, &got);
+    ok(got.rc == 0 && want.rc == 0 && got.content.len == 300 && want.content.len == 300, "openai: an answer of 900 values parses whole");
+    free(want.content.p);
+    free(got.content.p);
+    free(big.p);
+}
+
+/* ---- tf_adapt_dump: json_dumps(JSON_COMPACT), byte for byte ---- */
+
+static int dump_same(const json_t *j, int *differ_shown)
+{
+    char *want = json_dumps(j, JSON_COMPACT);
+    size_t len = 0;
+    char *got = tf_adapt_dump(j, &len);
+    int eq = want != NULL && got != NULL && len == strlen(want) && memcmp(want, got, len) == 0 && got[len] == '\0';
+    if (!eq && (*differ_shown)++ < 3)
+        printf("# jansson %s\n#    ours %.*s\n", want ? want : "(null)", got ? (int)len : 6, got ? got : "(null)");
+    free(want);
+    free(got);
+    return eq;
+}
+
+static void test_dump(void)
+{
+    int shown = 0, bad = 0, trees = 0;
+    for (int k = 0; k < 4000; k++) {
+        json_t *o = json_object();
+        for (int i = (int)(rnd() % 6); i >= 0; i--)
+            json_object_set_new(o, diff_keys[rnd() % NELEM(diff_keys)], diff_value(0));
+        bad += !dump_same(o, &shown);
+        json_decref(o);
+        trees++;
+    }
+    json_t *req = J(CHAT);
+    bad += !dump_same(req, &shown);
+    json_decref(req);
+    /* every byte below 0x20, the escapes, UTF-8 of every length, in keys too */
+    char all[160];
+    size_t al = 0;
+    for (int c = 1; c < 0x20; c++)
+        all[al++] = (char)c;
+    const char *more = "\"\\/ \x7f \xc3\xa9 \xe2\x80\xa8 \xf0\x9f\x98\x80 end";
+    memcpy(all + al, more, strlen(more));
+    al += strlen(more);
+    json_t *w = json_object();
+    json_object_set_new(w, "s", json_stringn(all, al));
+    json_object_setn_new(w, all, al, json_pack("[s, i, I, f, f, f, b, n, {}, []]", "", -7, (json_int_t)INT64_MIN, 0.1, 1e300, -2.5e-8, 1));
+    bad += !dump_same(w, &shown);
+    json_decref(w);
+    ok(bad == 0, "tf_adapt_dump: %d generated objects and the special cases are written as json_dumps(JSON_COMPACT) writes them", trees);
+}
+
 int main(void)
 {
     test_build_openai();
@@ -2041,6 +2246,8 @@ int main(void)
     test_stream_semantics();
     test_stream_scanned();
     test_differential();
+    test_differential_body();
+    test_dump();
     test_estimates();
     test_fuzz();
     printf("1..%d\n", n);
