@@ -31,6 +31,7 @@ int tf_tool_code_patch(tf_tool_call_t *call);
 int tf_tool_code_grep(tf_tool_call_t *call);
 int tf_tool_code_list(tf_tool_call_t *call);
 int tf_tool_code_tree(tf_tool_call_t *call);
+int tf_tool_code_glob(tf_tool_call_t *call);
 int tf_tool_code_stat(tf_tool_call_t *call);
 int tf_tool_code_move(tf_tool_call_t *call);
 int tf_tool_code_delete(tf_tool_call_t *call);

@@ -39,38 +39,41 @@ static json_t *k28; /* constant */
 static json_t *k29; /* constant */
 static json_t *k30; /* constant */
 static json_t *k31; /* constant */
-static regex_t re2;
 static json_t *k32; /* constant */
 static json_t *k33; /* constant */
 static json_t *k34; /* constant */
+static regex_t re2;
 static json_t *k35; /* constant */
+static json_t *k36; /* constant */
+static json_t *k37; /* constant */
+static json_t *k38; /* constant */
 static regex_t re3;
 static regex_t re4;
-static json_t *k36; /* constant */
+static json_t *k39; /* constant */
 static regex_t re5;
 static regex_t re6;
-static json_t *k37; /* constant */
+static json_t *k40; /* constant */
 static regex_t re7;
 static regex_t re8;
-static json_t *k38; /* constant */
+static json_t *k41; /* constant */
 static regex_t re9;
 static regex_t re10;
-static json_t *k39; /* constant */
-static json_t *k40; /* constant */
+static json_t *k42; /* constant */
+static json_t *k43; /* constant */
 static regex_t re11;
 static regex_t re12;
 static regex_t re13;
 static regex_t re14;
-static json_t *k41; /* constant */
+static json_t *k44; /* constant */
 static regex_t re15;
-static json_t *k42; /* constant */
-static json_t *k43; /* constant */
+static json_t *k45; /* constant */
+static json_t *k46; /* constant */
 static regex_t re16;
 static regex_t re17;
-static json_t *k44; /* constant */
-static json_t *k45; /* constant */
+static json_t *k47; /* constant */
+static json_t *k48; /* constant */
 static regex_t re18;
-static json_t *k46; /* constant */
+static json_t *k49; /* constant */
 
 static int v_admin_user_update_1(json_t *v, tf_verr_t *err, tf_vpath_t *p);
 static int v_admin_user_update_2(json_t *v, tf_verr_t *err, tf_vpath_t *p);
@@ -309,6 +312,22 @@ static int v_tool_code_tree_output_9(json_t *v, tf_verr_t *err, tf_vpath_t *p);
 static int v_tool_code_tree_output_5(json_t *v, tf_verr_t *err, tf_vpath_t *p);
 static int v_tool_code_tree_output_4(json_t *v, tf_verr_t *err, tf_vpath_t *p);
 static int v_tool_code_tree_output_0(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_code_glob_input_1(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_code_glob_input_2(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_code_glob_input_3(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_code_glob_input_4(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_code_glob_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_code_glob_output_1(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_code_glob_output_2(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_code_glob_output_3(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_code_glob_output_4(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_code_glob_output_5(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_code_glob_output_8(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_code_glob_output_9(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_code_glob_output_10(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_code_glob_output_7(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_code_glob_output_6(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_code_glob_output_0(json_t *v, tf_verr_t *err, tf_vpath_t *p);
 static int v_tool_code_stat_input_1(json_t *v, tf_verr_t *err, tf_vpath_t *p);
 static int v_tool_code_stat_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p);
 static int v_tool_code_stat_output_1(json_t *v, tf_verr_t *err, tf_vpath_t *p);
@@ -698,41 +717,47 @@ int tf_validators_init(void)
         return -1;
     if ((k31 = json_loads("\".\"", JSON_DECODE_ANY, NULL)) == NULL)
         return -1;
+    if ((k32 = json_loads("\"path\"", JSON_DECODE_ANY, NULL)) == NULL)
+        return -1;
+    if ((k33 = json_loads("200", JSON_DECODE_ANY, NULL)) == NULL)
+        return -1;
+    if ((k34 = json_loads("\".\"", JSON_DECODE_ANY, NULL)) == NULL)
+        return -1;
     if (regcomp(&re2, "^0[0-7]{3,4}$", REG_EXTENDED | REG_NOSUB) != 0)
         return -1;
-    if ((k32 = json_loads("false", JSON_DECODE_ANY, NULL)) == NULL)
+    if ((k35 = json_loads("false", JSON_DECODE_ANY, NULL)) == NULL)
         return -1;
-    if ((k33 = json_loads("false", JSON_DECODE_ANY, NULL)) == NULL)
+    if ((k36 = json_loads("false", JSON_DECODE_ANY, NULL)) == NULL)
         return -1;
-    if ((k34 = json_loads("false", JSON_DECODE_ANY, NULL)) == NULL)
+    if ((k37 = json_loads("false", JSON_DECODE_ANY, NULL)) == NULL)
         return -1;
-    if ((k35 = json_loads("3", JSON_DECODE_ANY, NULL)) == NULL)
+    if ((k38 = json_loads("3", JSON_DECODE_ANY, NULL)) == NULL)
         return -1;
     if (regcomp(&re3, "^[A-Za-z0-9_.:-]{1,64}$", REG_EXTENDED | REG_NOSUB) != 0)
         return -1;
     if (regcomp(&re4, "^[A-Za-z0-9_.:/-]{1,64}$", REG_EXTENDED | REG_NOSUB) != 0)
         return -1;
-    if ((k36 = json_loads("\"default\"", JSON_DECODE_ANY, NULL)) == NULL)
+    if ((k39 = json_loads("\"default\"", JSON_DECODE_ANY, NULL)) == NULL)
         return -1;
     if (regcomp(&re5, "^[A-Za-z0-9_.:-]{1,64}$", REG_EXTENDED | REG_NOSUB) != 0)
         return -1;
     if (regcomp(&re6, "^[A-Za-z0-9_.:/-]{1,64}$", REG_EXTENDED | REG_NOSUB) != 0)
         return -1;
-    if ((k37 = json_loads("10", JSON_DECODE_ANY, NULL)) == NULL)
+    if ((k40 = json_loads("10", JSON_DECODE_ANY, NULL)) == NULL)
         return -1;
     if (regcomp(&re7, "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", REG_EXTENDED | REG_NOSUB) != 0)
         return -1;
     if (regcomp(&re8, "^[A-Za-z0-9_.:-]{1,64}$", REG_EXTENDED | REG_NOSUB) != 0)
         return -1;
-    if ((k38 = json_loads("\"default\"", JSON_DECODE_ANY, NULL)) == NULL)
+    if ((k41 = json_loads("\"default\"", JSON_DECODE_ANY, NULL)) == NULL)
         return -1;
     if (regcomp(&re9, "^[A-Za-z0-9_.:-]{1,64}$", REG_EXTENDED | REG_NOSUB) != 0)
         return -1;
     if (regcomp(&re10, "^[0-9]{1,20}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", REG_EXTENDED | REG_NOSUB) != 0)
         return -1;
-    if ((k39 = json_loads("20", JSON_DECODE_ANY, NULL)) == NULL)
+    if ((k42 = json_loads("20", JSON_DECODE_ANY, NULL)) == NULL)
         return -1;
-    if ((k40 = json_loads("0", JSON_DECODE_ANY, NULL)) == NULL)
+    if ((k43 = json_loads("0", JSON_DECODE_ANY, NULL)) == NULL)
         return -1;
     if (regcomp(&re11, "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", REG_EXTENDED | REG_NOSUB) != 0)
         return -1;
@@ -742,25 +767,25 @@ int tf_validators_init(void)
         return -1;
     if (regcomp(&re14, "^[A-Za-z0-9_.:-]{1,64}$", REG_EXTENDED | REG_NOSUB) != 0)
         return -1;
-    if ((k41 = json_loads("true", JSON_DECODE_ANY, NULL)) == NULL)
+    if ((k44 = json_loads("true", JSON_DECODE_ANY, NULL)) == NULL)
         return -1;
     if (regcomp(&re15, "^[A-Za-z0-9_.:-]{1,64}$", REG_EXTENDED | REG_NOSUB) != 0)
         return -1;
-    if ((k42 = json_loads("100", JSON_DECODE_ANY, NULL)) == NULL)
+    if ((k45 = json_loads("100", JSON_DECODE_ANY, NULL)) == NULL)
         return -1;
-    if ((k43 = json_loads("20", JSON_DECODE_ANY, NULL)) == NULL)
+    if ((k46 = json_loads("20", JSON_DECODE_ANY, NULL)) == NULL)
         return -1;
     if (regcomp(&re16, "^[a-z][a-z0-9_]{0,63}$", REG_EXTENDED | REG_NOSUB) != 0)
         return -1;
     if (regcomp(&re17, "^([A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?|all|auto)$", REG_EXTENDED | REG_NOSUB) != 0)
         return -1;
-    if ((k44 = json_loads("10", JSON_DECODE_ANY, NULL)) == NULL)
+    if ((k47 = json_loads("10", JSON_DECODE_ANY, NULL)) == NULL)
         return -1;
-    if ((k45 = json_loads("1", JSON_DECODE_ANY, NULL)) == NULL)
+    if ((k48 = json_loads("1", JSON_DECODE_ANY, NULL)) == NULL)
         return -1;
     if (regcomp(&re18, "^[Hh][Tt][Tt][Pp][Ss]?://", REG_EXTENDED | REG_NOSUB) != 0)
         return -1;
-    if ((k46 = json_loads("20000", JSON_DECODE_ANY, NULL)) == NULL)
+    if ((k49 = json_loads("20000", JSON_DECODE_ANY, NULL)) == NULL)
         return -1;
     ready = 1;
     return 0;
@@ -5868,6 +5893,343 @@ static int v_tool_code_tree_output_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
     return 0;
 }
 
+static int v_tool_code_glob_input_1(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_string(v))
+        return tf_v_fail(err, p, "type", "must be a string");
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+        size_t chars = tf_v_utf8_len(s, n);
+        if (chars < 1u)
+            return tf_v_fail(err, p, "minLength", "must be at least 1 characters");
+        if (chars > 512u)
+            return tf_v_fail(err, p, "maxLength", "must be at most 512 characters");
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_code_glob_input_2(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_string(v))
+        return tf_v_fail(err, p, "type", "must be a string");
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+        size_t chars = tf_v_utf8_len(s, n);
+        if (chars < 1u)
+            return tf_v_fail(err, p, "minLength", "must be at least 1 characters");
+        if (chars > 4095u)
+            return tf_v_fail(err, p, "maxLength", "must be at most 4095 characters");
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_code_glob_input_3(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_string(v))
+        return tf_v_fail(err, p, "type", "must be a string");
+    if (!(json_is_string(v) && ((json_string_length(v) == 4 && memcmp(json_string_value(v), "path", 4) == 0) ||
+          (json_string_length(v) == 6 && memcmp(json_string_value(v), "newest", 6) == 0))))
+        return tf_v_fail(err, p, "enum", "must be one of: %s", "path, newest");
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_code_glob_input_4(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!tf_v_is_integer(v))
+        return tf_v_fail(err, p, "type", "must be an integer");
+    if (json_is_number(v)) {
+        if (json_is_integer(v) ? json_integer_value(v) < 1LL : json_real_value(v) < (double)1LL)
+            return tf_v_fail(err, p, "minimum", "must be at least 1");
+        if (json_is_integer(v) ? json_integer_value(v) > 5000LL : json_real_value(v) > (double)5000LL)
+            return tf_v_fail(err, p, "maximum", "must be at most 5000");
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_code_glob_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_object(v))
+        return tf_v_fail(err, p, "type", "must be an object");
+    if (json_is_object(v)) {
+        json_t *c;
+        if ((c = json_object_get(v, "pattern")) != NULL) {
+            tf_v_push_key(p, "pattern");
+            if (v_tool_code_glob_input_1(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        } else {
+            tf_v_push_key(p, "pattern");
+            return tf_v_fail(err, p, "required", "is required");
+        }
+        if ((c = json_object_get(v, "path")) != NULL) {
+            tf_v_push_key(p, "path");
+            if (v_tool_code_glob_input_2(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        } else {
+            json_object_set_new(v, "path", json_deep_copy(k31));
+        }
+        if ((c = json_object_get(v, "sort")) != NULL) {
+            tf_v_push_key(p, "sort");
+            if (v_tool_code_glob_input_3(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        } else {
+            json_object_set_new(v, "sort", json_deep_copy(k32));
+        }
+        if ((c = json_object_get(v, "max_results")) != NULL) {
+            tf_v_push_key(p, "max_results");
+            if (v_tool_code_glob_input_4(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        } else {
+            json_object_set_new(v, "max_results", json_deep_copy(k33));
+        }
+        const char *key;
+        json_object_foreach(v, key, c) {
+            if (strcmp(key, "pattern") != 0 && strcmp(key, "path") != 0 && strcmp(key, "sort") != 0 && strcmp(key, "max_results") != 0) {
+                tf_v_push_key(p, key);
+                return tf_v_fail(err, p, "additionalProperties", "is an unknown property (additionalProperties is false)");
+            }
+        }
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_code_glob_output_1(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_string(v))
+        return tf_v_fail(err, p, "type", "must be a string");
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_code_glob_output_2(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_string(v))
+        return tf_v_fail(err, p, "type", "must be a string");
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_code_glob_output_3(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!tf_v_is_integer(v))
+        return tf_v_fail(err, p, "type", "must be an integer");
+    if (json_is_number(v)) {
+        if (json_is_integer(v) ? json_integer_value(v) < 0LL : json_real_value(v) < (double)0LL)
+            return tf_v_fail(err, p, "minimum", "must be at least 0");
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_code_glob_output_4(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!tf_v_is_integer(v))
+        return tf_v_fail(err, p, "type", "must be an integer");
+    if (json_is_number(v)) {
+        if (json_is_integer(v) ? json_integer_value(v) < 0LL : json_real_value(v) < (double)0LL)
+            return tf_v_fail(err, p, "minimum", "must be at least 0");
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_code_glob_output_5(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_boolean(v))
+        return tf_v_fail(err, p, "type", "must be a boolean");
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_code_glob_output_8(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_string(v))
+        return tf_v_fail(err, p, "type", "must be a string");
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_code_glob_output_9(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!tf_v_is_integer(v))
+        return tf_v_fail(err, p, "type", "must be an integer");
+    if (json_is_number(v)) {
+        if (json_is_integer(v) ? json_integer_value(v) < 0LL : json_real_value(v) < (double)0LL)
+            return tf_v_fail(err, p, "minimum", "must be at least 0");
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_code_glob_output_10(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!tf_v_is_integer(v))
+        return tf_v_fail(err, p, "type", "must be an integer");
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_code_glob_output_7(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_object(v))
+        return tf_v_fail(err, p, "type", "must be an object");
+    if (json_is_object(v)) {
+        json_t *c;
+        if ((c = json_object_get(v, "path")) != NULL) {
+            tf_v_push_key(p, "path");
+            if (v_tool_code_glob_output_8(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        } else {
+            tf_v_push_key(p, "path");
+            return tf_v_fail(err, p, "required", "is required");
+        }
+        if ((c = json_object_get(v, "size")) != NULL) {
+            tf_v_push_key(p, "size");
+            if (v_tool_code_glob_output_9(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        } else {
+            tf_v_push_key(p, "size");
+            return tf_v_fail(err, p, "required", "is required");
+        }
+        if ((c = json_object_get(v, "modified")) != NULL) {
+            tf_v_push_key(p, "modified");
+            if (v_tool_code_glob_output_10(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        } else {
+            tf_v_push_key(p, "modified");
+            return tf_v_fail(err, p, "required", "is required");
+        }
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_code_glob_output_6(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_array(v))
+        return tf_v_fail(err, p, "type", "must be an array");
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            tf_v_push_idx(p, i);
+            if (v_tool_code_glob_output_7(json_array_get(v, i), err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        }
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_code_glob_output_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_object(v))
+        return tf_v_fail(err, p, "type", "must be an object");
+    if (json_is_object(v)) {
+        json_t *c;
+        if ((c = json_object_get(v, "path")) != NULL) {
+            tf_v_push_key(p, "path");
+            if (v_tool_code_glob_output_1(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        } else {
+            tf_v_push_key(p, "path");
+            return tf_v_fail(err, p, "required", "is required");
+        }
+        if ((c = json_object_get(v, "pattern")) != NULL) {
+            tf_v_push_key(p, "pattern");
+            if (v_tool_code_glob_output_2(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        } else {
+            tf_v_push_key(p, "pattern");
+            return tf_v_fail(err, p, "required", "is required");
+        }
+        if ((c = json_object_get(v, "matched")) != NULL) {
+            tf_v_push_key(p, "matched");
+            if (v_tool_code_glob_output_3(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        } else {
+            tf_v_push_key(p, "matched");
+            return tf_v_fail(err, p, "required", "is required");
+        }
+        if ((c = json_object_get(v, "count")) != NULL) {
+            tf_v_push_key(p, "count");
+            if (v_tool_code_glob_output_4(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        } else {
+            tf_v_push_key(p, "count");
+            return tf_v_fail(err, p, "required", "is required");
+        }
+        if ((c = json_object_get(v, "truncated")) != NULL) {
+            tf_v_push_key(p, "truncated");
+            if (v_tool_code_glob_output_5(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        } else {
+            tf_v_push_key(p, "truncated");
+            return tf_v_fail(err, p, "required", "is required");
+        }
+        if ((c = json_object_get(v, "files")) != NULL) {
+            tf_v_push_key(p, "files");
+            if (v_tool_code_glob_output_6(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        } else {
+            tf_v_push_key(p, "files");
+            return tf_v_fail(err, p, "required", "is required");
+        }
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
 static int v_tool_code_stat_input_1(json_t *v, tf_verr_t *err, tf_vpath_t *p)
 {
     if (!json_is_string(v))
@@ -5899,7 +6261,7 @@ static int v_tool_code_stat_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
                 return -1;
             tf_v_pop(p);
         } else {
-            json_object_set_new(v, "path", json_deep_copy(k31));
+            json_object_set_new(v, "path", json_deep_copy(k34));
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -6142,7 +6504,7 @@ static int v_tool_code_move_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
                 return -1;
             tf_v_pop(p);
         } else {
-            json_object_set_new(v, "overwrite", json_deep_copy(k32));
+            json_object_set_new(v, "overwrite", json_deep_copy(k35));
         }
         if ((c = json_object_get(v, "create_dirs")) != NULL) {
             tf_v_push_key(p, "create_dirs");
@@ -6150,7 +6512,7 @@ static int v_tool_code_move_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
                 return -1;
             tf_v_pop(p);
         } else {
-            json_object_set_new(v, "create_dirs", json_deep_copy(k33));
+            json_object_set_new(v, "create_dirs", json_deep_copy(k36));
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -6310,7 +6672,7 @@ static int v_tool_code_delete_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
                 return -1;
             tf_v_pop(p);
         } else {
-            json_object_set_new(v, "recursive", json_deep_copy(k34));
+            json_object_set_new(v, "recursive", json_deep_copy(k37));
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -6509,7 +6871,7 @@ static int v_tool_code_diff_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
                 return -1;
             tf_v_pop(p);
         } else {
-            json_object_set_new(v, "context", json_deep_copy(k35));
+            json_object_set_new(v, "context", json_deep_copy(k38));
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -7033,7 +7395,7 @@ static int v_tool_memory_store_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
                 return -1;
             tf_v_pop(p);
         } else {
-            json_object_set_new(v, "namespace", json_deep_copy(k36));
+            json_object_set_new(v, "namespace", json_deep_copy(k39));
         }
         if ((c = json_object_get(v, "tags")) != NULL) {
             tf_v_push_key(p, "tags");
@@ -7305,7 +7667,7 @@ static int v_tool_memory_search_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p
                 return -1;
             tf_v_pop(p);
         } else {
-            json_object_set_new(v, "limit", json_deep_copy(k37));
+            json_object_set_new(v, "limit", json_deep_copy(k40));
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -7686,7 +8048,7 @@ static int v_tool_memory_get_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
                 return -1;
             tf_v_pop(p);
         } else {
-            json_object_set_new(v, "namespace", json_deep_copy(k38));
+            json_object_set_new(v, "namespace", json_deep_copy(k41));
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -7964,7 +8326,7 @@ static int v_tool_memory_list_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
                 return -1;
             tf_v_pop(p);
         } else {
-            json_object_set_new(v, "limit", json_deep_copy(k39));
+            json_object_set_new(v, "limit", json_deep_copy(k42));
         }
         if ((c = json_object_get(v, "cursor")) != NULL) {
             tf_v_push_key(p, "cursor");
@@ -7978,7 +8340,7 @@ static int v_tool_memory_list_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
                 return -1;
             tf_v_pop(p);
         } else {
-            json_object_set_new(v, "offset", json_deep_copy(k40));
+            json_object_set_new(v, "offset", json_deep_copy(k43));
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -8700,7 +9062,7 @@ static int v_tool_memory_clear_input_2(json_t *v, tf_verr_t *err, tf_vpath_t *p)
 {
     if (!json_is_boolean(v))
         return tf_v_fail(err, p, "type", "must be a boolean");
-    if (!(json_equal(v, k41)))
+    if (!(json_equal(v, k44)))
         return tf_v_fail(err, p, "enum", "must be one of: %s", "true");
     (void)v;
     (void)err;
@@ -9084,7 +9446,7 @@ static int v_tool_memory_tags_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
                 return -1;
             tf_v_pop(p);
         } else {
-            json_object_set_new(v, "limit", json_deep_copy(k42));
+            json_object_set_new(v, "limit", json_deep_copy(k45));
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -10632,7 +10994,7 @@ static int v_tool_find_tools_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
                 return -1;
             tf_v_pop(p);
         } else {
-            json_object_set_new(v, "limit", json_deep_copy(k43));
+            json_object_set_new(v, "limit", json_deep_copy(k46));
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -11531,7 +11893,7 @@ static int v_tool_web_search_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
                 return -1;
             tf_v_pop(p);
         } else {
-            json_object_set_new(v, "limit", json_deep_copy(k44));
+            json_object_set_new(v, "limit", json_deep_copy(k47));
         }
         if ((c = json_object_get(v, "language")) != NULL) {
             tf_v_push_key(p, "language");
@@ -11545,7 +11907,7 @@ static int v_tool_web_search_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
                 return -1;
             tf_v_pop(p);
         } else {
-            json_object_set_new(v, "page", json_deep_copy(k45));
+            json_object_set_new(v, "page", json_deep_copy(k48));
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -11787,7 +12149,7 @@ static int v_tool_web_crawl_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
                 return -1;
             tf_v_pop(p);
         } else {
-            json_object_set_new(v, "max_chars", json_deep_copy(k46));
+            json_object_set_new(v, "max_chars", json_deep_copy(k49));
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -12340,6 +12702,20 @@ int tf_validate_tool_code_tree_output(json_t *v, tf_verr_t *err)
     tf_vpath_t p;
     p.depth = 0;
     return v_tool_code_tree_output_0(v, err, &p);
+}
+
+int tf_validate_tool_code_glob_input(json_t *v, tf_verr_t *err)
+{
+    tf_vpath_t p;
+    p.depth = 0;
+    return v_tool_code_glob_input_0(v, err, &p);
+}
+
+int tf_validate_tool_code_glob_output(json_t *v, tf_verr_t *err)
+{
+    tf_vpath_t p;
+    p.depth = 0;
+    return v_tool_code_glob_output_0(v, err, &p);
 }
 
 int tf_validate_tool_code_stat_input(json_t *v, tf_verr_t *err)

@@ -113,6 +113,10 @@ int tf_validate_tool_code_tree_input(json_t *v, tf_verr_t *err);
 /* spec/tools/code.yaml */
 int tf_validate_tool_code_tree_output(json_t *v, tf_verr_t *err);
 /* spec/tools/code.yaml */
+int tf_validate_tool_code_glob_input(json_t *v, tf_verr_t *err);
+/* spec/tools/code.yaml */
+int tf_validate_tool_code_glob_output(json_t *v, tf_verr_t *err);
+/* spec/tools/code.yaml */
 int tf_validate_tool_code_stat_input(json_t *v, tf_verr_t *err);
 /* spec/tools/code.yaml */
 int tf_validate_tool_code_stat_output(json_t *v, tf_verr_t *err);

@@ -23,31 +23,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "tf_fsbox.h"
+#include "code_int.h"
 #include "tf_server.h"
 #include "tf_tool.h"
 #include "tf_work.h"
 
-/* --- the job ------------------------------------------------------------------------------------- */
+/* --- the job (code_int.h) ---------------------------------------------------------------------- */
 
-typedef struct code_job code_job_t;
-typedef void (*code_run_fn)(code_job_t *j, tf_fsbox_t *b);
-
-struct code_job {
-    tf_tool_call_t *call; /* loop thread only */
-    json_t *args;         /* a private deep copy: jansson values are not shared across threads */
-    char *root;           /* tools.workspace_root: the conf snapshot may go away with the request */
-    char user[64];
-    uint64_t max_bytes;
-    code_run_fn run;
-    json_t *out; /* the structured answer, or NULL and... */
-    char *err;   /* ...why it failed */
-};
-
-static json_t *jtext(const char *s);
-
-static void job_fail(code_job_t *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void job_fail(code_job_t *j, const char *fmt, ...)
+void tf_code_fail(code_job_t *j, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -62,7 +45,7 @@ static void job_run(void *arg)
     code_job_t *j = arg;
     tf_fsbox_t b;
     if (tf_fsbox_open(&b, j->root, j->user, j->max_bytes) != 0)
-        job_fail(j, "%s", b.msg);
+        tf_code_fail(j, "%s", b.msg);
     else
         j->run(j, &b);
     tf_fsbox_close(&b);
@@ -86,7 +69,7 @@ static void job_done(void *arg, int cancelled)
             tf_tool_result(j->call, j->out);
             j->out = NULL;
         } else {
-            json_t *m = jtext(j->err ? j->err : "the operation failed");
+            json_t *m = tf_code_text(j->err ? j->err : "the operation failed");
             tf_tool_fail(j->call, "%s", json_string_value(m));
             json_decref(m);
         }
@@ -94,7 +77,7 @@ static void job_done(void *arg, int cancelled)
     job_free(j);
 }
 
-static int code_submit(tf_tool_call_t *call, code_run_fn run)
+int tf_code_submit(tf_tool_call_t *call, code_run_fn run)
 {
     tf_req_t *r = call->r;
     if (!r->who.authenticated || r->who.user_id[0] == '\0') {
@@ -144,11 +127,11 @@ static int arg_bool(code_job_t *j, const char *name, int fallback)
  * The argument `field` as a checked path in normal form (into out).
  * The length comes from JSON, not strlen: a NUL inside is caught.
  */
-static const char *arg_path(code_job_t *j, tf_fsbox_t *b, const char *field, int allow_root, char *out)
+const char *tf_code_arg_path(code_job_t *j, tf_fsbox_t *b, const char *field, int allow_root, char *out)
 {
     const char *s = arg_str(j, field);
     if (tf_fsbox_norm(b, s, arg_len(j, field), allow_root, out) < 0) {
-        job_fail(j, "%s '%.200s' %s", field, s ? s : "", b->msg);
+        tf_code_fail(j, "%s '%.200s' %s", field, s ? s : "", b->msg);
         return NULL;
     }
     return out;
@@ -195,7 +178,7 @@ static int text_ok(const char *data, size_t n)
  * the tools, a line quoted in an error): invalid bytes become '?', since
  * jansson refuses such strings outright.
  */
-static json_t *jtext(const char *s)
+json_t *tf_code_text(const char *s)
 {
     size_t n = strlen(s);
     if (text_ok(s, n))
@@ -306,16 +289,16 @@ static int has_nl(const line_t *l)
 static void run_read(code_job_t *j, tf_fsbox_t *b)
 {
     char p[TF_FSBOX_PATH_MAX];
-    if (arg_path(j, b, "path", 0, p) == NULL)
+    if (tf_code_arg_path(j, b, "path", 0, p) == NULL)
         return;
     char *data;
     size_t len;
     if (tf_fsbox_read(b, p, &data, &len, NULL) != 0) {
-        job_fail(j, "path '%s' %s", p, b->msg);
+        tf_code_fail(j, "path '%s' %s", p, b->msg);
         return;
     }
     if (!text_ok(data, len)) {
-        job_fail(j, "path '%s' is a binary file (it holds a NUL byte or is not UTF-8 text); refused", p);
+        tf_code_fail(j, "path '%s' is a binary file (it holds a NUL byte or is not UTF-8 text); refused", p);
         free(data);
         return;
     }
@@ -323,9 +306,9 @@ static void run_read(code_job_t *j, tf_fsbox_t *b)
     line_t *lines = split_lines(data, len, &total);
     long long start = arg_int(j, "start_line", 1), end = arg_int(j, "end_line", (long long)total);
     if (total > 0 && (size_t)start > total)
-        job_fail(j, "start_line %lld is past the end of '%s' (it has %zu lines)", start, p, total);
+        tf_code_fail(j, "start_line %lld is past the end of '%s' (it has %zu lines)", start, p, total);
     else if (end < start && total > 0)
-        job_fail(j, "end_line %lld is before start_line %lld", end, start);
+        tf_code_fail(j, "end_line %lld is before start_line %lld", end, start);
     else {
         if (total == 0)
             start = 1, end = 0;
@@ -342,7 +325,7 @@ static void run_read(code_job_t *j, tf_fsbox_t *b)
 
 int tf_tool_code_read(tf_tool_call_t *call)
 {
-    return code_submit(call, run_read);
+    return tf_code_submit(call, run_read);
 }
 
 /* --- code_write --------------------------------------------------------------------------------- */
@@ -350,14 +333,14 @@ int tf_tool_code_read(tf_tool_call_t *call)
 static void run_write(code_job_t *j, tf_fsbox_t *b)
 {
     char p[TF_FSBOX_PATH_MAX];
-    if (arg_path(j, b, "path", 0, p) == NULL)
+    if (tf_code_arg_path(j, b, "path", 0, p) == NULL)
         return;
     int overwrite = arg_bool(j, "overwrite", 1);
     int flags = (arg_bool(j, "create_dirs", 0) ? TF_FSBOX_MKDIRS : 0) | (overwrite ? 0 : TF_FSBOX_NO_REPLACE);
     size_t len = arg_len(j, "content");
     int created = tf_fsbox_write(b, p, arg_str(j, "content"), len, flags);
     if (created < 0) {
-        job_fail(j, "%s%s", b->msg, b->err == EEXIST && !overwrite ? " (overwrite is false)" : "");
+        tf_code_fail(j, "%s%s", b->msg, b->err == EEXIST && !overwrite ? " (overwrite is false)" : "");
         return;
     }
     j->out = json_pack("{s:s, s:I, s:b}", "path", p, "bytes", (json_int_t)len, "created", created);
@@ -365,7 +348,7 @@ static void run_write(code_job_t *j, tf_fsbox_t *b)
 
 int tf_tool_code_write(tf_tool_call_t *call)
 {
-    return code_submit(call, run_write);
+    return tf_code_submit(call, run_write);
 }
 
 /* --- code_edit ----------------------------------------------------------------------------------- */
@@ -373,22 +356,22 @@ int tf_tool_code_write(tf_tool_call_t *call)
 static void run_edit(code_job_t *j, tf_fsbox_t *b)
 {
     char p[TF_FSBOX_PATH_MAX];
-    if (arg_path(j, b, "path", 0, p) == NULL)
+    if (tf_code_arg_path(j, b, "path", 0, p) == NULL)
         return;
     const char *old = arg_str(j, "old_string"), *new = arg_str(j, "new_string");
     size_t ol = arg_len(j, "old_string"), nl = arg_len(j, "new_string");
     if (ol == nl && memcmp(old, new, ol) == 0) {
-        job_fail(j, "new_string is the same as old_string: nothing to change");
+        tf_code_fail(j, "new_string is the same as old_string: nothing to change");
         return;
     }
     char *data;
     size_t len;
     if (tf_fsbox_read(b, p, &data, &len, NULL) != 0) {
-        job_fail(j, "path '%s' %s", p, b->msg);
+        tf_code_fail(j, "path '%s' %s", p, b->msg);
         return;
     }
     if (!text_ok(data, len)) {
-        job_fail(j, "path '%s' is a binary file; refused", p);
+        tf_code_fail(j, "path '%s' is a binary file; refused", p);
         free(data);
         return;
     }
@@ -397,9 +380,9 @@ static void run_edit(code_job_t *j, tf_fsbox_t *b)
         count++;
     int all = arg_bool(j, "replace_all", 0);
     if (count == 0) {
-        job_fail(j, "old_string was not found in '%s' (it must match exactly, whitespace and indentation included)", p);
+        tf_code_fail(j, "old_string was not found in '%s' (it must match exactly, whitespace and indentation included)", p);
     } else if (count > 1 && !all) {
-        job_fail(j, "old_string occurs %zu times in '%s'; include more surrounding text to make it unique, or set replace_all: true", count,
+        tf_code_fail(j, "old_string occurs %zu times in '%s'; include more surrounding text to make it unique, or set replace_all: true", count,
                  p);
     } else {
         buf_t out = {0};
@@ -417,7 +400,7 @@ static void run_edit(code_job_t *j, tf_fsbox_t *b)
         c.len = out.n;
         c.expect = TF_FSBOX_EXISTING;
         if (tf_fsbox_commit(b, &c, 1, 0) != 0)
-            job_fail(j, "%s", b->msg);
+            tf_code_fail(j, "%s", b->msg);
         else
             j->out = json_pack("{s:s, s:I, s:I}", "path", p, "replacements", (json_int_t)count, "bytes", (json_int_t)out.n);
         free(out.p);
@@ -427,7 +410,7 @@ static void run_edit(code_job_t *j, tf_fsbox_t *b)
 
 int tf_tool_code_edit(tf_tool_call_t *call)
 {
-    return code_submit(call, run_edit);
+    return tf_code_submit(call, run_edit);
 }
 
 /* --- code_patch: parsing ------------------------------------------------------------------------ */
@@ -806,7 +789,7 @@ static void run_patch(code_job_t *j, tf_fsbox_t *b)
     pt.len = arg_len(j, "patch");
     int dry = arg_bool(j, "dry_run", 0);
     if (parse_patch(&pt, b) != 0) {
-        job_fail(j, "patch: %s", pt.err);
+        tf_code_fail(j, "patch: %s", pt.err);
         patch_free(&pt);
         return;
     }
@@ -837,7 +820,7 @@ static void run_patch(code_job_t *j, tf_fsbox_t *b)
         }
     }
     if (rc != 0) {
-        job_fail(j, "patch: %s", pt.err);
+        tf_code_fail(j, "patch: %s", pt.err);
         patch_free(&pt);
         return;
     }
@@ -853,7 +836,7 @@ static void run_patch(code_job_t *j, tf_fsbox_t *b)
         rc = tf_fsbox_commit(b, c, pt.n, arg_bool(j, "create_dirs", 1) ? TF_FSBOX_MKDIRS : 0);
         free(c);
         if (rc != 0) {
-            job_fail(j, "patch: %s; nothing was changed", b->msg);
+            tf_code_fail(j, "patch: %s; nothing was changed", b->msg);
             patch_free(&pt);
             return;
         }
@@ -873,7 +856,7 @@ static void run_patch(code_job_t *j, tf_fsbox_t *b)
 
 int tf_tool_code_patch(tf_tool_call_t *call)
 {
-    return code_submit(call, run_patch);
+    return tf_code_submit(call, run_patch);
 }
 
 /* --- code_grep ----------------------------------------------------------------------------------- */
@@ -894,7 +877,7 @@ typedef struct grep {
 } grep_t;
 
 /* "*.{c,h}" -> "*.c", "*.h": fnmatch has no braces; one group is what include filters need. */
-static size_t expand_braces(const char *glob, char **out, size_t max)
+size_t tf_code_expand_braces(const char *glob, char **out, size_t max)
 {
     const char *open = strchr(glob, '{'), *close = open ? strchr(open, '}') : NULL;
     if (open == NULL || close == NULL) {
@@ -956,7 +939,7 @@ static int grep_file(grep_t *g, const tf_fsbox_entry_t *e)
             }
             if (path == NULL)
                 path = join(g->base, e->rel);
-            json_array_append_new(g->matches, json_pack("{s:o, s:I, s:s%}", "path", jtext(path), "line", (json_int_t)lineno, "text", data + i,
+            json_array_append_new(g->matches, json_pack("{s:o, s:I, s:s%}", "path", tf_code_text(path), "line", (json_int_t)lineno, "text", data + i,
                                                         utf8_cut(data + i, l, GREP_TEXT_MAX)));
             g->count++;
         }
@@ -984,7 +967,7 @@ static int grep_visit(void *ud, const tf_fsbox_entry_t *e)
 static void run_grep(code_job_t *j, tf_fsbox_t *b)
 {
     char p[TF_FSBOX_PATH_MAX];
-    if (arg_path(j, b, "path", 1, p) == NULL)
+    if (tf_code_arg_path(j, b, "path", 1, p) == NULL)
         return;
     grep_t g;
     memset(&g, 0, sizeof(g));
@@ -996,14 +979,14 @@ static void run_grep(code_job_t *j, tf_fsbox_t *b)
     if (rc != 0) {
         char msg[200];
         regerror(rc, &g.re, msg, sizeof(msg));
-        job_fail(j, "pattern is not a valid POSIX extended regular expression: %s", msg);
+        tf_code_fail(j, "pattern is not a valid POSIX extended regular expression: %s", msg);
         return;
     }
     if (arg_str(j, "include") != NULL)
-        g.nglobs = expand_braces(arg_str(j, "include"), g.globs, sizeof(g.globs) / sizeof(g.globs[0]));
+        g.nglobs = tf_code_expand_braces(arg_str(j, "include"), g.globs, sizeof(g.globs) / sizeof(g.globs[0]));
     g.matches = json_array();
     if (tf_fsbox_walk(b, p, TF_FSBOX_DEPTH_MAX, grep_visit, &g) != 0) {
-        job_fail(j, "path '%s' %s", p[0] ? p : ".", b->msg);
+        tf_code_fail(j, "path '%s' %s", p[0] ? p : ".", b->msg);
         json_decref(g.matches);
     } else {
         j->out = json_pack("{s:I, s:I, s:I, s:b, s:o}", "count", (json_int_t)g.count, "files_searched", (json_int_t)g.searched,
@@ -1016,7 +999,7 @@ static void run_grep(code_job_t *j, tf_fsbox_t *b)
 
 int tf_tool_code_grep(tf_tool_call_t *call)
 {
-    return code_submit(call, run_grep);
+    return tf_code_submit(call, run_grep);
 }
 
 /* --- code_list and code_tree --------------------------------------------------------------------- */
@@ -1047,29 +1030,29 @@ static int list_visit(void *ud, const tf_fsbox_entry_t *e)
     l->count++;
     if (l->tree) {
         char *path = join(l->base, e->rel);
-        json_array_append_new(l->entries, json_pack("{s:o, s:s, s:I, s:i}", "path", jtext(path), "type", tf_fsbox_type(e->st.st_mode), "size",
+        json_array_append_new(l->entries, json_pack("{s:o, s:s, s:I, s:i}", "path", tf_code_text(path), "type", tf_fsbox_type(e->st.st_mode), "size",
                                                     entry_size(&e->st), "depth", e->depth));
         free(path);
         /* .git is shown, not entered: it would drown the tree of a repository. */
         return S_ISDIR(e->st.st_mode) && strcmp(e->name, ".git") == 0 ? TF_FSBOX_WALK_PRUNE : TF_FSBOX_WALK_NEXT;
     }
     json_array_append_new(l->entries,
-                          json_pack("{s:o, s:s, s:I}", "name", jtext(e->name), "type", tf_fsbox_type(e->st.st_mode), "size", entry_size(&e->st)));
+                          json_pack("{s:o, s:s, s:I}", "name", tf_code_text(e->name), "type", tf_fsbox_type(e->st.st_mode), "size", entry_size(&e->st)));
     return TF_FSBOX_WALK_NEXT;
 }
 
 static void run_listing(code_job_t *j, tf_fsbox_t *b, int tree)
 {
     char p[TF_FSBOX_PATH_MAX];
-    if (arg_path(j, b, "path", 1, p) == NULL)
+    if (tf_code_arg_path(j, b, "path", 1, p) == NULL)
         return;
     listing_t l = {.base = p, .entries = json_array(), .tree = tree};
     l.max = (size_t)arg_int(j, "max_entries", tree ? 500 : 1000);
     int depth = tree ? (int)arg_int(j, "depth", 3) : 1;
     if (tf_fsbox_walk(b, p, depth, list_visit, &l) != 0)
-        job_fail(j, "path '%s' %s", p[0] ? p : ".", b->msg);
+        tf_code_fail(j, "path '%s' %s", p[0] ? p : ".", b->msg);
     else if (l.not_dir)
-        job_fail(j, "path '%s' is a file, not a directory (code_read reads it, code_stat describes it)", p);
+        tf_code_fail(j, "path '%s' is a file, not a directory (code_read reads it, code_stat describes it)", p);
     else
         j->out = json_pack("{s:s, s:I, s:b, s:O}", "path", p[0] ? p : ".", "count", (json_int_t)l.count, "truncated",
                            l.truncated || b->truncated, "entries", l.entries);
@@ -1088,12 +1071,12 @@ static void run_tree(code_job_t *j, tf_fsbox_t *b)
 
 int tf_tool_code_list(tf_tool_call_t *call)
 {
-    return code_submit(call, run_list);
+    return tf_code_submit(call, run_list);
 }
 
 int tf_tool_code_tree(tf_tool_call_t *call)
 {
-    return code_submit(call, run_tree);
+    return tf_code_submit(call, run_tree);
 }
 
 /* --- code_stat ------------------------------------------------------------------------------------ */
@@ -1101,11 +1084,11 @@ int tf_tool_code_tree(tf_tool_call_t *call)
 static void run_stat(code_job_t *j, tf_fsbox_t *b)
 {
     char p[TF_FSBOX_PATH_MAX];
-    if (arg_path(j, b, "path", 1, p) == NULL)
+    if (tf_code_arg_path(j, b, "path", 1, p) == NULL)
         return;
     struct stat st;
     if (tf_fsbox_lstat(b, p, &st) != 0) {
-        job_fail(j, "path '%s' %s", p[0] ? p : ".", b->msg);
+        tf_code_fail(j, "path '%s' %s", p[0] ? p : ".", b->msg);
         return;
     }
     char mtime[32], mode[16];
@@ -1118,12 +1101,12 @@ static void run_stat(code_job_t *j, tf_fsbox_t *b)
     char target[TF_FSBOX_PATH_MAX];
     /* The target is text the user's own symlink holds: shown, not followed. */
     if (S_ISLNK(st.st_mode) && tf_fsbox_readlink(b, p, target, sizeof(target)) == 0)
-        json_object_set_new(j->out, "target", jtext(target));
+        json_object_set_new(j->out, "target", tf_code_text(target));
 }
 
 int tf_tool_code_stat(tf_tool_call_t *call)
 {
-    return code_submit(call, run_stat);
+    return tf_code_submit(call, run_stat);
 }
 
 /* --- code_move ------------------------------------------------------------------------------------ */
@@ -1131,18 +1114,18 @@ int tf_tool_code_stat(tf_tool_call_t *call)
 static void run_move(code_job_t *j, tf_fsbox_t *b)
 {
     char from[TF_FSBOX_PATH_MAX], to[TF_FSBOX_PATH_MAX];
-    if (arg_path(j, b, "from", 1, from) == NULL || arg_path(j, b, "to", 1, to) == NULL)
+    if (tf_code_arg_path(j, b, "from", 1, from) == NULL || tf_code_arg_path(j, b, "to", 1, to) == NULL)
         return;
     struct stat st;
     memset(&st, 0, sizeof(st));
     if (from[0] != '\0' && tf_fsbox_lstat(b, from, &st) != 0) {
-        job_fail(j, "from '%s' %s", from, b->msg);
+        tf_code_fail(j, "from '%s' %s", from, b->msg);
         return;
     }
     int flags = (arg_bool(j, "overwrite", 0) ? 0 : TF_FSBOX_NO_REPLACE) | (arg_bool(j, "create_dirs", 0) ? TF_FSBOX_MKDIRS : 0);
     int replaced;
     if (tf_fsbox_rename(b, from, to, flags, &replaced) != 0) {
-        job_fail(j, "%s", b->msg);
+        tf_code_fail(j, "%s", b->msg);
         return;
     }
     j->out = json_pack("{s:s, s:s, s:s, s:b}", "from", from, "to", to, "type", tf_fsbox_type(st.st_mode), "overwritten", replaced);
@@ -1150,7 +1133,7 @@ static void run_move(code_job_t *j, tf_fsbox_t *b)
 
 int tf_tool_code_move(tf_tool_call_t *call)
 {
-    return code_submit(call, run_move);
+    return tf_code_submit(call, run_move);
 }
 
 /* --- code_delete ---------------------------------------------------------------------------------- */
@@ -1158,17 +1141,17 @@ int tf_tool_code_move(tf_tool_call_t *call)
 static void run_delete(code_job_t *j, tf_fsbox_t *b)
 {
     char p[TF_FSBOX_PATH_MAX];
-    if (arg_path(j, b, "path", 1, p) == NULL)
+    if (tf_code_arg_path(j, b, "path", 1, p) == NULL)
         return;
     struct stat st;
     memset(&st, 0, sizeof(st));
     if (p[0] != '\0' && tf_fsbox_lstat(b, p, &st) != 0) {
-        job_fail(j, "path '%s' %s", p, b->msg);
+        tf_code_fail(j, "path '%s' %s", p, b->msg);
         return;
     }
     unsigned long removed;
     if (tf_fsbox_remove(b, p, arg_bool(j, "recursive", 0), &removed) != 0) {
-        job_fail(j, "path '%s' %s", p[0] ? p : arg_str(j, "path"), b->msg);
+        tf_code_fail(j, "path '%s' %s", p[0] ? p : arg_str(j, "path"), b->msg);
         return;
     }
     j->out = json_pack("{s:s, s:s, s:I}", "path", p, "type", tf_fsbox_type(st.st_mode), "removed", (json_int_t)removed);
@@ -1176,7 +1159,7 @@ static void run_delete(code_job_t *j, tf_fsbox_t *b)
 
 int tf_tool_code_delete(tf_tool_call_t *call)
 {
-    return code_submit(call, run_delete);
+    return tf_code_submit(call, run_delete);
 }
 
 /* --- code_diff: Myers' O(ND) difference algorithm, linear space ---------------------------------- */
@@ -1461,26 +1444,26 @@ static void run_diff(code_job_t *j, tf_fsbox_t *b)
     const char *btext = arg_str(j, "b_text");
     int has_b = json_object_get(j->args, "b") != NULL;
     if (has_b == (btext != NULL)) {
-        job_fail(j, "give exactly one of b (a second file) and b_text (a text to compare with)");
+        tf_code_fail(j, "give exactly one of b (a second file) and b_text (a text to compare with)");
         return;
     }
-    if (arg_path(j, b, "a", 0, pa) == NULL || (has_b && arg_path(j, b, "b", 0, pb) == NULL))
+    if (tf_code_arg_path(j, b, "a", 0, pa) == NULL || (has_b && tf_code_arg_path(j, b, "b", 0, pb) == NULL))
         return;
     char *da = NULL, *db = NULL;
     size_t la, lb;
     if (tf_fsbox_read(b, pa, &da, &la, NULL) != 0) {
-        job_fail(j, "a '%s' %s", pa, b->msg);
+        tf_code_fail(j, "a '%s' %s", pa, b->msg);
         return;
     }
     if (has_b && tf_fsbox_read(b, pb, &db, &lb, NULL) != 0) {
-        job_fail(j, "b '%s' %s", pb, b->msg);
+        tf_code_fail(j, "b '%s' %s", pb, b->msg);
         free(da);
         return;
     }
     const char *tb = has_b ? db : btext;
     lb = has_b ? lb : arg_len(j, "b_text");
     if (!text_ok(da, la) || !text_ok(tb, lb)) {
-        job_fail(j, "%s is binary (a NUL byte or not UTF-8); only text files are compared", !text_ok(da, la) ? "a" : has_b ? "b" : "b_text");
+        tf_code_fail(j, "%s is binary (a NUL byte or not UTF-8); only text files are compared", !text_ok(da, la) ? "a" : has_b ? "b" : "b_text");
         free(da);
         free(db);
         return;
@@ -1530,5 +1513,5 @@ static void run_diff(code_job_t *j, tf_fsbox_t *b)
 
 int tf_tool_code_diff(tf_tool_call_t *call)
 {
-    return code_submit(call, run_diff);
+    return tf_code_submit(call, run_diff);
 }

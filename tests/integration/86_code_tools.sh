@@ -199,6 +199,45 @@ call code_tree '{"max_entries":3}'
 expect_eq "code_tree max_entries 3: truncated" "$(sc '[.count, .truncated] | join(",")')" "3,true"
 bad code_tree '{"depth":0}' /depth minimum
 bad code_tree '{"depth":21}' /depth maximum
+# code_glob against bash's own globbing (globstar; no dotglob, so names with a leading '.' need it spelt).
+G=$WS/g
+mkdir -p "$G/src/lib/deep/x" "$G/.hidden" "$G/docs"
+for f in src/main.c src/lib/util.c src/lib/util.h src/lib/deep/x/y.c README.md .hidden/secret.c src/.cache.c test_a.c docs/test_b.h; do
+  printf '%s\n' "$f" > "$G/$f"
+done
+# (eval: brace groups are expanded before globbing, as for a typed command; the patterns are this file's own.)
+bash_glob() { (cd "$G" && shopt -s globstar nullglob && eval "for f in $1; do [ -f \"\$f\" ] && [ ! -L \"\$f\" ] && echo \"g/\$f\"; done" |
+  LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//'); }
+globbed() { sc '.files | map(.path) | join(" ")'; }
+for pat in '**/*.c' 'src/**/*.c' 'src/lib/*.{c,h}' '**/test_*.{c,h}' '.hidden/*' '**/.*.c' '*' 'src/*/deep/**' 'nothing*'; do
+  call code_glob "$(jq -cn --arg p "$pat" '{pattern:$p, path:"g"}')"
+  expect_eq "code_glob g '$pat': the files bash's globstar finds" "$(globbed)" "$(bash_glob "$pat")"
+done
+call code_glob '{"pattern":"**/*.c","path":"g"}'
+expect_eq "  ... sorted by path, matched = count" "$(sc '(.files | map(.path)) as $p | [$p == ($p | sort), .matched == .count, .truncated] | join(",")')" "true,true,false"
+expect_eq "  ... size and modified as stat says" "$(sc '.files[] | select(.path == "g/src/main.c") | [.size, .modified] | join(",")')" \
+  "$(stat -c %s,%Y "$G/src/main.c")"
+touch -d '2001-01-01' "$G/src/main.c"; touch -d '2002-01-01' "$G/test_a.c"; touch -d '2003-01-01' "$G/src/lib/util.c"
+call code_glob '{"pattern":"**/*.c","path":"g","sort":"newest","max_results":2}'
+expect_eq "code_glob sort newest, max_results 2: the two newest, truncated, all matched counted" \
+  "$(sc '[(.files | map(.path) | join(" ")), .count, .matched, .truncated] | join(",")')" \
+  "$(cd "$WS" && ls -t g/src/main.c g/test_a.c g/src/lib/util.c g/src/lib/deep/x/y.c | head -2 | tr '\n' ' ' | sed 's/ $//'),2,4,true"
+call code_glob '{"pattern":"./src//main.c","path":"g"}'
+expect_eq "code_glob ./ and // in the pattern are plain steps" "$(globbed)" g/src/main.c
+call code_glob '{"pattern":"*.txt"}'
+expect_eq "code_glob without path: from the workspace root, one level" "$(globbed)" "$(cd "$WS" && ls -1 -- *.txt | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')"
+refused "code_glob an absolute pattern: refused" code_glob '{"pattern":"/etc/*"}' "cannot start with '/'"
+refused "code_glob a pattern climbing with ..: refused" code_glob '{"pattern":"../*"}' "cannot climb with '\.\.'"
+refused "code_glob with four **: refused" code_glob '{"pattern":"**/a/**/b/**/c/**/d"}' "more than 3 '\*\*'"
+refused "code_glob from a file: refused" code_glob '{"pattern":"*","path":"g/test_a.c"}' 'is a file, not a directory'
+refused "code_glob from a missing directory: refused" code_glob '{"pattern":"*","path":"g/none"}' 'does not exist'
+bad code_glob '{}' /pattern required
+bad code_glob '{"pattern":""}' /pattern minLength
+bad code_glob '{"pattern":"*","sort":"size"}' /sort enum
+bad code_glob '{"pattern":"*","max_results":0}' /max_results minimum
+bad code_glob '{"pattern":5}' /pattern type
+refused "code_glob from an absolute path: refused" code_glob '{"pattern":"*","path":"/"}' 'is absolute'
+rm -rf "$G"
 call code_stat '{"path":"src/util.h"}'
 expect_eq "code_stat a file: type, size, mode" "$(sc '[.type, .size, .mode] | join(",")')" "file,$(stat -c %s "$WS/src/util.h"),0$(stat -c %a "$WS/src/util.h")"
 expect_match "  ... mtime in UTC" "$(sc .mtime)" '^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$'
@@ -285,6 +324,12 @@ call code_grep '{"pattern":"secret|root:"}'
 expect_eq "grep of the whole workspace does not follow symlinks out" "$(sc .count)" 0
 call code_tree '{"depth":5}'
 expect_eq "tree shows the symlinks, enters none" "$(sc '[(.entries | map(select(.type == "symlink")) | length), (.entries | map(select(.path | test("^(out|etc|rel_escape)/"))) | length)] | join(",")')" "5,0"
+call code_glob '{"pattern":"**"}'
+expect_eq "glob ** of the whole workspace lists no symlink and nothing behind one" \
+  "$(sc '[(.files | map(select(.path | test("^(out|etc|outfile|rel_escape|dangling)(/|$)"))) | length), .count > 0] | join(",")')" "0,true"
+call code_glob '{"pattern":"out/*"}'
+expect_eq "glob out/* (a symlink to the sibling): nothing" "$(sc .count)" 0
+refused "glob from a symlink out: refused" code_glob '{"pattern":"*","path":"out"}' 'leads outside your workspace'
 refused "stat through a symlink: refused" code_stat '{"path":"out/secret.txt"}' 'leads outside your workspace'
 call code_stat '{"path":"out"}'
 expect_eq "stat of the symlink itself: a symlink, with its target" "$(sc '[.type, .target] | join(",")')" "symlink,$OUT"
