@@ -73,6 +73,7 @@ int tf_tool_tiers(tf_tool_call_t *call);
 int tf_tool_models(tf_tool_call_t *call);
 int tf_tool_usage(tf_tool_call_t *call);
 int tf_tool_find_tools(tf_tool_call_t *call);
+int tf_tool_tool_info(tf_tool_call_t *call);
 int tf_tool_health(tf_tool_call_t *call);
 int tf_tool_limits(tf_tool_call_t *call);
 int tf_tool_estimate_tokens(tf_tool_call_t *call);

@@ -346,6 +346,11 @@ const tf_tool_t tf_tools[] = {
      "system",
      "{\"name\":\"tiers\",\"title\":\"Tiers\",\"description\":\"Every tier with its price, limits (tokens per day, requests per hour), MCP access and features.\",\"inputSchema\":{\"type\":\"object\",\"properties\":{},\"additionalProperties\":false},\"annotations\":{\"title\":\"Tiers\",\"readOnlyHint\":true,\"destructiveHint\":false,\"idempotentHint\":true,\"openWorldHint\":false}}",
      1, 1, 0, 1, 0, tf_validate_tool_tiers_input, NULL, tf_tool_tiers, "tf_tool_tiers", 0, 0},
+    {"tool_info", "Describe a tool",
+     "The full description of one tool of this server as tools/list gives it (input schema, output schema, annotations) plus its category, for an agent that found it with find_tools and loads only what it needs. Only tools the caller may see are described.",
+     "system",
+     "{\"name\":\"tool_info\",\"title\":\"Describe a tool\",\"description\":\"The full description of one tool of this server as tools/list gives it (input schema, output schema, annotations) plus its category, for an agent that found it with find_tools and loads only what it needs. Only tools the caller may see are described.\",\"inputSchema\":{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":64,\"pattern\":\"^[a-z][a-z0-9_]*$\",\"description\":\"the tool's name\"}},\"required\":[\"name\"],\"additionalProperties\":false},\"outputSchema\":{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"title\":{\"type\":\"string\"},\"category\":{\"type\":\"string\"},\"description\":{\"type\":\"string\"},\"inputSchema\":{\"type\":\"object\"},\"outputSchema\":{\"type\":\"object\"},\"annotations\":{\"type\":\"object\"}},\"required\":[\"name\",\"title\",\"category\",\"description\",\"inputSchema\"]},\"annotations\":{\"title\":\"Describe a tool\",\"readOnlyHint\":true,\"destructiveHint\":false,\"idempotentHint\":true,\"openWorldHint\":false}}",
+     1, 1, 0, 1, 0, tf_validate_tool_tool_info_input, tf_validate_tool_tool_info_output, tf_tool_tool_info, "tf_tool_tool_info", 0, 0},
     {"translate", "Translate text",
      "Translates text into the target language (a language name or code), keeping tone and formatting.",
      "chat",
@@ -382,7 +387,7 @@ const tf_tool_t tf_tools[] = {
      "{\"name\":\"whoami\",\"title\":\"Who am I\",\"description\":\"The calling user as the gateway sees them - user id, email, tier and whether they are an admin.\",\"inputSchema\":{\"type\":\"object\",\"properties\":{},\"additionalProperties\":false},\"outputSchema\":{\"type\":\"object\",\"properties\":{\"user_id\":{\"type\":\"string\"},\"email\":{\"type\":\"string\"},\"tier\":{\"type\":\"string\"},\"is_admin\":{\"type\":\"boolean\"}},\"required\":[\"user_id\",\"email\",\"tier\",\"is_admin\"]},\"annotations\":{\"title\":\"Who am I\",\"readOnlyHint\":true,\"destructiveHint\":false,\"idempotentHint\":true,\"openWorldHint\":false}}",
      1, 1, 0, 1, 0, tf_validate_tool_whoami_input, tf_validate_tool_whoami_output, tf_tool_whoami, "tf_tool_whoami", 0, 0},
 };
-const size_t tf_tools_count = 75;
+const size_t tf_tools_count = 76;
 
 int tf_tool_find(const char *name)
 {

@@ -70,9 +70,10 @@ static json_t *k45; /* constant */
 static json_t *k46; /* constant */
 static regex_t re16;
 static regex_t re17;
+static regex_t re18;
 static json_t *k47; /* constant */
 static json_t *k48; /* constant */
-static regex_t re18;
+static regex_t re19;
 static json_t *k49; /* constant */
 
 static int v_admin_user_update_1(json_t *v, tf_verr_t *err, tf_vpath_t *p);
@@ -582,6 +583,16 @@ static int v_tool_find_tools_output_7(json_t *v, tf_verr_t *err, tf_vpath_t *p);
 static int v_tool_find_tools_output_3(json_t *v, tf_verr_t *err, tf_vpath_t *p);
 static int v_tool_find_tools_output_2(json_t *v, tf_verr_t *err, tf_vpath_t *p);
 static int v_tool_find_tools_output_0(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_tool_info_input_1(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_tool_info_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_tool_info_output_1(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_tool_info_output_2(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_tool_info_output_3(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_tool_info_output_4(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_tool_info_output_5(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_tool_info_output_6(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_tool_info_output_7(json_t *v, tf_verr_t *err, tf_vpath_t *p);
+static int v_tool_tool_info_output_0(json_t *v, tf_verr_t *err, tf_vpath_t *p);
 static int v_tool_health_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p);
 static int v_tool_health_output_1(json_t *v, tf_verr_t *err, tf_vpath_t *p);
 static int v_tool_health_output_2(json_t *v, tf_verr_t *err, tf_vpath_t *p);
@@ -775,15 +786,17 @@ int tf_validators_init(void)
         return -1;
     if ((k46 = json_loads("20", JSON_DECODE_ANY, NULL)) == NULL)
         return -1;
-    if (regcomp(&re16, "^[a-z][a-z0-9_]{0,63}$", REG_EXTENDED | REG_NOSUB) != 0)
+    if (regcomp(&re16, "^[a-z][a-z0-9_]*$", REG_EXTENDED | REG_NOSUB) != 0)
         return -1;
-    if (regcomp(&re17, "^([A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?|all|auto)$", REG_EXTENDED | REG_NOSUB) != 0)
+    if (regcomp(&re17, "^[a-z][a-z0-9_]{0,63}$", REG_EXTENDED | REG_NOSUB) != 0)
+        return -1;
+    if (regcomp(&re18, "^([A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?|all|auto)$", REG_EXTENDED | REG_NOSUB) != 0)
         return -1;
     if ((k47 = json_loads("10", JSON_DECODE_ANY, NULL)) == NULL)
         return -1;
     if ((k48 = json_loads("1", JSON_DECODE_ANY, NULL)) == NULL)
         return -1;
-    if (regcomp(&re18, "^[Hh][Tt][Tt][Pp][Ss]?://", REG_EXTENDED | REG_NOSUB) != 0)
+    if (regcomp(&re19, "^[Hh][Tt][Tt][Pp][Ss]?://", REG_EXTENDED | REG_NOSUB) != 0)
         return -1;
     if ((k49 = json_loads("20000", JSON_DECODE_ANY, NULL)) == NULL)
         return -1;
@@ -11162,6 +11175,196 @@ static int v_tool_find_tools_output_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
     return 0;
 }
 
+static int v_tool_tool_info_input_1(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_string(v))
+        return tf_v_fail(err, p, "type", "must be a string");
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+        size_t chars = tf_v_utf8_len(s, n);
+        if (chars < 1u)
+            return tf_v_fail(err, p, "minLength", "must be at least 1 characters");
+        if (chars > 64u)
+            return tf_v_fail(err, p, "maxLength", "must be at most 64 characters");
+        if (strlen(s) != n || regexec(&re16, s, 0, NULL, 0) != 0)
+            return tf_v_fail(err, p, "pattern", "must match the pattern %s", "^[a-z][a-z0-9_]*$");
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_tool_info_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_object(v))
+        return tf_v_fail(err, p, "type", "must be an object");
+    if (json_is_object(v)) {
+        json_t *c;
+        if ((c = json_object_get(v, "name")) != NULL) {
+            tf_v_push_key(p, "name");
+            if (v_tool_tool_info_input_1(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        } else {
+            tf_v_push_key(p, "name");
+            return tf_v_fail(err, p, "required", "is required");
+        }
+        const char *key;
+        json_object_foreach(v, key, c) {
+            if (strcmp(key, "name") != 0) {
+                tf_v_push_key(p, key);
+                return tf_v_fail(err, p, "additionalProperties", "is an unknown property (additionalProperties is false)");
+            }
+        }
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_tool_info_output_1(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_string(v))
+        return tf_v_fail(err, p, "type", "must be a string");
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_tool_info_output_2(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_string(v))
+        return tf_v_fail(err, p, "type", "must be a string");
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_tool_info_output_3(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_string(v))
+        return tf_v_fail(err, p, "type", "must be a string");
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_tool_info_output_4(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_string(v))
+        return tf_v_fail(err, p, "type", "must be a string");
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_tool_info_output_5(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_object(v))
+        return tf_v_fail(err, p, "type", "must be an object");
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_tool_info_output_6(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_object(v))
+        return tf_v_fail(err, p, "type", "must be an object");
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_tool_info_output_7(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_object(v))
+        return tf_v_fail(err, p, "type", "must be an object");
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
+static int v_tool_tool_info_output_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
+{
+    if (!json_is_object(v))
+        return tf_v_fail(err, p, "type", "must be an object");
+    if (json_is_object(v)) {
+        json_t *c;
+        if ((c = json_object_get(v, "name")) != NULL) {
+            tf_v_push_key(p, "name");
+            if (v_tool_tool_info_output_1(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        } else {
+            tf_v_push_key(p, "name");
+            return tf_v_fail(err, p, "required", "is required");
+        }
+        if ((c = json_object_get(v, "title")) != NULL) {
+            tf_v_push_key(p, "title");
+            if (v_tool_tool_info_output_2(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        } else {
+            tf_v_push_key(p, "title");
+            return tf_v_fail(err, p, "required", "is required");
+        }
+        if ((c = json_object_get(v, "category")) != NULL) {
+            tf_v_push_key(p, "category");
+            if (v_tool_tool_info_output_3(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        } else {
+            tf_v_push_key(p, "category");
+            return tf_v_fail(err, p, "required", "is required");
+        }
+        if ((c = json_object_get(v, "description")) != NULL) {
+            tf_v_push_key(p, "description");
+            if (v_tool_tool_info_output_4(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        } else {
+            tf_v_push_key(p, "description");
+            return tf_v_fail(err, p, "required", "is required");
+        }
+        if ((c = json_object_get(v, "inputSchema")) != NULL) {
+            tf_v_push_key(p, "inputSchema");
+            if (v_tool_tool_info_output_5(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        } else {
+            tf_v_push_key(p, "inputSchema");
+            return tf_v_fail(err, p, "required", "is required");
+        }
+        if ((c = json_object_get(v, "outputSchema")) != NULL) {
+            tf_v_push_key(p, "outputSchema");
+            if (v_tool_tool_info_output_6(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        }
+        if ((c = json_object_get(v, "annotations")) != NULL) {
+            tf_v_push_key(p, "annotations");
+            if (v_tool_tool_info_output_7(c, err, p) != 0)
+                return -1;
+            tf_v_pop(p);
+        }
+    }
+    (void)v;
+    (void)err;
+    (void)p;
+    return 0;
+}
+
 static int v_tool_health_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
 {
     if (!json_is_object(v))
@@ -11559,7 +11762,7 @@ static int v_tool_prompt_get_input_1(json_t *v, tf_verr_t *err, tf_vpath_t *p)
     if (json_is_string(v)) {
         const char *s = json_string_value(v);
         size_t n = json_string_length(v);
-        if (strlen(s) != n || regexec(&re16, s, 0, NULL, 0) != 0)
+        if (strlen(s) != n || regexec(&re17, s, 0, NULL, 0) != 0)
             return tf_v_fail(err, p, "pattern", "must match the pattern %s", "^[a-z][a-z0-9_]{0,63}$");
     }
     (void)v;
@@ -11847,7 +12050,7 @@ static int v_tool_web_search_input_3(json_t *v, tf_verr_t *err, tf_vpath_t *p)
     if (json_is_string(v)) {
         const char *s = json_string_value(v);
         size_t n = json_string_length(v);
-        if (strlen(s) != n || regexec(&re17, s, 0, NULL, 0) != 0)
+        if (strlen(s) != n || regexec(&re18, s, 0, NULL, 0) != 0)
             return tf_v_fail(err, p, "pattern", "must match the pattern %s", "^([A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?|all|auto)$");
     }
     (void)v;
@@ -12103,7 +12306,7 @@ static int v_tool_web_crawl_input_1(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             return tf_v_fail(err, p, "minLength", "must be at least 8 characters");
         if (chars > 2048u)
             return tf_v_fail(err, p, "maxLength", "must be at most 2048 characters");
-        if (strlen(s) != n || regexec(&re18, s, 0, NULL, 0) != 0)
+        if (strlen(s) != n || regexec(&re19, s, 0, NULL, 0) != 0)
             return tf_v_fail(err, p, "pattern", "must match the pattern %s", "^[Hh][Tt][Tt][Pp][Ss]?://");
     }
     (void)v;
@@ -13157,6 +13360,20 @@ int tf_validate_tool_find_tools_output(json_t *v, tf_verr_t *err)
     tf_vpath_t p;
     p.depth = 0;
     return v_tool_find_tools_output_0(v, err, &p);
+}
+
+int tf_validate_tool_tool_info_input(json_t *v, tf_verr_t *err)
+{
+    tf_vpath_t p;
+    p.depth = 0;
+    return v_tool_tool_info_input_0(v, err, &p);
+}
+
+int tf_validate_tool_tool_info_output(json_t *v, tf_verr_t *err)
+{
+    tf_vpath_t p;
+    p.depth = 0;
+    return v_tool_tool_info_output_0(v, err, &p);
 }
 
 int tf_validate_tool_health_input(json_t *v, tf_verr_t *err)

@@ -243,6 +243,10 @@ int tf_validate_tool_find_tools_input(json_t *v, tf_verr_t *err);
 /* spec/tools/system.yaml */
 int tf_validate_tool_find_tools_output(json_t *v, tf_verr_t *err);
 /* spec/tools/system.yaml */
+int tf_validate_tool_tool_info_input(json_t *v, tf_verr_t *err);
+/* spec/tools/system.yaml */
+int tf_validate_tool_tool_info_output(json_t *v, tf_verr_t *err);
+/* spec/tools/system.yaml */
 int tf_validate_tool_health_input(json_t *v, tf_verr_t *err);
 /* spec/tools/system.yaml */
 int tf_validate_tool_health_output(json_t *v, tf_verr_t *err);

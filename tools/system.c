@@ -264,3 +264,25 @@ int tf_tool_prompt_get(tf_tool_call_t *call)
     tf_tool_result(call, json_pack("{s:s, s:o}", "name", name, "messages", out));
     return 0;
 }
+
+/* tool_info: Describe a tool. The listing is the tools/list entry the generator wrote; the category comes with it. */
+int tf_tool_tool_info(tf_tool_call_t *call)
+{
+    const char *name = tf_tool_arg_str(call, "name", "");
+    int k = tf_tool_find(name), unknown;
+    const tf_conf_profile_t *prof = tf_toolprof_for(call->r, &unknown);
+    /* A tool the caller may not see is described as missing, the same as in tools/list and find_tools. */
+    if (k < 0 || unknown || !tf_toolprof_visible(call->r, prof, &tf_tools[k])) {
+        tf_tool_fail(call, "no tool '%s' here (find_tools searches the ones you may use)", name);
+        return 0;
+    }
+    json_error_t je;
+    json_t *t = json_loads(tf_tools[k].listing, 0, &je);
+    if (t == NULL) {
+        tf_tool_fail(call, "the listing of '%s' is unreadable (%s)", name, je.text);
+        return 0;
+    }
+    json_object_set_new(t, "category", json_string(tf_tools[k].category));
+    tf_tool_result(call, t);
+    return 0;
+}

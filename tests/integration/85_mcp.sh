@@ -130,6 +130,24 @@ expect_eq "find_tools: 'token usage' finds usage first" "$(jqr '.result.structur
 call find_tools '{"category":"system","limit":2}'
 expect_eq "  ... by category, limited" "$(jqr '.result.structuredContent.count')" 2
 bad find_tools '{"limit":0}' /limit minimum
+# tool_info: the tools/list entry of one tool, as tools/list itself has it, plus the category.
+call tool_info '{"name":"find_tools"}'
+info=$(printf '%s' "$BODY" | jq -cS '.result.structuredContent | del(.category)')
+listed=$(curl -s -H "Authorization: Bearer $TOK" "$(plain /v1/mcp/tools)" | jq -cS '.tools[] | select(.name == "find_tools")')
+expect_eq "tool_info find_tools: its tools/list entry (schemas, annotations)" "$info" "$listed"
+expect_eq "  ... with its category and output schema" "$(jqr '.result.structuredContent | [.category, .outputSchema.type, .inputSchema.properties.limit.maximum] | join(",")')" "system,object,100"
+call tool_info '{"name":"no_such_tool"}'
+expect_match "tool_info of an unknown tool: a tool error pointing at find_tools" "$(jqr '[.result.isError, .result.content[0].text] | join(",")')" "^true,no tool 'no_such_tool'.*find_tools"
+call tool_info '{"name":"admin_users"}'
+expect_eq "  ... an admin tool, for a non-admin: as unknown" "$(jqr .result.isError)" true
+mesh_admin
+req -X POST -H 'content-type: application/json' -H "Authorization: Bearer $ADMIN_TOKEN" --data '{"name":"tool_info","arguments":{"name":"admin_users"}}' "$(plain /v1/mcp/call)"
+expect_eq "  ... but described to an admin" "$(jqr '[.isError // false, .structuredContent.category] | join(",")')" "false,admin"
+call tool_info '{"name":"test_simple_text"}'
+expect_eq "  ... a conformance fixture with conformance off: as unknown" "$(jqr .result.isError)" true
+bad tool_info '{}' /name required
+bad tool_info '{"name":"Find-Tools"}' /name pattern
+bad tool_info '{"name":"x","y":1}' /y additionalProperties
 call whoami
 expect_eq "arguments left out: {}" "$(jqr '.result.isError // false')" false
 
