@@ -41,7 +41,7 @@ typedef struct glob {
     size_t n, cap;
     int full;    /* GLOB_COLLECT_MAX reached */
     int not_dir; /* the start is a file */
-} glob_t_;
+} gwalk_t;
 
 static int is_star2(const char *s)
 {
@@ -112,7 +112,7 @@ static size_t split_path(char *buf, char **ss)
 
 static int glob_visit(void *ud, const tf_fsbox_entry_t *e)
 {
-    glob_t_ *g = ud;
+    gwalk_t *g = ud;
     if (e->depth == 0) { /* the start is a file */
         g->not_dir = 1;
         return TF_FSBOX_WALK_STOP;
@@ -161,8 +161,9 @@ static void run_glob(code_job_t *j, tf_fsbox_t *b)
         return;
     const char *pattern = json_string_value(json_object_get(j->args, "pattern"));
     const char *sort = json_string_value(json_object_get(j->args, "sort"));
-    json_int_t max = json_integer_value(json_object_get(j->args, "max_results"));
-    glob_t_ g = {0};
+    json_t *mv = json_object_get(j->args, "max_results"); /* the schema's integers include 3.0 */
+    json_int_t max = json_is_real(mv) ? (json_int_t)json_real_value(mv) : json_integer_value(mv);
+    gwalk_t g = {0};
     char *alt[GLOB_MAX_PATTERNS];
     const char *why = NULL;
     if (pattern[0] == '/')

@@ -218,8 +218,8 @@ expect_eq "  ... sorted by path, matched = count" "$(sc '(.files | map(.path)) a
 expect_eq "  ... size and modified as stat says" "$(sc '.files[] | select(.path == "g/src/main.c") | [.size, .modified] | join(",")')" \
   "$(stat -c %s,%Y "$G/src/main.c")"
 touch -d '2001-01-01' "$G/src/main.c"; touch -d '2002-01-01' "$G/test_a.c"; touch -d '2003-01-01' "$G/src/lib/util.c"
-call code_glob '{"pattern":"**/*.c","path":"g","sort":"newest","max_results":2}'
-expect_eq "code_glob sort newest, max_results 2: the two newest, truncated, all matched counted" \
+call code_glob '{"pattern":"**/*.c","path":"g","sort":"newest","max_results":2.0}'
+expect_eq "code_glob sort newest, max_results 2.0: the two newest, truncated, all matched counted" \
   "$(sc '[(.files | map(.path) | join(" ")), .count, .matched, .truncated] | join(",")')" \
   "$(cd "$WS" && ls -t g/src/main.c g/test_a.c g/src/lib/util.c g/src/lib/deep/x/y.c | head -2 | tr '\n' ' ' | sed 's/ $//'),2,4,true"
 call code_glob '{"pattern":"./src//main.c","path":"g"}'
