@@ -150,6 +150,12 @@ void tf_cg_write_tool_stubs(tf_cg_spec_t *s, const char *dir);
 /* tf_cg_yaml.c: any YAML file as JSON, remembering each node's line. */
 json_t *tf_cg_yaml_load(const char *file);
 unsigned tf_cg_yaml_line(const json_t *node); /* 0 when unknown */
+/* The node's line, or fallback when unknown. */
+unsigned tf_cg_line_or(const json_t *node, unsigned fallback);
+/* Is s one of the NULL-terminated list? */
+int tf_cg_in(const char *s, const char *const *list);
+/* lower_snake_case: [a-z][a-z0-9_]* */
+int tf_cg_snake(const char *s);
 
 /* tf_cg_schema.c: loads spec/schemas/ and checks each schema. */
 int tf_cg_load_schemas(tf_cg_spec_t *s, const char *dir);

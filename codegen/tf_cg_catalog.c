@@ -33,37 +33,16 @@
 
 #include "tf_cg.h"
 
-static unsigned ln(const json_t *v, unsigned fallback)
-{
-    unsigned l = tf_cg_yaml_line(v);
-    return l ? l : fallback;
-}
 
-static int in(const char *k, const char *const *list)
-{
-    for (; *list; list++)
-        if (strcmp(k, *list) == 0)
-            return 1;
-    return 0;
-}
 
-static int snake(const char *s)
-{
-    if (!(*s >= 'a' && *s <= 'z'))
-        return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
-            return 0;
-    return 1;
-}
 
 static void keys_known(const char *file, json_t *o, const char *const *known, const char *what, unsigned line)
 {
     const char *k;
     json_t *v;
     json_object_foreach(o, k, v) {
-        if (!in(k, known))
-            tf_cg_error(file, ln(v, line), "%s: unknown key '%s'", what, k);
+        if (!tf_cg_in(k, known))
+            tf_cg_error(file, tf_cg_line_or(v, line), "%s: unknown key '%s'", what, k);
     }
 }
 
@@ -76,7 +55,7 @@ static const char *text_member(const char *file, json_t *o, const char *key, int
         return NULL;
     }
     if (!json_is_string(v) || json_string_length(v) == 0) {
-        tf_cg_error(file, ln(v, line), "%s: '%s' must be a non-empty string", what, key);
+        tf_cg_error(file, tf_cg_line_or(v, line), "%s: '%s' must be a non-empty string", what, key);
         return NULL;
     }
     return json_string_value(v);
@@ -86,14 +65,14 @@ static void flag_member(const char *file, json_t *o, const char *key, const char
 {
     json_t *v = json_object_get(o, key);
     if (v != NULL && !json_is_boolean(v))
-        tf_cg_error(file, ln(v, line), "%s: %s must be true or false", what, key);
+        tf_cg_error(file, tf_cg_line_or(v, line), "%s: %s must be true or false", what, key);
 }
 
 static void tier_member(tf_cg_spec_t *s, const char *file, json_t *o, const char *what, unsigned line)
 {
     const char *t = text_member(file, o, "min_tier", 0, what, line);
     if (t != NULL && tf_cg_tier_index(s, t) < 0)
-        tf_cg_error(file, ln(json_object_get(o, "min_tier"), line), "%s: min_tier '%s' is not a tier of tiers.yaml", what, t);
+        tf_cg_error(file, tf_cg_line_or(json_object_get(o, "min_tier"), line), "%s: min_tier '%s' is not a tier of tiers.yaml", what, t);
 }
 
 /* Every {{name}} in text must be allowed (NULL-terminated list). */
@@ -119,7 +98,7 @@ static void check_strings(const char *file, unsigned line, json_t *v, json_t *na
     } else if (json_is_object(v)) {
         const char *k;
         json_t *x;
-        json_object_foreach(v, k, x) check_strings(file, ln(x, line), x, names, what);
+        json_object_foreach(v, k, x) check_strings(file, tf_cg_line_or(x, line), x, names, what);
     }
 }
 
@@ -132,7 +111,7 @@ static void load_prompts(tf_cg_spec_t *s, const char *file)
     keys_known(file, doc, top, "prompts.yaml", 1);
     json_t *list = json_object_get(doc, "prompts");
     if (!json_is_array(list)) {
-        tf_cg_error(file, ln(list, 1), "'prompts' must be a list");
+        tf_cg_error(file, tf_cg_line_or(list, 1), "'prompts' must be a list");
         json_decref(doc);
         return;
     }
@@ -142,7 +121,7 @@ static void load_prompts(tf_cg_spec_t *s, const char *file)
     size_t i;
     json_t *p;
     json_array_foreach(list, i, p) {
-        unsigned line = ln(p, 1);
+        unsigned line = tf_cg_line_or(p, 1);
         if (!json_is_object(p)) {
             tf_cg_error(file, line, "prompts[%zu] must be a mapping", i);
             continue;
@@ -151,7 +130,7 @@ static void load_prompts(tf_cg_spec_t *s, const char *file)
         char what[200];
         snprintf(what, sizeof(what), "prompt '%s'", name ? name : "?");
         keys_known(file, p, pkeys, what, line);
-        if (name != NULL && !snake(name))
+        if (name != NULL && !tf_cg_snake(name))
             tf_cg_error(file, line, "%s: the name must be lower_snake_case", what);
         for (size_t j = 0; j < i && name; j++)
             if (json_equal(json_object_get(json_array_get(list, j), "name"), json_object_get(p, "name")))
@@ -167,9 +146,9 @@ static void load_prompts(tf_cg_spec_t *s, const char *file)
         size_t k;
         json_t *a;
         if (args != NULL && !json_is_array(args))
-            tf_cg_error(file, ln(args, line), "%s: arguments must be a list", what);
+            tf_cg_error(file, tf_cg_line_or(args, line), "%s: arguments must be a list", what);
         json_array_foreach(args, k, a) {
-            unsigned al = ln(a, line);
+            unsigned al = tf_cg_line_or(a, line);
             if (!json_is_object(a)) {
                 tf_cg_error(file, al, "%s: arguments[%zu] must be a mapping", what, k);
                 continue;
@@ -182,8 +161,8 @@ static void load_prompts(tf_cg_spec_t *s, const char *file)
             size_t q;
             json_t *v;
             if (vals != NULL && !json_is_array(vals))
-                tf_cg_error(file, ln(vals, al), "%s: values must be a list of strings", what);
-            json_array_foreach(vals, q, v) if (!json_is_string(v)) tf_cg_error(file, ln(v, al), "%s: values must be strings", what);
+                tf_cg_error(file, tf_cg_line_or(vals, al), "%s: values must be a list of strings", what);
+            json_array_foreach(vals, q, v) if (!json_is_string(v)) tf_cg_error(file, tf_cg_line_or(v, al), "%s: values must be strings", what);
             if (an != NULL) {
                 if (json_object_get(names, an) != NULL)
                     tf_cg_error(file, al, "%s: argument '%s' twice (or named persona)", what, an);
@@ -192,10 +171,10 @@ static void load_prompts(tf_cg_spec_t *s, const char *file)
         }
         json_t *msgs = json_object_get(p, "messages");
         if (!json_is_array(msgs) || json_array_size(msgs) == 0)
-            tf_cg_error(file, ln(msgs, line), "%s: messages must be a non-empty list", what);
+            tf_cg_error(file, tf_cg_line_or(msgs, line), "%s: messages must be a non-empty list", what);
         json_t *m;
         json_array_foreach(msgs, k, m) {
-            unsigned ml = ln(m, line);
+            unsigned ml = tf_cg_line_or(m, line);
             if (!json_is_object(m)) {
                 tf_cg_error(file, ml, "%s: messages[%zu] must be a mapping", what, k);
                 continue;
@@ -252,13 +231,13 @@ static void load_resources(tf_cg_spec_t *s, const char *file)
         if (list == NULL)
             continue;
         if (!json_is_array(list)) {
-            tf_cg_error(file, ln(list, 1), "'%s' must be a list", tpl ? "templates" : "resources");
+            tf_cg_error(file, tf_cg_line_or(list, 1), "'%s' must be a list", tpl ? "templates" : "resources");
             continue;
         }
         size_t i;
         json_t *r;
         json_array_foreach(list, i, r) {
-            unsigned line = ln(r, 1);
+            unsigned line = tf_cg_line_or(r, 1);
             if (!json_is_object(r)) {
                 tf_cg_error(file, line, "%s[%zu] must be a mapping", tpl ? "templates" : "resources", i);
                 continue;
@@ -279,7 +258,7 @@ static void load_resources(tf_cg_spec_t *s, const char *file)
             flag_member(file, r, "fixture", what, line);
             tier_member(s, file, r, what, line);
             const char *h = text_member(file, r, "handler", 0, what, line);
-            if (h != NULL && !snake(h))
+            if (h != NULL && !tf_cg_snake(h))
                 tf_cg_error(file, line, "%s: handler '%s' must be lower_snake_case", what, h);
             int content = !!json_object_get(r, "text") + !!json_object_get(r, "blob");
             if (tpl && h == NULL)
@@ -293,7 +272,7 @@ static void load_resources(tf_cg_spec_t *s, const char *file)
                     const char *e = strchr(p, '}');
                     char v[64];
                     snprintf(v, sizeof(v), "%.*s", e ? (int)(e - p - 1) : 0, p + 1);
-                    if (e == NULL || !snake(v) || e[1] == '{')
+                    if (e == NULL || !tf_cg_snake(v) || e[1] == '{')
                         tf_cg_error(file, line, "%s: variables are {lower_snake_case}, separated by text", what);
                     vars++;
                 }
@@ -303,14 +282,14 @@ static void load_resources(tf_cg_spec_t *s, const char *file)
                 const char *k;
                 json_t *v;
                 if (comp != NULL && !json_is_object(comp))
-                    tf_cg_error(file, ln(comp, line), "%s: completions must map variables to lists", what);
+                    tf_cg_error(file, tf_cg_line_or(comp, line), "%s: completions must map variables to lists", what);
                 json_object_foreach(comp, k, v) {
                     char needle[80];
                     snprintf(needle, sizeof(needle), "{%s}", k);
                     if (strstr(uri, needle) == NULL)
-                        tf_cg_error(file, ln(v, line), "%s: completions for '%s', which is not a variable", what, k);
+                        tf_cg_error(file, tf_cg_line_or(v, line), "%s: completions for '%s', which is not a variable", what, k);
                     if (!json_is_array(v))
-                        tf_cg_error(file, ln(v, line), "%s: completions of '%s' must be a list", what, k);
+                        tf_cg_error(file, tf_cg_line_or(v, line), "%s: completions of '%s' must be a list", what, k);
                 }
             }
         }

@@ -15,13 +15,6 @@
 static const char *const protocols[] = {"openai", "anthropic", "gemini", "ollama", NULL};
 static const char *const strategies[] = {"fallback", "round_robin", "fastest", "cheapest", "best", "random", NULL};
 
-static int in(const char *v, const char *const *list)
-{
-    for (; *list != NULL; list++)
-        if (strcmp(v, *list) == 0)
-            return 1;
-    return 0;
-}
 
 /* Provider ids become URL-ish public names and C identifiers in metrics. */
 static int is_id(const char *s)
@@ -82,7 +75,7 @@ void tf_cg_check_providers(tf_cg_spec_t *s)
         return;
     char file[4096];
     snprintf(file, sizeof(file), "%s/providers.yaml", s->dir);
-    if (!in(s->strategy, strategies))
+    if (!tf_cg_in(s->strategy, strategies))
         tf_cg_error(file, tf_cg_provider_line(s, "strategy"),
                     "strategy '%s' is not one of fallback, round_robin, fastest, cheapest, best, random", s->strategy);
     for (size_t i = 0; i < s->nproviders; i++) {
@@ -92,7 +85,7 @@ void tf_cg_check_providers(tf_cg_spec_t *s)
         for (size_t j = 0; j < i; j++)
             if (strcmp(s->providers[j].id, p->id) == 0)
                 tf_cg_error(file, PL("id"), "provider '%s' is defined twice", p->id);
-        if (!in(p->protocol, protocols))
+        if (!tf_cg_in(p->protocol, protocols))
             tf_cg_error(file, PL("protocol"), "protocol '%s' is not one of openai, anthropic, gemini, ollama", p->protocol);
         if (p->base_url == NULL && p->nodes_count == 0)
             tf_cg_error(file, PL(NULL), "provider '%s' needs a base_url or nodes", p->id);

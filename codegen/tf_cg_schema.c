@@ -34,13 +34,6 @@ static const char *const keywords[] = {"type",     "properties", "required", "ad
                                        "$schema",  "$defs",      "$ref",     NULL};
 static const char *const types[] = {"string", "integer", "number", "boolean", "object", "array", "null", NULL};
 
-static int in_list(const char *s, const char *const *list)
-{
-    for (; *list; list++)
-        if (strcmp(s, *list) == 0)
-            return 1;
-    return 0;
-}
 
 static unsigned line_of(const json_t *v, const json_t *fallback)
 {
@@ -88,13 +81,13 @@ void tf_cg_check_schema(const char *file, json_t *schema, const char *where)
     const char *key;
     json_t *v;
     json_object_foreach(schema, key, v) {
-        if (!in_list(key, keywords))
+        if (!tf_cg_in(key, keywords))
             tf_cg_error(file, line_of(v, schema), "%s: unknown schema keyword '%s'", where, key);
     }
     const char *type = NULL;
     json_t *t = json_object_get(schema, "type");
     if (t != NULL) {
-        if (!json_is_string(t) || !in_list(json_string_value(t), types))
+        if (!json_is_string(t) || !tf_cg_in(json_string_value(t), types))
             tf_cg_error(file, line_of(t, schema), "%s: type must be one of string, integer, number, boolean, object, array, null",
                         where);
         else

@@ -31,29 +31,8 @@
 static const char *const tool_keys[] = {"name", "title", "description", "min_tier", "handler", "annotations", "input", "output", "fixture", "admin", NULL};
 static const char *const hint_keys[] = {"readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint", NULL};
 
-static int in(const char *k, const char *const *list)
-{
-    for (; *list; list++)
-        if (strcmp(k, *list) == 0)
-            return 1;
-    return 0;
-}
 
-static int snake(const char *s)
-{
-    if (!(*s >= 'a' && *s <= 'z'))
-        return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
-            return 0;
-    return 1;
-}
 
-static unsigned ln(const json_t *v, unsigned fallback)
-{
-    unsigned l = tf_cg_yaml_line(v);
-    return l ? l : fallback;
-}
 
 static char *str_member(const char *file, json_t *o, const char *key, int required, unsigned line)
 {
@@ -64,7 +43,7 @@ static char *str_member(const char *file, json_t *o, const char *key, int requir
         return NULL;
     }
     if (!json_is_string(v) || json_string_length(v) == 0) {
-        tf_cg_error(file, ln(v, line), "tool: '%s' must be a non-empty string", key);
+        tf_cg_error(file, tf_cg_line_or(v, line), "tool: '%s' must be a non-empty string", key);
         return NULL;
     }
     return strdup(json_string_value(v));
@@ -80,24 +59,24 @@ static void load_file(tf_cg_spec_t *s, const char *file, const char *category)
     json_t *v;
     json_object_foreach(doc, k, v) {
         if (strcmp(k, "tools") != 0)
-            tf_cg_error(file, ln(v, 1), "unknown key '%s' (a tools file holds 'tools:' only; the category is the file name)", k);
+            tf_cg_error(file, tf_cg_line_or(v, 1), "unknown key '%s' (a tools file holds 'tools:' only; the category is the file name)", k);
     }
     if (!json_is_array(tools) || json_array_size(tools) == 0) {
-        tf_cg_error(file, ln(tools, 1), "'tools' must be a non-empty list");
+        tf_cg_error(file, tf_cg_line_or(tools, 1), "'tools' must be a non-empty list");
         json_decref(doc);
         return;
     }
     size_t i;
     json_t *t;
     json_array_foreach(tools, i, t) {
-        unsigned line = ln(t, 1);
+        unsigned line = tf_cg_line_or(t, 1);
         if (!json_is_object(t)) {
             tf_cg_error(file, line, "tools[%zu] must be a mapping", i);
             continue;
         }
         json_object_foreach(t, k, v) {
-            if (!in(k, tool_keys))
-                tf_cg_error(file, ln(v, line), "tool: unknown key '%s'", k);
+            if (!tf_cg_in(k, tool_keys))
+                tf_cg_error(file, tf_cg_line_or(v, line), "tool: unknown key '%s'", k);
         }
         tf_cg_tool_t tool;
         memset(&tool, 0, sizeof(tool));
@@ -111,29 +90,29 @@ static void load_file(tf_cg_spec_t *s, const char *file, const char *category)
         tool.handler = str_member(file, t, "handler", 0, line);
         if (tool.handler == NULL && tool.name != NULL)
             tool.handler = strdup(tool.name);
-        if (tool.name != NULL && !snake(tool.name))
-            tf_cg_error(file, ln(json_object_get(t, "name"), line), "tool name '%s' must be lower_snake_case", tool.name);
-        if (tool.handler != NULL && !snake(tool.handler))
-            tf_cg_error(file, ln(json_object_get(t, "handler"), line), "handler '%s' must be lower_snake_case", tool.handler);
+        if (tool.name != NULL && !tf_cg_snake(tool.name))
+            tf_cg_error(file, tf_cg_line_or(json_object_get(t, "name"), line), "tool name '%s' must be lower_snake_case", tool.name);
+        if (tool.handler != NULL && !tf_cg_snake(tool.handler))
+            tf_cg_error(file, tf_cg_line_or(json_object_get(t, "handler"), line), "handler '%s' must be lower_snake_case", tool.handler);
         const char *flags[2] = {"fixture", "admin"};
         for (int f = 0; f < 2; f++) {
             json_t *b = json_object_get(t, flags[f]);
             if (b != NULL && !json_is_boolean(b))
-                tf_cg_error(file, ln(b, line), "tool: %s must be true or false", flags[f]);
+                tf_cg_error(file, tf_cg_line_or(b, line), "tool: %s must be true or false", flags[f]);
             *(f == 0 ? &tool.fixture : &tool.admin) = json_is_true(b);
         }
         tool.read_only = tool.destructive = tool.idempotent = tool.open_world = -1;
         json_t *ann = json_object_get(t, "annotations");
         if (ann != NULL && !json_is_object(ann)) {
-            tf_cg_error(file, ln(ann, line), "annotations must be a mapping");
+            tf_cg_error(file, tf_cg_line_or(ann, line), "annotations must be a mapping");
         } else if (ann != NULL) {
             json_object_foreach(ann, k, v) {
-                if (!in(k, hint_keys)) {
-                    tf_cg_error(file, ln(v, line), "annotations: unknown hint '%s' (readOnlyHint, destructiveHint, idempotentHint, openWorldHint)", k);
+                if (!tf_cg_in(k, hint_keys)) {
+                    tf_cg_error(file, tf_cg_line_or(v, line), "annotations: unknown hint '%s' (readOnlyHint, destructiveHint, idempotentHint, openWorldHint)", k);
                     continue;
                 }
                 if (!json_is_boolean(v)) {
-                    tf_cg_error(file, ln(v, line), "annotations: %s must be true or false", k);
+                    tf_cg_error(file, tf_cg_line_or(v, line), "annotations: %s must be true or false", k);
                     continue;
                 }
                 int b = json_is_true(v);
@@ -160,7 +139,7 @@ static void load_file(tf_cg_spec_t *s, const char *file, const char *category)
             tf_cg_check_schema(file, sc, where);
             if (!json_is_object(sc) || !json_is_string(json_object_get(sc, "type")) ||
                 strcmp(json_string_value(json_object_get(sc, "type")), "object") != 0)
-                tf_cg_error(file, ln(sc, line), "tool '%s': %s must be a schema of type object", tool.name ? tool.name : "?", which[w]);
+                tf_cg_error(file, tf_cg_line_or(sc, line), "tool '%s': %s must be a schema of type object", tool.name ? tool.name : "?", which[w]);
             if (w == 0)
                 tool.input = json_incref(sc);
             else
@@ -198,7 +177,7 @@ int tf_cg_load_tools(tf_cg_spec_t *s, const char *dir)
         char file[4096], category[256];
         snprintf(file, sizeof(file), "%s/%s", dir, names[i]);
         snprintf(category, sizeof(category), "%.*s", (int)(strlen(names[i]) - 5), names[i]);
-        if (!snake(category))
+        if (!tf_cg_snake(category))
             tf_cg_error(file, 0, "tool file names are categories: lower_snake_case (tools/%s.c holds their handlers)", category);
         else
             load_file(s, file, category);

@@ -251,3 +251,27 @@ json_t *tf_cg_yaml_load(const char *file)
     }
     return doc;
 }
+
+unsigned tf_cg_line_or(const json_t *node, unsigned fallback)
+{
+    unsigned l = tf_cg_yaml_line(node);
+    return l ? l : fallback;
+}
+
+int tf_cg_in(const char *s, const char *const *list)
+{
+    for (; *list; list++)
+        if (strcmp(s, *list) == 0)
+            return 1;
+    return 0;
+}
+
+int tf_cg_snake(const char *s)
+{
+    if (!(*s >= 'a' && *s <= 'z'))
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+            return 0;
+    return 1;
+}
