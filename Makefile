@@ -114,7 +114,7 @@ test: deps
 
 bench: deps
 	@$(MAKE) --no-print-directory build
-	@s=0; tests/bench/run.sh || s=1; tests/bench/chat.sh || s=1; tests/bench/mcp.sh || s=1; exit $$s
+	@s=0; tests/bench/run.sh || s=1; tests/bench/auth.sh || s=1; tests/bench/chat.sh || s=1; tests/bench/mcp.sh || s=1; exit $$s
 
 clean:
 	rm -rf build build-asan

@@ -47,6 +47,7 @@ void tf_auth_invalidate_all(void)
 typedef struct tok_entry {
     const tf_jwt_keys_t *keys;
     size_t len;
+    uint32_t sub_hash; /* fnv(cl.sub): the user cache slot, hashed once */
     tf_jwt_claims_t cl;
     char tok[TOK_MAX];
 } tok_entry_t;
@@ -60,28 +61,53 @@ static uint32_t fnv(const char *p, size_t n)
     return h;
 }
 
-static int verify_cached(const tf_jwt_keys_t *keys, const char *tok, size_t len, long long now, tf_jwt_claims_t *cl, char *why,
-                         size_t whylen)
+/*
+ * The slot of a token: its last 8 bytes are signature (base64url of an HMAC
+ * or a signature), as random as any hash of them would be. A crafted token
+ * can only evict another from its slot, which costs a verification.
+ */
+static size_t tok_slot(const char *tok, size_t len)
 {
-    if (len > TOK_MAX)
-        return tf_jwt_verify(keys, tok, len, now, cl, why, whylen);
+    uint64_t v = 0;
+    memcpy(&v, tok + (len >= 8 ? len - 8 : 0), len >= 8 ? 8 : len);
+    return (size_t)((v * 0x9e3779b97f4a7c15ull) >> 32) % TOK_SLOTS;
+}
+
+/*
+ * Verifies `tok`, from the cache when it was verified before. On success
+ * *clp points at the claims (in the cache, or in `own`) and *sub_hash is
+ * fnv(sub), the user cache slot.
+ */
+static int verify_cached(const tf_jwt_keys_t *keys, const char *tok, size_t len, long long now, tf_jwt_claims_t *own,
+                         const tf_jwt_claims_t **clp, uint32_t *sub_hash, char *why, size_t whylen)
+{
+    if (len > TOK_MAX) {
+        if (tf_jwt_verify(keys, tok, len, now, own, why, whylen) != 0)
+            return -1;
+        *clp = own;
+        *sub_hash = fnv(own->sub, strlen(own->sub));
+        return 0;
+    }
     if (tok_cache == NULL)
         tok_cache = calloc(TOK_SLOTS, sizeof(*tok_cache));
-    /* The signature part differs between any two tokens: hash its tail. */
-    tok_entry_t *e = &tok_cache[fnv(tok + (len > 64 ? len - 64 : 0), len > 64 ? 64 : len) % TOK_SLOTS];
+    tok_entry_t *e = &tok_cache[tok_slot(tok, len)];
     if (e->keys == keys && e->len == len && memcmp(e->tok, tok, len) == 0) {
         if (e->cl.exp > now - 30) {
-            *cl = e->cl;
+            *clp = &e->cl;
+            *sub_hash = e->sub_hash;
             return 0;
         }
         e->keys = NULL;
     }
-    if (tf_jwt_verify(keys, tok, len, now, cl, why, whylen) != 0)
+    if (tf_jwt_verify(keys, tok, len, now, own, why, whylen) != 0)
         return -1;
     e->keys = keys;
     e->len = len;
-    e->cl = *cl;
+    e->cl = *own;
+    e->sub_hash = fnv(own->sub, strlen(own->sub));
     memcpy(e->tok, tok, len);
+    *clp = &e->cl;
+    *sub_hash = e->sub_hash;
     return 0;
 }
 
@@ -93,19 +119,16 @@ void tf_auth_thread_exit(void)
     tok_cache = NULL;
 }
 
-static cached_user_t *cache_slot(const char *id)
+static cached_user_t *cache_slot(uint32_t id_hash)
 {
     if (cache == NULL)
         cache = calloc(CACHE_SLOTS, sizeof(*cache));
-    uint32_t h = 2166136261u;
-    for (const char *p = id; *p; p++)
-        h = (h ^ (unsigned char)*p) * 16777619u;
-    return &cache[h % CACHE_SLOTS];
+    return &cache[id_hash % CACHE_SLOTS];
 }
 
-static const cached_user_t *cache_get(const char *id)
+static const cached_user_t *cache_get(const char *id, uint32_t id_hash)
 {
-    cached_user_t *c = cache_slot(id);
+    cached_user_t *c = cache_slot(id_hash);
     if (strcmp(c->id, id) != 0 || c->epoch != __atomic_load_n(&invalidation_epoch, __ATOMIC_ACQUIRE) ||
         tf_now_ns() - c->fetched_ns > CACHE_TTL_NS)
         return NULL;
@@ -147,9 +170,9 @@ typedef struct lookup {
 /* Columns: id, email, tier, is_admin, disabled, tokens_valid_after (epoch). */
 #define USER_COLUMNS "u.id::text, u.email, u.tier, u.is_admin, u.disabled, extract(epoch from u.tokens_valid_after)::float8"
 
-static void remember(const char *id, const char *email, int tier, int admin, int disabled, double valid_after)
+static cached_user_t *remember(const char *id, const char *email, int tier, int admin, int disabled, double valid_after)
 {
-    cached_user_t *c = cache_slot(id);
+    cached_user_t *c = cache_slot(fnv(id, strlen(id)));
     snprintf(c->id, sizeof(c->id), "%s", id);
     snprintf(c->email, sizeof(c->email), "%s", email);
     c->tier = tier;
@@ -158,6 +181,7 @@ static void remember(const char *id, const char *email, int tier, int admin, int
     c->valid_after = valid_after;
     c->fetched_ns = tf_now_ns();
     c->epoch = __atomic_load_n(&invalidation_epoch, __ATOMIC_ACQUIRE);
+    return c;
 }
 
 /* Applies a cached or fetched user; returns 0 to go on, -1 after answering. */
@@ -172,8 +196,10 @@ static int apply_user(tf_req_t *r, const cached_user_t *u, long long token_iat)
         return -1;
     }
     r->who.authenticated = 1;
-    snprintf(r->who.user_id, sizeof(r->who.user_id), "%s", u->id);
-    snprintf(r->who.subject, sizeof(r->who.subject), "%s", u->email);
+    /* Same sizes, and remember() keeps both terminated: plain copies. */
+    _Static_assert(sizeof(r->who.user_id) == sizeof(u->id) && sizeof(r->who.subject) == sizeof(u->email), "identity sizes");
+    memcpy(r->who.user_id, u->id, strlen(u->id) + 1);
+    memcpy(r->who.subject, u->email, strlen(u->email) + 1);
     r->who.tier = u->tier;
     r->who.is_admin = u->is_admin || is_admin_email(r->conf, u->email);
     return 0;
@@ -199,9 +225,9 @@ static void on_user_row(void *ud, PGresult *res, const char *err)
         return;
     }
     int tier = tf_tier_find(PQgetvalue(res, 0, 2));
-    remember(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), tier >= 0 ? tier : TF_TIER_REGISTERED, PQgetvalue(res, 0, 3)[0] == 't',
-             PQgetvalue(res, 0, 4)[0] == 't', strtod(PQgetvalue(res, 0, 5), NULL));
-    if (apply_user(r, cache_slot(PQgetvalue(res, 0, 0)), lk->token_iat) == 0)
+    cached_user_t *u = remember(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), tier >= 0 ? tier : TF_TIER_REGISTERED,
+                                PQgetvalue(res, 0, 3)[0] == 't', PQgetvalue(res, 0, 4)[0] == 't', strtod(PQgetvalue(res, 0, 5), NULL));
+    if (apply_user(r, u, lk->token_iat) == 0)
         lk->done(r);
 }
 
@@ -287,15 +313,17 @@ int tf_auth_identify(tf_req_t *r, tf_auth_done_fn done)
         unauthorized(r, "auth_not_configured", "token authentication is not configured on this server");
         return -1;
     }
-    tf_jwt_claims_t cl;
+    tf_jwt_claims_t own;
+    const tf_jwt_claims_t *cl;
+    uint32_t sub_hash;
     char why[128];
-    if (verify_cached(r->conf->jwt, tok, tlen, (long long)time(NULL), &cl, why, sizeof(why)) != 0) {
+    if (verify_cached(r->conf->jwt, tok, tlen, (long long)time(NULL), &own, &cl, &sub_hash, why, sizeof(why)) != 0) {
         tf_log(TF_LOG_INFO, "api", r->id, "token refused: %s", why); /* the reason, never the token */
         unauthorized(r, "invalid_token", why);
         return -1;
     }
-    const cached_user_t *u = cache_get(cl.sub);
+    const cached_user_t *u = cache_get(cl->sub, sub_hash);
     if (u != NULL)
-        return apply_user(r, u, cl.iat) == 0 ? 1 : -1;
-    return lookup(r, done, cl.iat, "SELECT " USER_COLUMNS " FROM users u WHERE u.id = $1::uuid", h2o_strdup(&req->pool, cl.sub, strlen(cl.sub)).base);
+        return apply_user(r, u, cl->iat) == 0 ? 1 : -1;
+    return lookup(r, done, cl->iat, "SELECT " USER_COLUMNS " FROM users u WHERE u.id = $1::uuid", h2o_strdup(&req->pool, cl->sub, strlen(cl->sub)).base);
 }

@@ -117,6 +117,17 @@ void tf_respond_json(tf_req_t *r, int status, json_t *body)
     tf_respond_raw(r, status, "application/json", h2o_iovec_init(buf, len + 1));
 }
 
+char *tf_json_render(const json_t *body, size_t *len)
+{
+    size_t n = json_dumpb(body, NULL, 0, JSON_COMPACT);
+    char *buf = malloc(n + 1);
+    if (buf == NULL || json_dumpb(body, buf, n, JSON_COMPACT) != n)
+        abort();
+    buf[n] = '\n';
+    *len = n + 1;
+    return buf;
+}
+
 void tf_respond_error(tf_req_t *r, int status, const char *code, const char *param, const char *fmt, ...)
 {
     char msg[512];

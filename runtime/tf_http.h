@@ -58,6 +58,12 @@ void tf_http_register(h2o_pathconf_t *pathconf);
 
 /* Answers with `body` (reference stolen). */
 void tf_respond_json(tf_req_t *r, int status, json_t *body);
+/*
+ * `body` as the bytes tf_respond_json sends (compact, then a newline), in
+ * malloc'd memory the caller owns, for answers rendered once and served
+ * many times with tf_respond_raw. Aborts when memory runs out.
+ */
+char *tf_json_render(const json_t *body, size_t *len);
 /* Answers with bytes already in the request pool (or static). */
 void tf_respond_raw(tf_req_t *r, int status, const char *content_type, h2o_iovec_t body);
 /*

@@ -3,7 +3,9 @@
  * GET /v1/models, /v1/client/models, /v1/client/models/availability,
  * /v1/client/ollama/status.
  */
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tf_adapt.h"
@@ -30,12 +32,36 @@ static void add_openai(void *ud, const tf_spec_provider_t *p, const tf_spec_mode
     json_array_append_new(ud, json_pack("{s:s, s:s, s:i, s:s}", "id", m->name, "object", "model", "created", 0, "owned_by", p->id));
 }
 
+/*
+ * GET /v1/models is what every OpenAI client asks first, and its answer
+ * depends only on the generated provider and tier tables: each tier's body
+ * is rendered once per process (the glob matching over every model costs
+ * tens of microseconds) and served as bytes afterwards.
+ */
+static char **models_body;
+static size_t *models_len;
+static pthread_once_t models_once = PTHREAD_ONCE_INIT;
+
+static void render_models(void)
+{
+    models_body = calloc(tf_tiers_count, sizeof(*models_body));
+    models_len = calloc(tf_tiers_count, sizeof(*models_len));
+    if (models_body == NULL || models_len == NULL)
+        abort();
+    for (size_t t = 0; t < tf_tiers_count; t++) {
+        json_t *data = json_array();
+        json_array_append_new(data, json_pack("{s:s, s:s, s:i, s:s}", "id", "auto", "object", "model", "created", 0, "owned_by", "triforce"));
+        each_allowed(&tf_tiers[t], add_openai, data);
+        json_t *body = json_pack("{s:s, s:o}", "object", "list", "data", data);
+        models_body[t] = tf_json_render(body, &models_len[t]);
+        json_decref(body);
+    }
+}
+
 int tf_api_models_list(tf_req_t *r)
 {
-    json_t *data = json_array();
-    json_array_append_new(data, json_pack("{s:s, s:s, s:i, s:s}", "id", "auto", "object", "model", "created", 0, "owned_by", "triforce"));
-    each_allowed(&tf_tiers[r->who.tier], add_openai, data);
-    tf_respond_json(r, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
+    pthread_once(&models_once, render_models);
+    tf_respond_raw(r, 200, "application/json", h2o_iovec_init(models_body[r->who.tier], models_len[r->who.tier]));
     return 0;
 }
 

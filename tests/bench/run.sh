@@ -110,7 +110,6 @@ bench() {
     h2c) args=(-c "$CLIENTS" -t "$CLIENT_THREADS" -m "$STREAMS") ;;
   esac
   args+=(-D "$DURATION" --warm-up-time "$WARMUP" --log-file="$logf")
-  [ -n "${BENCH_HEADER:-}" ] && args+=(-H "$BENCH_HEADER")
   log "$server $proto: h2load ${args[*]%--log-file=*} $url"
   rm -f "$logf"
   # In the background and waited for, so a SIGTERM to this script is handled
@@ -205,24 +204,6 @@ run_triforce() {
   start_triforce "$TF_PORT" || return 1
   bench triforce h1 "$TF_PORT"
   bench triforce h2c "$TF_PORT"
-  # Authentication cost: the same request with a JWT, against the same
-  # request carrying a header of the same length that is not a credential
-  # (so both move the same bytes). The JWT is verified once, then served
-  # from the per-thread verified-token cache: the "cached path".
-  local base="http://127.0.0.1:$TF_PORT" token pad
-  curl -s -o /dev/null -XPOST -H 'content-type: application/json' -d '{"email":"bench@example.com","password":"bench password"}' \
-    "$base/v1/auth/register"
-  token=$(curl -s -XPOST -H 'content-type: application/json' -d '{"email":"bench@example.com","password":"bench password"}' \
-    "$base/v1/auth/login" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
-  if [ -n "$token" ]; then
-    pad=$(printf '%*s' ${#token} '' | tr ' ' x)
-    for p in h1 h2c; do
-      BENCH_HEADER="X-Pad: Bearer $pad" bench triforce-pad $p "$TF_PORT"
-      BENCH_HEADER="Authorization: Bearer $token" bench triforce-jwt $p "$TF_PORT"
-    done
-  else
-    log "login failed: no JWT bench"; STATUS=1
-  fi
   stop_server
 }
 
@@ -267,11 +248,6 @@ for p in h1 h2c; do
   verdict=$(awk -v t="$t" -v m="$m" -v min="$MIN_RATIO" 'BEGIN { r = t / m; printf "%.2f %s", r, (r >= min ? "ok" : "BELOW") }')
   echo "ratio triforce/minimal $p: ${verdict% *} (${verdict#* }, bar $MIN_RATIO)"
   [ "${verdict#* }" = ok ] || STATUS=1
-done
-for p in h1 h2c; do
-  a=$(rps_of triforce-pad $p); j=$(rps_of triforce-jwt $p)
-  [ -n "$a" ] && [ -n "$j" ] && [ "$a" != - ] && [ "$j" != - ] || continue
-  awk -v a="$a" -v j="$j" -v p=$p 'BEGIN { printf "JWT cost %s: %.1f%% fewer req/s than the same request with an equal-size plain header%s\n", p, (1 - j / a) * 100, (p == "h2c" ? " (HTTP/2 clients never HPACK-index Authorization, so h2o Huffman-decodes it on every request)" : "") }'
 done
 [ "$TF_SKIPPED" = 1 ] && echo "TriForce was skipped: this is NOT a full bench run"
 exit $STATUS
