@@ -11,12 +11,13 @@
 #include "tf_crypto.h"
 #include "tf_db.h"
 #include "tf_jwt.h"
+#include "tf_keycache.h"
 #include "tf_log.h"
 #include "tf_server.h"
 #include "tf_tiers.h"
 
 #define CACHE_SLOTS 512
-#define CACHE_TTL_NS (3ull * 1000000000ull)
+#define CACHE_TTL_NS TF_AUTH_CACHE_TTL_NS
 
 typedef struct cached_user {
     char id[40];
@@ -28,7 +29,13 @@ typedef struct cached_user {
 } cached_user_t;
 
 static __thread cached_user_t *cache;
+static __thread tf_keycache_t *key_tab;
 static uint64_t invalidation_epoch = 1;
+
+static uint64_t epoch_now(void)
+{
+    return __atomic_load_n(&invalidation_epoch, __ATOMIC_ACQUIRE);
+}
 
 void tf_auth_invalidate_all(void)
 {
@@ -117,6 +124,8 @@ void tf_auth_thread_exit(void)
     cache = NULL;
     free(tok_cache);
     tok_cache = NULL;
+    tf_keycache_free(key_tab);
+    key_tab = NULL;
 }
 
 static cached_user_t *cache_slot(uint32_t id_hash)
@@ -129,7 +138,7 @@ static cached_user_t *cache_slot(uint32_t id_hash)
 static const cached_user_t *cache_get(const char *id, uint32_t id_hash)
 {
     cached_user_t *c = cache_slot(id_hash);
-    if (strcmp(c->id, id) != 0 || c->epoch != __atomic_load_n(&invalidation_epoch, __ATOMIC_ACQUIRE) ||
+    if (strcmp(c->id, id) != 0 || c->epoch != epoch_now() ||
         tf_now_ns() - c->fetched_ns > CACHE_TTL_NS)
         return NULL;
     return c;
@@ -165,12 +174,15 @@ int tf_auth_who_from_row(tf_req_t *r, const char *id, const char *email, const c
 typedef struct lookup {
     tf_auth_done_fn done;
     long long token_iat; /* JWT iat, or -1 when not a JWT */
+    uint64_t epoch;      /* when the lookup started: a change announced meanwhile voids what it finds */
+    const char *key_hash; /* an API key's lookup: its hash, for the key cache */
 } lookup_t;
 
 /* Columns: id, email, tier, is_admin, disabled, tokens_valid_after (epoch). */
 #define USER_COLUMNS "u.id::text, u.email, u.tier, u.is_admin, u.disabled, extract(epoch from u.tokens_valid_after)::float8"
 
-static cached_user_t *remember(const char *id, const char *email, int tier, int admin, int disabled, double valid_after)
+static cached_user_t *remember(const char *id, const char *email, int tier, int admin, int disabled, double valid_after,
+                               uint64_t epoch)
 {
     cached_user_t *c = cache_slot(fnv(id, strlen(id)));
     snprintf(c->id, sizeof(c->id), "%s", id);
@@ -180,7 +192,7 @@ static cached_user_t *remember(const char *id, const char *email, int tier, int 
     c->disabled = disabled;
     c->valid_after = valid_after;
     c->fetched_ns = tf_now_ns();
-    c->epoch = __atomic_load_n(&invalidation_epoch, __ATOMIC_ACQUIRE);
+    c->epoch = epoch;
     return c;
 }
 
@@ -205,6 +217,31 @@ static int apply_user(tf_req_t *r, const cached_user_t *u, long long token_iat)
     return 0;
 }
 
+static tf_keycache_t *key_cache(void)
+{
+    if (key_tab == NULL)
+        key_tab = tf_keycache_create();
+    return key_tab;
+}
+
+static void on_touched(void *ud, PGresult *res, const char *err)
+{
+    /* last_used_at is informative: a failed write costs the request nothing. */
+    if (err != NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
+        tf_log(TF_LOG_DEBUG, "api", NULL, "API key last use not recorded: %s", err != NULL ? err : PQresultErrorMessage(res));
+}
+
+/* Records a key's use, fire-and-forget: nothing waits for it. The WHERE
+ * keeps it to one write a minute across threads and nodes too. */
+static void touch_key(tf_req_t *r, const char *key_id)
+{
+    const char *p[1] = {key_id};
+    tf_db_query(r->thr->db,
+                "UPDATE api_keys SET last_used_at = now() WHERE id = $1::uuid AND "
+                "(last_used_at IS NULL OR last_used_at < now() - interval '60 seconds')",
+                1, p, on_touched, NULL);
+}
+
 static void on_user_row(void *ud, PGresult *res, const char *err)
 {
     tf_req_t *r = ud;
@@ -221,21 +258,35 @@ static void on_user_row(void *ud, PGresult *res, const char *err)
         return;
     }
     if (PQntuples(res) != 1) {
+        if (lk->key_hash != NULL) {
+            /* Unknown or revoked: remembered, and counted against the address. */
+            tf_keycache_put(key_cache(), lk->key_hash, NULL, NULL, lk->epoch, tf_now_ns(), -1);
+            tf_keycache_miss_charge(key_cache(), tf_req_client_addr(r), tf_now_ns());
+        }
         unauthorized(r, "invalid_credentials", "the credentials are not valid");
         return;
     }
     int tier = tf_tier_find(PQgetvalue(res, 0, 2));
     cached_user_t *u = remember(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), tier >= 0 ? tier : TF_TIER_REGISTERED,
-                                PQgetvalue(res, 0, 3)[0] == 't', PQgetvalue(res, 0, 4)[0] == 't', strtod(PQgetvalue(res, 0, 5), NULL));
+                                PQgetvalue(res, 0, 3)[0] == 't', PQgetvalue(res, 0, 4)[0] == 't', strtod(PQgetvalue(res, 0, 5), NULL),
+                                lk->epoch);
+    if (lk->key_hash != NULL && PQnfields(res) >= 8) {
+        double age = PQgetisnull(res, 0, 7) ? -1 : strtod(PQgetvalue(res, 0, 7), NULL);
+        if (tf_keycache_put(key_cache(), lk->key_hash, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 6), lk->epoch, tf_now_ns(), age))
+            touch_key(r, PQgetvalue(res, 0, 6));
+    }
     if (apply_user(r, u, lk->token_iat) == 0)
         lk->done(r);
 }
 
-static int lookup(tf_req_t *r, tf_auth_done_fn done, long long token_iat, const char *sql, const char *param)
+static int lookup_key(tf_req_t *r, tf_auth_done_fn done, long long token_iat, const char *key_hash, const char *sql,
+                      const char *param)
 {
     lookup_t *lk = h2o_mem_alloc_pool(&r->h2o->pool, sizeof(*lk));
     lk->done = done;
     lk->token_iat = token_iat;
+    lk->epoch = epoch_now();
+    lk->key_hash = key_hash;
     r->auth_ctx = lk;
     const char *params[1] = {param};
     r->dbq = tf_db_query(r->thr->db, sql, 1, params, on_user_row, r);
@@ -244,6 +295,51 @@ static int lookup(tf_req_t *r, tf_auth_done_fn done, long long token_iat, const 
         return -1;
     }
     return 0;
+}
+
+static int lookup(tf_req_t *r, tf_auth_done_fn done, long long token_iat, const char *sql, const char *param)
+{
+    return lookup_key(r, done, token_iat, NULL, sql, param);
+}
+
+/* An API key: from the key cache when it knows the key (no database round
+ * trip), else one SELECT; last_used_at is written on the side. */
+static int identify_key(tf_req_t *r, tf_auth_done_fn done, const char *tok, size_t tlen)
+{
+    char hash[67];
+    tf_crypto_sha256_bytea(tok, tlen, hash);
+    tf_keycache_t *kc = key_cache();
+    uint64_t now = tf_now_ns();
+    char uid[40], kid[40];
+    int touch;
+    switch (tf_keycache_get(kc, hash, epoch_now(), now, uid, kid, &touch)) {
+    case TF_KEY_UNKNOWN:
+        unauthorized(r, "invalid_credentials", "the credentials are not valid");
+        return -1;
+    case TF_KEY_VALID: {
+        if (touch)
+            touch_key(r, kid);
+        const cached_user_t *u = cache_get(uid, fnv(uid, strlen(uid)));
+        if (u != NULL)
+            return apply_user(r, u, -1) == 0 ? 1 : -1;
+        /* The user's slot went to someone else: fetch the user alone. */
+        return lookup(r, done, -1, "SELECT " USER_COLUMNS " FROM users u WHERE u.id = $1::uuid",
+                      h2o_strdup(&r->h2o->pool, uid, strlen(uid)).base);
+    }
+    default:
+        break;
+    }
+    unsigned retry_after;
+    if (!tf_keycache_was_valid(kc, hash) && !tf_keycache_miss_allowed(kc, tf_req_client_addr(r), now, &retry_after)) {
+        char ra[16];
+        snprintf(ra, sizeof(ra), "%u", retry_after);
+        tf_add_header(r, "retry-after", ra);
+        tf_respond_error(r, 429, "too_many_invalid_keys", NULL, "too many unknown API keys from this address; retry later");
+        return -1;
+    }
+    char *h = h2o_strdup(&r->h2o->pool, hash, sizeof(hash) - 1).base;
+    return lookup_key(r, done, -1, h, "SELECT " USER_COLUMNS ", k.id::text, extract(epoch from now() - k.last_used_at)::float8 "
+                      "FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = $1::bytea AND k.revoked_at IS NULL", h);
 }
 
 /* --- entry point ----------------------------------------------------------- */
@@ -296,18 +392,8 @@ int tf_auth_identify(tf_req_t *r, tf_auth_done_fn done)
     while (tlen > 0 && *tok == ' ')
         tok++, tlen--;
 
-    if (tlen > 3 && memcmp(tok, "tf_", 3) == 0) {
-        char hash[67];
-        tf_crypto_sha256_bytea(tok, tlen, hash);
-        char *h = h2o_strdup(&req->pool, hash, sizeof(hash) - 1).base;
-        /* The key's last use is written at most once a minute per key. */
-        return lookup(r, done, -1,
-                      "WITH k AS (SELECT id, user_id FROM api_keys WHERE key_hash = $1::bytea AND revoked_at IS NULL), "
-                      "t AS (UPDATE api_keys SET last_used_at = now() WHERE id = (SELECT id FROM k) AND "
-                      "(last_used_at IS NULL OR last_used_at < now() - interval '60 seconds')) "
-                      "SELECT " USER_COLUMNS " FROM k JOIN users u ON u.id = k.user_id",
-                      h);
-    }
+    if (tlen > 3 && memcmp(tok, "tf_", 3) == 0)
+        return identify_key(r, done, tok, tlen);
 
     if (r->conf->jwt == NULL) {
         unauthorized(r, "auth_not_configured", "token authentication is not configured on this server");

@@ -5,7 +5,10 @@
  * Credentials name a user; the user's current tier, admin flag and status
  * come from PostgreSQL through a small per-thread cache (a few seconds,
  * dropped on every thread when an admin changes a user), so a changed tier
- * or a disabled account applies to the next request.
+ * or a disabled account applies to the next request. API keys have a
+ * per-thread cache of their own (tf_keycache: hash -> user, dropped the
+ * same way), so a known key costs no database round trip; its last use is
+ * written on the side, at most once a minute.
  */
 #ifndef TF_AUTH_H
 #define TF_AUTH_H

@@ -149,6 +149,7 @@ int tf_tool_admin_reset_providers(tf_tool_call_t *call)
         return 0;
     tf_health_reset_all();
     tf_log(TF_LOG_INFO, "audit", call->r->id, "%s reset the provider health (mcp)", call->r->who.subject);
+    tf_api_audit(call->r, "reset_providers", NULL);
     tf_tool_result(call, json_pack("{s:b}", "reset", 1));
     return 0;
 }
@@ -186,6 +187,7 @@ int tf_tool_admin_reload(tf_tool_call_t *call)
     w->call = call;
     call->hctx = w;
     call->on_gone = reload_gone;
+    tf_api_audit(call->r, "reload", NULL);
     tf_server_request_reload(on_reloaded, w);
     return 0;
 }

@@ -45,6 +45,7 @@ int tf_api_admin_reload(tf_req_t *r)
     w->r = r;
     r->hctx = w;
     r->on_dispose = on_dispose;
+    tf_api_audit(r, "reload", NULL);
     tf_server_request_reload(on_reloaded, w);
     return 0;
 }

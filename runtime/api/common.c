@@ -2,6 +2,7 @@
  * Small helpers shared by the handlers (tf_api.h).
  */
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tf_api.h"
@@ -11,6 +12,25 @@
 
 void tf_api_db_ignore(void *ud, PGresult *res, const char *err)
 {
+}
+
+static void on_audited(void *ud, PGresult *res, const char *err)
+{
+    char *action = ud;
+    if (err != NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
+        tf_log(TF_LOG_ERROR, "audit", NULL, "audit log entry for %s not written: %s", action, err != NULL ? err : PQresultErrorMessage(res));
+    free(action);
+}
+
+void tf_api_audit(tf_req_t *r, const char *action, const char *target)
+{
+    const char *p[4] = {r->who.user_id[0] ? r->who.user_id : NULL, r->who.subject, action, target};
+    char *a = strdup(action);
+    if (tf_db_query(r->thr->db,
+                    "INSERT INTO audit_log (actor_id, actor, action, target) VALUES ($1::uuid, $2, $3, $4)", 4, p, on_audited, a) == NULL) {
+        tf_log(TF_LOG_ERROR, "audit", r->id, "audit log entry for %s not written: database unavailable", action);
+        free(a);
+    }
 }
 
 int tf_api_query(tf_req_t *r, const char *sql, int n, const char *const *params, void (*cb)(void *ud, PGresult *res, const char *err))

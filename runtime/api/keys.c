@@ -83,6 +83,16 @@ int tf_api_admin_keys_create(tf_req_t *r)
     return 0;
 }
 
+/* A revoked key must be refused on the next request: this node's threads
+ * forget cached keys now; other nodes hear it through the trigger's NOTIFY
+ * (migration 0005), which reaches this node too but a little later. */
+static void on_revoked(void *ud, PGresult *res, const char *err)
+{
+    if (err == NULL && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0)
+        tf_auth_invalidate_all();
+    on_json(ud, res, err);
+}
+
 int tf_api_keys_revoke(tf_req_t *r)
 {
     const char *id = tf_req_param(r, "id");
@@ -94,7 +104,7 @@ int tf_api_keys_revoke(tf_req_t *r)
     tf_api_query(r,
                  "UPDATE api_keys k SET revoked_at = coalesce(k.revoked_at, now()) WHERE k.id = $1::uuid AND k.user_id = $2::uuid "
                  "RETURNING " KEY_JSON "::text",
-                 2, p, on_json);
+                 2, p, on_revoked);
     return 0;
 }
 
@@ -111,7 +121,7 @@ int tf_api_admin_keys_revoke(tf_req_t *r)
                  "a AS (INSERT INTO audit_log (actor_id, actor, action, target, details) SELECT $3::uuid, $2, 'revoke_key', "
                  "k.user_id::text, json_build_object('key_id', k.id) FROM k) "
                  "SELECT " KEY_JSON "::text FROM k",
-                 3, p, on_json);
+                 3, p, on_revoked);
     return 0;
 }
 

@@ -142,6 +142,7 @@ int tf_api_admin_providers_reset(tf_req_t *r)
 {
     tf_health_reset_all();
     tf_log(TF_LOG_INFO, "audit", r->id, "%s reset the provider health", r->who.subject);
+    tf_api_audit(r, "reset_providers", NULL);
     tf_respond_json(r, 200, json_pack("{s:b}", "reset", 1));
     return 0;
 }

@@ -28,6 +28,14 @@ void tf_api_lower_email(char *dst, size_t cap, const char *src);
 /* A query whose callback does nothing (writes whose outcome no one waits for). */
 void tf_api_db_ignore(void *ud, PGresult *res, const char *err);
 
+/*
+ * Records an admin action that touches no row of its own (a reload, a
+ * provider reset) in audit_log, as r's user; written on the side (a failure
+ * is logged, the action stands). Actions that change rows write their
+ * audit entry in the same statement instead.
+ */
+void tf_api_audit(tf_req_t *r, const char *action, const char *target);
+
 /* Runs a query for r, answering 503 at once if it cannot be queued; 0 or -1. */
 int tf_api_query(tf_req_t *r, const char *sql, int n, const char *const *params,
                  void (*cb)(void *ud, PGresult *res, const char *err));

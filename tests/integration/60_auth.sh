@@ -1,5 +1,6 @@
 # Users, sessions, API keys, tiers and admin actions, over real HTTP.
 . "$TF_ROOT/tests/lib.sh"
+. "$TF_ROOT/tests/lib_mesh.sh"   # reload_to
 
 json() { req -X "$1" -H 'content-type: application/json' ${3:+--data "$3"} "${@:4}" "$(plain "$2")"; }
 PW='correct horse battery staple'
@@ -120,6 +121,32 @@ json POST /v1/auth/login "{\"email\":\"$VICTIM\",\"password\":\"$PW\"}"
 expect_eq "after 5 failures even the right password is 429" "$STATUS" 429
 expect_match "  ... with Retry-After" "$(header retry-after)" '^[0-9]+$'
 scripts/pg.sh psql "$TF_PG_DIR" -qc "delete from login_failures" >/dev/null
+# Per address too: wrong passwords spread over five accounts block the address.
+for i in 1 2 3 4 5; do json POST /v1/auth/login "{\"email\":\"spray$i$RANDOM@example.com\",\"password\":\"wrong password\"}"; done
+json POST /v1/auth/login "{\"email\":\"$EMAIL\",\"password\":\"$PW\"}"
+expect_eq "5 failures on 5 other accounts from one address: the right password of a sixth is 429" "$STATUS $(jqr .error.code)" \
+  "429 too_many_login_failures"
+scripts/pg.sh psql "$TF_PG_DIR" -qc "delete from login_failures" >/dev/null
+json POST /v1/auth/login "{\"email\":\"$EMAIL\",\"password\":\"$PW\"}"
+expect_eq "  ... and that account itself was never blocked" "$STATUS" 200
+
+# --- X-User-ID from a trusted proxy (auth.trusted_proxies, off by default) -------------
+cp "$TF_CONF" "$TF_TMP/conf.noproxy"
+{ cat "$TF_TMP/conf.noproxy"; printf '  trusted_proxies: ["127.0.0.1"]\n'; } > "$TF_TMP/conf.proxy"
+if reload_to "$TF_TMP/conf.proxy"; then
+  req -H "X-User-ID: $(tr a-z A-Z <<<"$EMAIL")" "$(plain /v1/client/tier)"
+  expect_eq "X-User-ID from a configured trusted proxy names the user" "$STATUS $(jqr .user_id)" "200 $USER_ID"
+  req -H "X-User-ID: nobody$RANDOM@example.com" "$(plain /v1/client/tier)"
+  expect_eq "  ... an unknown user through the proxy: 401" "$STATUS" 401
+  req -H "X-User-ID: $EMAIL" -H "Authorization: Bearer not.a.jwt" "$(plain /v1/client/tier)"
+  expect_eq "  ... a bad token next to it is still refused (credentials win)" "$STATUS" 401
+  reload_to "$TF_TMP/conf.noproxy"
+  req -H "X-User-ID: $EMAIL" "$(plain /v1/client/tier)"
+  expect_eq "  ... proxy removed from conf: ignored again (401)" "$STATUS" 401
+else
+  fail "reload with auth.trusted_proxies"
+  cp "$TF_TMP/conf.noproxy" "$TF_CONF"
+fi
 
 # --- admin -------------------------------------------------------------------------
 ROOT_PW='root password for tests'
@@ -153,6 +180,13 @@ json POST /v1/auth/login "{\"email\":\"$EMAIL\",\"password\":\"$PW\"}"
 expect_eq "  ... and so is their login" "$STATUS" 403
 N=$(scripts/pg.sh psql "$TF_PG_DIR" -tAc "select count(*) from audit_log where target='$USER_ID' and actor='root@example.com'")
 expect_eq "every admin action is in the audit log" "$N" 4
+req -X POST -H "Authorization: Bearer $ADMIN" "$(plain /v1/admin/providers/reset)"
+expect_eq "admin resets provider health" "$STATUS" 200
+req -X POST -H "Authorization: Bearer $ADMIN" "$(plain /v1/admin/reload)"
+expect_eq "admin reloads the configuration" "$STATUS" 200
+wait_for "" 3 bash -c "[ \$(scripts/pg.sh psql '$TF_PG_DIR' -tAc \"select count(*) from audit_log where actor='root@example.com' and action in ('reload','reset_providers') and at > now() - interval '1 minute'\") = 2 ]"
+expect_eq "  ... both in the audit log too (actions without a row of their own)" \
+  "$(scripts/pg.sh psql "$TF_PG_DIR" -tAc "select string_agg(action, ',' order by action) from audit_log where actor='root@example.com' and action in ('reload','reset_providers') and at > now() - interval '1 minute'")" "reload,reset_providers"
 
 # --- nothing secret in the logs -------------------------------------------------------
 sleep 0.3

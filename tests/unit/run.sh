@@ -45,6 +45,7 @@ build "$B/test_tls" tests/unit/test_tls.c runtime/tf_tls.c && run tls "$B/test_t
 build "$B/test_jwt" tests/unit/test_jwt.c runtime/tf_jwt.c && run jwt "$B/test_jwt"
 build "$B/test_fsbox" tests/unit/test_fsbox.c runtime/tf_fsbox.c && run fsbox "$B/test_fsbox"
 build "$B/test_jscan" tests/unit/test_jscan.c runtime/tf_jscan.c && run jscan "$B/test_jscan"
+build "$B/test_keycache" tests/unit/test_keycache.c runtime/tf_keycache.c && run keycache "$B/test_keycache"
 # The outbound address filter (SSRF): classification only, no traffic.
 build "$B/test_netguard" tests/unit/test_netguard.c runtime/tf_netguard.c && run netguard "$B/test_netguard"
 build "$B/test_adapt" tests/unit/test_adapt.c runtime/tf_adapt.c runtime/tf_adapt_lines.c runtime/tf_adapt_openai.c \
