@@ -25,6 +25,7 @@ int tf_cg_error_count(void);
 typedef struct tf_cg_route {
     char *name, *method, *path, *auth, *min_tier, *request, *handler, *summary;
     int needs_db;
+    int mcp;       /* an MCP route: open only to tiers with mcp_access */
     unsigned line; /* of the entry */
 } tf_cg_route_t;
 

@@ -257,7 +257,7 @@ void tf_cg_check(tf_cg_spec_t *s)
         if (!is_ident(r->name))
             tf_cg_error(file, RL("name"), "route name '%s' must be lower_snake_case", r->name);
         /* TF_ROUTE_<NAME> must not collide with tf_spec.h's own macros. */
-        static const char *const reserved[] = {"not_found", "method_not_allowed", "max_params", "needs_db", NULL};
+        static const char *const reserved[] = {"not_found", "method_not_allowed", "max_params", "needs_db", "mcp", NULL};
         for (int k = 0; reserved[k]; k++)
             if (strcmp(r->name, reserved[k]) == 0)
                 tf_cg_error(file, RL("name"), "route name '%s' is reserved (TF_ROUTE_%s is in tf_spec.h)", r->name, reserved[k]);

@@ -99,7 +99,10 @@ static void emit_table(const tf_cg_spec_t *s, tf_cg_buf_t *r)
         tf_cg_cstr(r, rt->path);
         tf_cg_printf(r, "\", %s, %d, %s, ",
                      !strcmp(rt->auth, "admin") ? "TF_AUTH_ADMIN" : !strcmp(rt->auth, "user") ? "TF_AUTH_USER" : "TF_AUTH_PUBLIC", tier,
-                     rt->needs_db ? "TF_ROUTE_NEEDS_DB" : "0");
+                     rt->needs_db && rt->mcp ? "TF_ROUTE_NEEDS_DB | TF_ROUTE_MCP"
+                     : rt->needs_db          ? "TF_ROUTE_NEEDS_DB"
+                     : rt->mcp               ? "TF_ROUTE_MCP"
+                                             : "0");
         if (rt->request)
             tf_cg_printf(r, "tf_validate_%s, \"%s\", ", rt->request, rt->request);
         else

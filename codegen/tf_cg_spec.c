@@ -82,7 +82,7 @@ static const cyaml_schema_field_t route_fields[] = {
     STR("path", 0, tf_cg_route_t, path),          STR("auth", 0, tf_cg_route_t, auth),
     STR("min_tier", OPT, tf_cg_route_t, min_tier), STR("request", OPT, tf_cg_route_t, request),
     STR("handler", 0, tf_cg_route_t, handler),    STR("summary", OPT, tf_cg_route_t, summary),
-    BOOL_FIELD("needs_db", tf_cg_route_t, needs_db), CYAML_FIELD_END};
+    BOOL_FIELD("needs_db", tf_cg_route_t, needs_db), BOOL_FIELD("mcp", tf_cg_route_t, mcp), CYAML_FIELD_END};
 static const cyaml_schema_value_t route_entry = {CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, tf_cg_route_t, route_fields)};
 static const cyaml_schema_field_t ep_fields[] = {
     CYAML_FIELD_SEQUENCE("routes", CYAML_FLAG_POINTER, ep_file_t, routes, &route_entry, 1, 4096), CYAML_FIELD_END};
@@ -100,6 +100,7 @@ int tf_cg_load_endpoints(tf_cg_spec_t *s, const char *file)
     for (unsigned i = 0; i < f->routes_count; i++) {
         s->routes[i].line = tf_cg_route_line(s, i, NULL);
         s->routes[i].needs_db = s->routes[i].needs_db == B_TRUE;
+        s->routes[i].mcp = s->routes[i].mcp == B_TRUE;
     }
     return 0;
 }

@@ -938,7 +938,7 @@ static chat_t *start(tf_req_t *r, json_t *req, int shape, tf_chat_done_fn cb, vo
     ch->include_usage = json_is_true(json_object_get(json_object_get(req, "stream_options"), "include_usage"));
     ch->allow_fallback = !json_is_false(json_object_get(req, "fallback"));
     snprintf(ch->model_req, sizeof(ch->model_req), "%s", model);
-    ch->tier = &tf_tiers[r->who.tier];
+    ch->tier = tf_conf_tier(r->conf, r->who.tier);
     if (r->who.authenticated)
         snprintf(ch->subject, sizeof(ch->subject), "%s", r->who.user_id);
     else

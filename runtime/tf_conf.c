@@ -88,6 +88,8 @@ typedef struct conf_file {
         struct conf_tier_profile_file *tier_profiles;
         unsigned tier_profiles_count;
     } mcp;
+    struct conf_tier_file *tiers;
+    unsigned tiers_count;
     struct {
         char *workspace_root;
         uint64_t max_file_bytes;
@@ -107,6 +109,15 @@ typedef struct conf_profile_file {
 typedef struct conf_tier_profile_file {
     char *tier, *profile;
 } conf_tier_profile_file_t;
+
+/* tiers[]: what the operator changes of spec/tiers.yaml; NULL / CONF_UNSET: keep the spec's. */
+typedef struct conf_tier_file {
+    char *tier;
+    int64_t *daily_tokens, *requests_per_hour; /* -1: unlimited */
+    char **models;
+    unsigned models_count;
+    int ollama_unlimited, mcp_access, priority; /* CONF_UNSET/FALSE/TRUE */
+} conf_tier_file_t;
 
 typedef struct conf_node_file {
     char *name, *base_url, *api_key;
@@ -236,6 +247,17 @@ static const cyaml_schema_field_t mcp_fields[] = {
     CYAML_FIELD_SEQUENCE("allowed_hosts", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, mcp_t, allowed_hosts, &string_entry, 0, 64),
     CYAML_FIELD_END};
 
+static const cyaml_schema_field_t tier_fields[] = {
+    CYAML_FIELD_STRING_PTR("tier", CYAML_FLAG_POINTER, conf_tier_file_t, tier, 1, 64),
+    CYAML_FIELD_INT_PTR("daily_tokens", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, conf_tier_file_t, daily_tokens),
+    CYAML_FIELD_INT_PTR("requests_per_hour", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, conf_tier_file_t, requests_per_hour),
+    CYAML_FIELD_SEQUENCE("models", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, conf_tier_file_t, models, &string_entry, 0, 256),
+    BOOL_FIELD("ollama_unlimited", CYAML_FLAG_OPTIONAL, conf_tier_file_t, ollama_unlimited),
+    BOOL_FIELD("mcp_access", CYAML_FLAG_OPTIONAL, conf_tier_file_t, mcp_access),
+    BOOL_FIELD("priority", CYAML_FLAG_OPTIONAL, conf_tier_file_t, priority),
+    CYAML_FIELD_END};
+static const cyaml_schema_value_t tier_entry = {CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, conf_tier_file_t, tier_fields)};
+
 typedef typeof(((conf_file_t *)0)->tools) tools_t;
 static const cyaml_schema_field_t tools_fields[] = {
     CYAML_FIELD_STRING_PTR("workspace_root", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, tools_t, workspace_root, 1, 4096),
@@ -249,6 +271,7 @@ static const cyaml_schema_field_t tools_fields[] = {
 static const cyaml_schema_field_t top_fields[] = {
     CYAML_FIELD_MAPPING("mcp", CYAML_FLAG_OPTIONAL, conf_file_t, mcp, mcp_fields),
     CYAML_FIELD_MAPPING("tools", CYAML_FLAG_OPTIONAL, conf_file_t, tools, tools_fields),
+    CYAML_FIELD_SEQUENCE("tiers", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, conf_file_t, tiers, &tier_entry, 0, 16),
     CYAML_FIELD_MAPPING("providers", CYAML_FLAG_OPTIONAL, conf_file_t, providers, providers_fields),
     CYAML_FIELD_MAPPING("auth", CYAML_FLAG_OPTIONAL, conf_file_t, auth, auth_fields),
     CYAML_FIELD_MAPPING("node", CYAML_FLAG_OPTIONAL, conf_file_t, node, node_fields),
@@ -427,6 +450,68 @@ static void build_providers(tf_conf_t *c, const conf_file_t *f, const tf_yaml_li
     c->mesh = tf_mesh_new(c, line_strategy, line_only, mesh_err, e);
 }
 
+static int tier_value_ok(errbuf_t *e, const tf_yaml_lines_t *yl, unsigned i, const char *field, const int64_t *v)
+{
+    if (v == NULL || *v >= -1)
+        return 1;
+    char path[64];
+    snprintf(path, sizeof(path), "tiers[%u].%s", i, field);
+    err_add(e, tf_yaml_lines_get(yl, path), "tiers[%u].%s: %lld is neither a limit (>= 0) nor -1 (unlimited)", i, field, (long long)*v);
+    return 0;
+}
+
+/*
+ * The tiers of this snapshot: spec/tiers.yaml's, with conf `tiers:` applied.
+ * Limits live in the snapshot so that a reload changes them for the next
+ * request while requests in flight keep the ones they started with.
+ */
+static void build_tiers(tf_conf_t *c, const conf_file_t *f, const tf_yaml_lines_t *yl, errbuf_t *e)
+{
+    c->tiers = calloc(tf_tiers_count, sizeof(*c->tiers));
+    c->tier_models = calloc(tf_tiers_count, sizeof(*c->tier_models));
+    c->rendered = calloc(tf_tiers_count + 1, sizeof(*c->rendered));
+    c->rendered_len = calloc(tf_tiers_count + 1, sizeof(*c->rendered_len));
+    memcpy(c->tiers, tf_tiers, tf_tiers_count * sizeof(*c->tiers));
+    char seen[64] = {0};
+    for (unsigned i = 0; i < f->tiers_count; i++) {
+        const conf_tier_file_t *o = &f->tiers[i];
+        char path[64];
+        snprintf(path, sizeof(path), "tiers[%u]", i);
+        int t = tf_tier_find(o->tier);
+        if (t < 0) {
+            err_add(e, tf_yaml_lines_get(yl, path), "tiers[%u].tier: '%s' is not a tier of spec/tiers.yaml", i, o->tier);
+            continue;
+        }
+        if ((size_t)t >= sizeof(seen) || seen[t]++) {
+            err_add(e, tf_yaml_lines_get(yl, path), "tiers[%u]: tier '%s' is given twice", i, o->tier);
+            continue;
+        }
+        tf_tier_t *d = &c->tiers[t];
+        if (tier_value_ok(e, yl, i, "daily_tokens", o->daily_tokens) && o->daily_tokens != NULL)
+            d->daily_tokens = *o->daily_tokens;
+        if (tier_value_ok(e, yl, i, "requests_per_hour", o->requests_per_hour) && o->requests_per_hour != NULL)
+            d->requests_per_hour = *o->requests_per_hour;
+        if (o->ollama_unlimited != CONF_UNSET)
+            d->ollama_unlimited = o->ollama_unlimited == CONF_TRUE;
+        if (o->mcp_access != CONF_UNSET)
+            d->mcp_access = o->mcp_access == CONF_TRUE;
+        if (o->priority != CONF_UNSET)
+            d->priority = o->priority == CONF_TRUE;
+        if (o->models != NULL) {
+            char **m = calloc(o->models_count + 1, sizeof(char *));
+            for (unsigned k = 0; k < o->models_count; k++)
+                m[k] = strdup(o->models[k]);
+            c->tier_models[t] = m;
+            d->models = (const char *const *)m;
+        }
+    }
+}
+
+const tf_tier_t *tf_conf_tier(const tf_conf_t *c, int t)
+{
+    return &c->tiers[t];
+}
+
 static int build(tf_conf_t *c, const conf_file_t *f, const tf_yaml_lines_t *yl, errbuf_t *e)
 {
     c->node_name = dup_or(f->node.name, "triforce");
@@ -577,6 +662,7 @@ static int build(tf_conf_t *c, const conf_file_t *f, const tf_yaml_lines_t *yl, 
         else
             c->mcp_tier_profile[t] = pi;
     }
+    build_tiers(c, f, yl, e);
     c->tools_workspace_root = dup_or(f->tools.workspace_root, "var/workspaces");
     c->tools_max_file_bytes = f->tools.max_file_bytes ? f->tools.max_file_bytes : 1024 * 1024;
     c->tools_searxng_url = dup_or(f->tools.searxng_url, "");
@@ -634,6 +720,17 @@ static void conf_free(tf_conf_t *c)
     }
     free(c->mcp_profiles);
     free(c->mcp_tier_profile);
+    for (size_t t = 0; c->tier_models != NULL && t < tf_tiers_count; t++) {
+        for (char **m = c->tier_models[t]; m != NULL && *m != NULL; m++)
+            free(*m);
+        free(c->tier_models[t]);
+    }
+    free(c->tier_models);
+    free(c->tiers);
+    for (size_t k = 0; c->rendered != NULL && k <= tf_tiers_count; k++)
+        free(c->rendered[k]);
+    free(c->rendered);
+    free(c->rendered_len);
     free(c->tools_workspace_root);
     free(c->tools_searxng_url);
     free(c->strategy);

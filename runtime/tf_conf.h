@@ -101,6 +101,14 @@ typedef struct tf_conf {
     int tools_crawl_allow_private;  /* web crawl: private and loopback targets allowed (tests only) */
     uint64_t tools_crawl_max_bytes; /* web crawl: largest page fetched */
     unsigned tools_crawl_timeout_ms;
+    /* tiers: spec/tiers.yaml with the conf's `tiers:` overrides, indexed like tf_tiers[] (use tf_conf_tier) */
+    struct tf_tier *tiers;
+    char ***tier_models;            /* per tier: the overriding patterns this snapshot owns, or NULL */
+    /* Answers that depend only on this snapshot, rendered on first use by
+     * runtime/api (set once with a compare-and-swap, freed with the snapshot):
+     * [tier] GET /v1/models per tier, [tf_tiers_count] GET /v1/tiers. */
+    char **rendered;
+    size_t *rendered_len;
 
     /* --- bookkeeping --- */
     char *path;          /* the file it came from */
@@ -124,6 +132,9 @@ void tf_conf_unref(tf_conf_t *c);
  */
 tf_conf_t *tf_conf_current(void);
 void tf_conf_publish(tf_conf_t *c);
+
+/* Tier `t` (a tf_tiers[] index) as this snapshot defines it. */
+const struct tf_tier *tf_conf_tier(const tf_conf_t *c, int t);
 
 /* Settings that only a restart applies; returns a static description of the first difference, or NULL. */
 const char *tf_conf_restart_needed(const tf_conf_t *running, const tf_conf_t *next);

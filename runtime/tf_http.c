@@ -117,15 +117,27 @@ void tf_respond_json(tf_req_t *r, int status, json_t *body)
     tf_respond_raw(r, status, "application/json", h2o_iovec_init(buf, len + 1));
 }
 
-char *tf_json_render(const json_t *body, size_t *len)
+void tf_respond_rendered(tf_req_t *r, size_t slot, void (*render)(void *ud, int arg, json_t **body), void *ud, int arg)
 {
-    size_t n = json_dumpb(body, NULL, 0, JSON_COMPACT);
-    char *buf = malloc(n + 1);
-    if (buf == NULL || json_dumpb(body, buf, n, JSON_COMPACT) != n)
-        abort();
-    buf[n] = '\n';
-    *len = n + 1;
-    return buf;
+    tf_conf_t *c = r->conf;
+    char *have = __atomic_load_n(&c->rendered[slot], __ATOMIC_ACQUIRE);
+    if (have == NULL) {
+        json_t *body = NULL;
+        render(ud, arg, &body);
+        size_t n = json_dumpb(body, NULL, 0, JSON_COMPACT);
+        char *buf = malloc(n + 1);
+        if (buf == NULL || json_dumpb(body, buf, n, JSON_COMPACT) != n)
+            abort();
+        json_decref(body);
+        buf[n] = '\n';
+        /* The length first: whoever sees the pointer sees its length. */
+        __atomic_store_n(&c->rendered_len[slot], n + 1, __ATOMIC_RELAXED);
+        if (__atomic_compare_exchange_n(&c->rendered[slot], &have, buf, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            have = buf;
+        else
+            free(buf);
+    }
+    tf_respond_raw(r, 200, "application/json", h2o_iovec_init(have, __atomic_load_n(&c->rendered_len[slot], __ATOMIC_RELAXED)));
 }
 
 void tf_respond_error(tf_req_t *r, int status, const char *code, const char *param, const char *fmt, ...)
@@ -286,6 +298,10 @@ static void after_auth(tf_req_t *r)
     if (tf_tiers[r->who.tier].rank < tf_tiers[rt->min_tier].rank) {
         tf_respond_error(r, 403, "tier_too_low", NULL, "this route needs the %s tier or higher; yours is %s", tf_tiers[rt->min_tier].id,
                          tf_tiers[r->who.tier].id);
+        return;
+    }
+    if ((rt->flags & TF_ROUTE_MCP) && !tf_conf_tier(r->conf, r->who.tier)->mcp_access) {
+        tf_respond_error(r, 403, "mcp_not_allowed", NULL, "the %s tier has no MCP access", tf_tiers[r->who.tier].id);
         return;
     }
     if ((rt->flags & TF_ROUTE_NEEDS_DB) && !tf_db_is_up(r->thr->db)) {

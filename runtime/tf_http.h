@@ -59,11 +59,12 @@ void tf_http_register(h2o_pathconf_t *pathconf);
 /* Answers with `body` (reference stolen). */
 void tf_respond_json(tf_req_t *r, int status, json_t *body);
 /*
- * `body` as the bytes tf_respond_json sends (compact, then a newline), in
- * malloc'd memory the caller owns, for answers rendered once and served
- * many times with tf_respond_raw. Aborts when memory runs out.
+ * Answers 200 with r->conf->rendered[slot]: an answer that depends only on
+ * the conf snapshot, made on first use by render(ud, arg, &body) (a JSON
+ * value, rendered as tf_respond_json would) and kept with the snapshot.
+ * Threads that race both render; one copy wins, the other is dropped.
  */
-char *tf_json_render(const json_t *body, size_t *len);
+void tf_respond_rendered(tf_req_t *r, size_t slot, void (*render)(void *ud, int arg, json_t **body), void *ud, int arg);
 /* Answers with bytes already in the request pool (or static). */
 void tf_respond_raw(tf_req_t *r, int status, const char *content_type, h2o_iovec_t body);
 /*

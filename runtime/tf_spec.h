@@ -58,6 +58,7 @@ typedef enum tf_auth_policy {
 
 /* Route flags. */
 #define TF_ROUTE_NEEDS_DB 0x1u /* answer 503 at once when the database is down */
+#define TF_ROUTE_MCP 0x2u      /* MCP: only tiers with mcp_access (in the conf snapshot) */
 
 typedef struct tf_route {
     const char *name;    /* spec name, unique: "health", "tiers_list" */

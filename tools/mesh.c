@@ -49,7 +49,7 @@ int tf_tool_route_preview(tf_tool_call_t *call)
     tf_candidate_t cand[PREVIEW_MAX];
     tf_pick_t pick;
     uint64_t now = tf_now_ns();
-    tf_mesh_candidates(r->conf->mesh, r->conf, model, tf_tool_arg_str(call, "text", ""), &tf_tiers[r->who.tier], strategy, 1, now,
+    tf_mesh_candidates(r->conf->mesh, r->conf, model, tf_tool_arg_str(call, "text", ""), tf_conf_tier(r->conf, r->who.tier), strategy, 1, now,
                        cand, PREVIEW_MAX, &pick);
     if (!pick.known) {
         tf_tool_fail(call, "no model '%s' (the models tool lists them)", model);
@@ -135,7 +135,7 @@ int tf_tool_model_info(tf_tool_call_t *call)
             json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:i, s:f, s:f, s:b, s:b}", "name", md->name, "provider", p->spec->id,
                                                   "upstream", md->upstream, "quality", md->quality, "cost_input", md->cost_input,
                                                   "cost_output", md->cost_output, "allowed",
-                                                  tf_mesh_tier_allows(&tf_tiers[r->who.tier], md->name), "available", up));
+                                                  tf_mesh_tier_allows(tf_conf_tier(r->conf, r->who.tier), md->name), "available", up));
         }
     }
     if (json_array_size(list) == 0) {

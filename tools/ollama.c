@@ -59,7 +59,7 @@ static void on_models(void *ud, json_t *status)
                 char full[512];
                 snprintf(full, sizeof(full), "ollama/%s", n);
                 e = json_pack("{s:s, s:[], s:b}", "name", full, "nodes", "allowed",
-                              tf_mesh_tier_allows(&tf_tiers[call->r->who.tier], full));
+                              tf_mesh_tier_allows(tf_conf_tier(call->r->conf, call->r->who.tier), full));
                 json_object_set_new(by, n, e);
             }
             json_array_append(json_object_get(e, "nodes"), json_object_get(node, "node"));

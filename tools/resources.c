@@ -20,14 +20,14 @@ int tf_resource_tiers(tf_resource_read_t *rd)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < tf_tiers_count; i++)
-        json_array_append_new(a, tf_tier_to_json(&tf_tiers[i]));
+        json_array_append_new(a, tf_tier_to_json(tf_conf_tier(rd->r->conf, (int)i)));
     tf_resource_json(rd, json_pack("{s:o}", "tiers", a));
     return 0;
 }
 
 int tf_resource_models(tf_resource_read_t *rd)
 {
-    const tf_tier_t *t = &tf_tiers[rd->r->who.tier];
+    const tf_tier_t *t = tf_conf_tier(rd->r->conf, rd->r->who.tier);
     json_t *a = json_array();
     for (size_t k = 0; k < tf_providers_count; k++)
         for (size_t i = 0; i < tf_providers[k].nmodels; i++) {

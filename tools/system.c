@@ -46,7 +46,7 @@ int tf_tool_status(tf_tool_call_t *call)
         if (provider_up(&m->providers[k], now)) {
             providers++;
             for (size_t i = 0; i < m->providers[k].spec->nmodels; i++)
-                models += tf_mesh_tier_allows(&tf_tiers[r->who.tier], m->providers[k].spec->models[i].name);
+                models += tf_mesh_tier_allows(tf_conf_tier(r->conf, r->who.tier), m->providers[k].spec->models[i].name);
         }
     tf_tool_result(call, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "node", r->conf->node_name, "version", TF_VERSION, "database",
                                    tf_db_is_up(r->thr->db) ? "up" : "down", "providers_usable", (json_int_t)providers,
@@ -76,7 +76,7 @@ int tf_tool_tiers(tf_tool_call_t *call)
 {
     json_t *list = json_array();
     for (size_t i = 0; i < tf_tiers_count; i++)
-        json_array_append_new(list, tf_tier_to_json(&tf_tiers[i]));
+        json_array_append_new(list, tf_tier_to_json(tf_conf_tier(call->r->conf, (int)i)));
     tf_tool_result(call, json_pack("{s:o}", "tiers", list));
     return 0;
 }
@@ -99,7 +99,7 @@ int tf_tool_models(tf_tool_call_t *call)
     const char *only = tf_tool_arg_str(call, "provider", NULL);
     const char *word = tf_tool_arg_str(call, "search", "");
     const tf_mesh_t *m = r->conf->mesh;
-    const tf_tier_t *t = &tf_tiers[r->who.tier];
+    const tf_tier_t *t = tf_conf_tier(r->conf, r->who.tier);
     uint64_t now = tf_now_ns();
     json_t *list = json_array();
     for (size_t k = 0; k < m->nproviders; k++) {
@@ -126,7 +126,7 @@ static void on_usage(void *ud, PGresult *res, const char *err)
         tf_tool_fail(call, "usage is unavailable right now (database: %s)", err ? err : PQresultErrorMessage(res));
         return;
     }
-    const tf_tier_t *t = &tf_tiers[call->r->who.tier];
+    const tf_tier_t *t = tf_conf_tier(call->r->conf, call->r->who.tier);
     json_t *models = json_loads(PQgetvalue(res, 0, 2), 0, NULL);
     tf_tool_result(call, json_pack("{s:s, s:I, s:I, s:o}", "day", PQgetvalue(res, 0, 0), "used", (json_int_t)strtoll(PQgetvalue(res, 0, 1), NULL, 10),
                                    "limit", (json_int_t)t->daily_tokens, "models", models ? models : json_array()));
@@ -135,7 +135,7 @@ static void on_usage(void *ud, PGresult *res, const char *err)
 int tf_tool_usage(tf_tool_call_t *call)
 {
     tf_req_t *r = call->r;
-    const tf_tier_t *t = &tf_tiers[r->who.tier];
+    const tf_tier_t *t = tf_conf_tier(r->conf, r->who.tier);
     const char *p[2] = {r->who.user_id, t->ollama_unlimited ? "true" : "false"};
     r->dbq = tf_db_query(r->thr->db,
                          "SELECT (now() AT TIME ZONE 'UTC')::date::text, "
@@ -218,7 +218,7 @@ int tf_tool_health(tf_tool_call_t *call)
 /* limits: My limits (-1: unlimited) */
 int tf_tool_limits(tf_tool_call_t *call)
 {
-    const tf_tier_t *t = &tf_tiers[call->r->who.tier];
+    const tf_tier_t *t = tf_conf_tier(call->r->conf, call->r->who.tier);
     tf_tool_result(call, json_pack("{s:s, s:I, s:b, s:I, s:b, s:b}", "tier", t->id, "daily_tokens", (json_int_t)t->daily_tokens,
                                    "ollama_unlimited", t->ollama_unlimited, "requests_per_hour", (json_int_t)t->requests_per_hour,
                                    "mcp_access", t->mcp_access, "priority", t->priority));

@@ -10,7 +10,7 @@
 
 int tf_api_client_tier(tf_req_t *r)
 {
-    const tf_tier_t *t = &tf_tiers[r->who.tier];
+    const tf_tier_t *t = tf_conf_tier(r->conf, r->who.tier);
     json_t *j = tf_tier_to_json(t);
     size_t nmodels = 0;
     int all = 0;
@@ -27,7 +27,7 @@ static void on_usage(void *ud, PGresult *res, const char *err)
     tf_req_t *r = ud;
     if (!tf_api_rows(r, res, err))
         return;
-    const tf_tier_t *t = &tf_tiers[r->who.tier];
+    const tf_tier_t *t = tf_conf_tier(r->conf, r->who.tier);
     long long used = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
     json_t *models = json_loads(PQgetvalue(res, 0, 2), 0, NULL);
     json_t *j = json_pack("{s:s, s:s, s:I, s:o, s:o, s:b, s:o}", "tier", t->id, "day", PQgetvalue(res, 0, 0), "used", (json_int_t)used,
@@ -39,7 +39,7 @@ static void on_usage(void *ud, PGresult *res, const char *err)
 
 int tf_api_tokens_usage(tf_req_t *r)
 {
-    const tf_tier_t *t = &tf_tiers[r->who.tier];
+    const tf_tier_t *t = tf_conf_tier(r->conf, r->who.tier);
     const char *p[2] = {r->who.user_id, t->ollama_unlimited ? "true" : "false"};
     /* Days are UTC. With "Ollama unlimited", ollama/ models are listed but not counted. */
     tf_api_query(r,

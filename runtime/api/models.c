@@ -3,9 +3,7 @@
  * GET /v1/models, /v1/client/models, /v1/client/models/availability,
  * /v1/client/ollama/status.
  */
-#include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "tf_adapt.h"
@@ -34,34 +32,22 @@ static void add_openai(void *ud, const tf_spec_provider_t *p, const tf_spec_mode
 
 /*
  * GET /v1/models is what every OpenAI client asks first, and its answer
- * depends only on the generated provider and tier tables: each tier's body
- * is rendered once per process (the glob matching over every model costs
- * tens of microseconds) and served as bytes afterwards.
+ * depends only on the conf snapshot (tiers) and the generated provider
+ * table: each tier's body is rendered on first use and kept with the
+ * snapshot (the glob matching over every model costs tens of microseconds),
+ * then served as bytes. A reload brings a new snapshot, rendered afresh.
  */
-static char **models_body;
-static size_t *models_len;
-static pthread_once_t models_once = PTHREAD_ONCE_INIT;
-
-static void render_models(void)
+static void render_models(void *ud, int tier, json_t **body)
 {
-    models_body = calloc(tf_tiers_count, sizeof(*models_body));
-    models_len = calloc(tf_tiers_count, sizeof(*models_len));
-    if (models_body == NULL || models_len == NULL)
-        abort();
-    for (size_t t = 0; t < tf_tiers_count; t++) {
-        json_t *data = json_array();
-        json_array_append_new(data, json_pack("{s:s, s:s, s:i, s:s}", "id", "auto", "object", "model", "created", 0, "owned_by", "triforce"));
-        each_allowed(&tf_tiers[t], add_openai, data);
-        json_t *body = json_pack("{s:s, s:o}", "object", "list", "data", data);
-        models_body[t] = tf_json_render(body, &models_len[t]);
-        json_decref(body);
-    }
+    json_t *data = json_array();
+    json_array_append_new(data, json_pack("{s:s, s:s, s:i, s:s}", "id", "auto", "object", "model", "created", 0, "owned_by", "triforce"));
+    each_allowed(tf_conf_tier(ud, tier), add_openai, data);
+    *body = json_pack("{s:s, s:o}", "object", "list", "data", data);
 }
 
 int tf_api_models_list(tf_req_t *r)
 {
-    pthread_once(&models_once, render_models);
-    tf_respond_raw(r, 200, "application/json", h2o_iovec_init(models_body[r->who.tier], models_len[r->who.tier]));
+    tf_respond_rendered(r, (size_t)r->who.tier, render_models, r->conf, r->who.tier);
     return 0;
 }
 
@@ -80,7 +66,7 @@ static void add_name(void *ud, const tf_spec_provider_t *p, const tf_spec_model_
 
 int tf_api_client_models(tf_req_t *r)
 {
-    const tf_tier_t *t = &tf_tiers[r->who.tier];
+    const tf_tier_t *t = tf_conf_tier(r->conf, r->who.tier);
     names_t n = {json_array(), 1};
     each_allowed(t, add_name, &n);
     tf_respond_json(r, 200,
@@ -92,7 +78,7 @@ int tf_api_client_models(tf_req_t *r)
 
 int tf_api_client_models_availability(tf_req_t *r)
 {
-    const tf_tier_t *t = &tf_tiers[r->who.tier];
+    const tf_tier_t *t = tf_conf_tier(r->conf, r->who.tier);
     const tf_mesh_t *m = r->conf->mesh;
     uint64_t now = tf_now_ns();
     json_t *models = json_array();

@@ -2,8 +2,6 @@
  * GET /v1/tiers - every tier with prices, limits and features, straight
  * from spec/tiers.yaml (the generated table). Public.
  */
-#include <pthread.h>
-
 #include "tf_http.h"
 #include "tf_api.h"
 #include "tf_tiers.h"
@@ -31,23 +29,17 @@ json_t *tf_tier_to_json(const tf_tier_t *t)
                      "models", string_list(t->models), "features", string_list(t->features));
 }
 
-/* The answer depends on the generated table only: rendered once, served as bytes. */
-static char *tiers_body;
-static size_t tiers_len;
-static pthread_once_t tiers_once = PTHREAD_ONCE_INIT;
-
-static void render_tiers(void)
+/* The answer depends on the conf snapshot only: rendered once per snapshot, served as bytes. */
+static void render_tiers(void *ud, int unused, json_t **body)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < tf_tiers_count; i++)
-        json_array_append_new(a, tf_tier_to_json(&tf_tiers[i]));
-    tiers_body = tf_json_render(a, &tiers_len);
-    json_decref(a);
+        json_array_append_new(a, tf_tier_to_json(tf_conf_tier(ud, (int)i)));
+    *body = a;
 }
 
 int tf_api_tiers_list(tf_req_t *r)
 {
-    pthread_once(&tiers_once, render_tiers);
-    tf_respond_raw(r, 200, "application/json", h2o_iovec_init(tiers_body, tiers_len));
+    tf_respond_rendered(r, tf_tiers_count, render_tiers, r->conf, 0);
     return 0;
 }
