@@ -7,6 +7,8 @@ trap mesh_stop EXIT
 mesh_start --prompt-tokens 5 --completion-tokens 3 || { fail "fake providers and mesh conf"; exit 0; }
 PSQL() { psql "$TRIFORCE_DATABASE_URL" -tAq -v ON_ERROR_STOP=1 -c "$1"; }
 OLLAMA='{"model":"ollama/gpt-oss:20b-cloud","messages":[{"role":"user","content":"hi"}]}'
+# Chats the Ollama nodes received: a refused request must never reach one.
+ollama_reqs() { echo $(( $(fake_stat ollama1 .requests) + $(fake_stat ollama2 .requests) )); }
 
 # --- guest: 10 requests per hour, by address -------------------------------------------
 PSQL "DELETE FROM rate_windows WHERE subject = 'guest:127.0.0.1'; DELETE FROM usage_daily WHERE subject = 'guest:127.0.0.1'"
@@ -16,8 +18,10 @@ for _ in $(seq 1 10); do
   codes="$codes$STATUS "
 done
 expect_eq "guest: 10 requests in the hour are answered" "$codes" "200 200 200 200 200 200 200 200 200 200 "
+n0=$(ollama_reqs)
 req -X POST -H 'content-type: application/json' --data "$OLLAMA" "$(plain /v1/chat/completions)"
 expect_eq "  ... the 11th is 429 rate_limit_exceeded" "$STATUS $(jqr .error.code)" "429 rate_limit_exceeded"
+expect_eq "  ... decided before the upstream call: no provider saw it" "$(ollama_reqs)" "$n0"
 expect_eq "  ... naming the limit and its value" "$(jqr '[.error.limit, .error.limit_value, .error.tier] | join(",")')" "requests_per_hour,10,guest"
 ra=$(header retry-after)
 if [[ "$ra" =~ ^[0-9]+$ ]] && [ "$ra" -ge 1 ] && [ "$ra" -le 3600 ]; then ok "  ... Retry-After is the rest of the hour ($ra s)"; else fail "  ... Retry-After" "[$ra]"; fi
@@ -32,8 +36,10 @@ mesh_user registered
 codes=0
 for _ in $(seq 1 30); do chat "$OLLAMA"; [ "$STATUS" = 200 ] && codes=$((codes + 1)); done
 expect_eq "registered: 30 requests in the hour are answered" "$codes" 30
+n0=$(ollama_reqs)
 chat "$OLLAMA"
 expect_eq "  ... the 31st is 429 with its limit" "$STATUS $(jqr .error.limit) $(jqr .error.limit_value)" "429 requests_per_hour 30"
+expect_eq "  ... and no provider saw it" "$(ollama_reqs)" "$n0"
 req -H "Authorization: Bearer $U_TOKEN" "$(plain /v1/client/tokens/usage)"
 expect_eq "  ... /v1/client/tokens/usage shows the 30 answers" "$(jqr .used)" 240
 
@@ -52,6 +58,7 @@ for C in 50 5; do
   fake_config groq "{\"completion_tokens\":25000,\"prompt_tokens\":5,\"latency_ms\":$([ $C = 50 ] && echo 20 || echo 5)}"
   mesh_user pro
   D=$TF_TMP/burst$C
+  g0=$(fake_stat groq .requests)
   burst $C "$D"
   n200=$(grep -c '^200$' "$D/codes"); n429=$(grep -c '^429$' "$D/codes")
   expect_eq "pro, 50 requests at concurrency $C: each is 200 or 429" "$((n200 + n429))" 50
@@ -62,6 +69,8 @@ for C in 50 5; do
   else fail "  ... tokens within limit + in flight" "sum $sum, limit $LIMIT, bound $bound, $n200 answered"; fi
   [ "$n429" -gt 0 ] && ok "  ... $n429 refused once the limit was used" || fail "  ... some refused" "none refused"
   expect_eq "  ... every refusal names daily_tokens" "$(cat "$D"/*.json | jq -rs '[.[] | select(.error) | .error.limit] | unique | join(",")')" daily_tokens
+  expect_eq "  ... the provider received exactly the answered ones (refusals came before the upstream call)" \
+    "$(( $(fake_stat groq .requests) - g0 ))" "$n200"
   expect_eq "  ... the usage table holds exactly what the responses reported" \
     "$(PSQL "SELECT coalesce(sum(prompt_tokens + completion_tokens), 0) || ' ' || coalesce(sum(requests), 0) FROM usage_daily WHERE subject = '$U_ID'")" "$sum $n200"
 done
