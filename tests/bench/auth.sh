@@ -25,16 +25,22 @@
 # On h2c, the Authorization header is the one header HTTP/2 clients built on
 # nghttp2 (h2load, curl, Node) never add to the HPACK table (RFC 7541
 # §7.1.3), so every request carries the token Huffman-coded and h2o decodes
-# it again. When `perf` works here, the jwt h2c run is also sampled and the
-# report splits the server's time between TriForce's auth code and the rest.
+# it again, before any TriForce code runs. To tell that cost from TriForce's
+# own, the same rounds also run against the minimal h2o server of run.sh
+# (tests/bench/minimal_h2o.c: GET /health, no auth code at all) with and
+# without the same header: what carrying the header costs h2o alone. The
+# difference of the two differences is TriForce's auth work. When `perf`
+# works here, the jwt h2c run is also sampled for a second opinion.
 #
 # Environment: BENCH_THREADS [nproc], BENCH_ROUNDS [5], BENCH_N_H1 [150000],
-# BENCH_N_H2C [400000], BENCH_AUTH_PORT [19223], BENCH_TF_BIN [build/triforce].
+# BENCH_N_H2C [400000], BENCH_AUTH_PORT [19223], BENCH_AUTH_MIN_PORT [19224],
+# BENCH_TF_BIN [build/triforce].
 # Exit status 0 when every cost is under 10%, 1 otherwise or on failure.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT" || exit 1
 PORT=${BENCH_AUTH_PORT:-19223}
+MIN_PORT=${BENCH_AUTH_MIN_PORT:-19224}
 THREADS=${BENCH_THREADS:-$(nproc)}
 ROUNDS=${BENCH_ROUNDS:-5}
 N_H1=${BENCH_N_H1:-150000}
@@ -43,11 +49,14 @@ TF_BIN=${BENCH_TF_BIN:-$ROOT/build/triforce}
 TMP=$(mktemp -d /tmp/tf-bench-auth.XXXXXX)
 PG_DIR=$TMP/pg
 PID=
+MIN_PID=
 STATUS=0
 TARGET=10
 HZ=$(getconf CLK_TCK)
 log() { printf '# %s\n' "$*"; }
-cleanup() { [ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; scripts/pg.sh stop "$PG_DIR" >/dev/null 2>&1; rm -rf "$TMP"; }
+cleanup() {
+  [ -n "$MIN_PID" ] && kill -TERM "$MIN_PID" 2>/dev/null && wait "$MIN_PID" 2>/dev/null
+  [ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; scripts/pg.sh stop "$PG_DIR" >/dev/null 2>&1; rm -rf "$TMP"; }
 trap cleanup EXIT
 
 scripts/pg.sh start "$PG_DIR" >"$TMP/pg.out" 2>&1 || { log "PostgreSQL did not start"; exit 1; }
@@ -73,16 +82,24 @@ if [ "$(curl -s "$B/v1/models" | md5sum)" != "$(curl -s -H "Authorization: Beare
 fi
 log "GET /v1/models, $THREADS server threads, $ROUNDS rounds, h1 -n $N_H1, h2c -n $N_H2C -m 10, c=64, $(nproc) CPUs, JWT ${#TOKEN} bytes"
 
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }
+cc -O2 -std=gnu11 -DH2O_USE_LIBUV=0 -D_GNU_SOURCE -w $(pkg-config --cflags libh2o-evloop openssl) -o "$TMP/minimal_h2o" \
+  tests/bench/minimal_h2o.c -lh2o-evloop -lssl -lcrypto -lz -lpthread || exit 1
+"$TMP/minimal_h2o" --port "$MIN_PORT" --threads "$THREADS" 2>"$TMP/minimal.log" &
+MIN_PID=$!
+for _ in $(seq 1 50); do [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MIN_PORT/health")" = 200 ] && break; sleep 0.1; done
 
-# run PROTO VARIANT : one h2load run; prints "rps us_per_req"
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# run PROTO VARIANT [SERVER] : one h2load run against TriForce's /v1/models,
+# or (SERVER = h2o) the minimal h2o server's /health; prints "rps us_per_req"
 run() {
-  local proto=$1 variant=$2 args=(-c 64 -t 2) t0 t1 out n rps
+  local proto=$1 variant=$2 args=(-c 64 -t 2) t0 t1 out n rps pid=$PID url=$B/v1/models
+  [ "${3:-}" = h2o ] && { pid=$MIN_PID; url=http://127.0.0.1:$MIN_PORT/health; }
   case $proto in h1) args+=(--h1 -n "$N_H1") ;; h2c) args+=(-m 10 -n "$N_H2C") ;; esac
   [ "$variant" = jwt ] && args+=(-H "Authorization: Bearer $TOKEN")
-  t0=$(cpu_ticks)
-  out=$(timeout 120 h2load "${args[@]}" "$B/v1/models" 2>&1)
-  t1=$(cpu_ticks)
+  t0=$(cpu_ticks "$pid")
+  out=$(timeout 120 h2load "${args[@]}" "$url" 2>&1)
+  t1=$(cpu_ticks "$pid")
   n=$(awk '/^status codes:/ { print $3 }' <<<"$out")
   rps=$(awk '/^finished in/ { print $4 }' <<<"$out")
   if [ -z "$n" ] || [ "$n" = 0 ] || [ "$n" -ne "$([ "$proto" = h1 ] && echo "$N_H1" || echo "$N_H2C")" ]; then
@@ -101,6 +118,9 @@ for proto in h1 h2c; do
       read -r rps us < <(run "$proto" "$variant") || STATUS=1
       log "$proto $variant round $i: $rps req/s, $us µs/req"
       RPS[$proto.$variant]+="$rps "; US[$proto.$variant]+="$us "
+      read -r rps us < <(run "$proto" "$variant" h2o) || STATUS=1
+      log "$proto $variant round $i, minimal h2o: $rps req/s, $us µs/req"
+      US[h2o.$proto.$variant]+="$us "
     done
   done
 done
@@ -124,11 +144,12 @@ if command -v perf >/dev/null && perf record -q -e cpu-clock -o "$TMP/probe.data
 fi
 
 echo
-printf '%-5s %-5s %12s %14s\n' proto auth 'req/s (med)' 'server µs/req'
+med() { tr ' ' '\n' <<<"$1" | grep . | median; }
+printf '%-5s %-5s %12s %14s %20s\n' proto auth 'req/s (med)' 'server µs/req' 'minimal h2o µs/req'
 for proto in h1 h2c; do
   for variant in none jwt; do
-    printf '%-5s %-5s %12s %14s\n' "$proto" "$variant" "$(tr ' ' '\n' <<<"${RPS[$proto.$variant]}" | grep . | median)" \
-      "$(tr ' ' '\n' <<<"${US[$proto.$variant]}" | grep . | median)"
+    printf '%-5s %-5s %12s %14s %20s\n' "$proto" "$variant" "$(med "${RPS[$proto.$variant]}")" "$(med "${US[$proto.$variant]}")" \
+      "$(med "${US[h2o.$proto.$variant]}")"
   done
 done
 echo
@@ -140,6 +161,10 @@ for proto in h1 h2c; do
     printf "%+.1f%% server CPU per request (%.2f -> %.2f µs), %+.1f%% req/s: %s", c, a, j, (rj / ra - 1) * 100, (c < t ? "under" : "OVER") }')
   echo "JWT cost $proto: $verdict the ${TARGET}% target"
   case $verdict in *OVER*) STATUS=1 ;; esac
+  ha=$(med "${US[h2o.$proto.none]}"); hj=$(med "${US[h2o.$proto.jwt]}")
+  [ "$ha" = - ] || [ "$hj" = - ] || awk -v a="$a" -v j="$j" -v ha="$ha" -v hj="$hj" -v p=$proto 'BEGIN {
+    printf "  %s: carrying the header costs h2o alone %+.2f µs per request; TriForce%s auth work is the rest: %+.2f µs, %+.1f%% of the request without credentials\n",
+      p, hj - ha, "'"'"'s", (j - a) - (hj - ha), ((j - a) - (hj - ha)) / a * 100 }'
 done
 if [ -n "$BREAKDOWN" ]; then
   share=${BREAKDOWN%% *}
