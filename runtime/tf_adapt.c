@@ -497,6 +497,11 @@ static int dump_value(tf_adapt_buf_t *b, const json_t *v)
     }
 }
 
+int tf_adapt_dump_to(tf_adapt_buf_t *b, const json_t *v)
+{
+    return dump_value(b, v);
+}
+
 char *tf_adapt_dump(const json_t *v, size_t *len)
 {
     tf_adapt_buf_t b = {0};
@@ -516,6 +521,12 @@ static int key_ok(const char *key)
 
 int tf_adapt_build(tf_proto_t proto, const char *base_url, const char *api_key, const char *model, const json_t *req, int stream,
                    tf_adapt_http_t *out, char *err, size_t errlen)
+{
+    return tf_adapt_build_raw(proto, base_url, api_key, model, req, NULL, 0, stream, out, err, errlen);
+}
+
+int tf_adapt_build_raw(tf_proto_t proto, const char *base_url, const char *api_key, const char *model, const json_t *req,
+                       const char *raw, size_t raw_len, int stream, tf_adapt_http_t *out, char *err, size_t errlen)
 {
     static int (*const build[TF_PROTO_COUNT])(const tf_adapt_in_t *, tf_adapt_http_t *, json_t **, char *, size_t) = {
         tf_adapt_openai_build, tf_adapt_anthropic_build, tf_adapt_gemini_build, tf_adapt_ollama_build};
@@ -542,7 +553,7 @@ int tf_adapt_build(tf_proto_t proto, const char *base_url, const char *api_key, 
         return -1;
 
     tf_adapt_in_t in = {.base = base_url, .base_len = strlen(base_url), .key = api_key && *api_key ? api_key : NULL,
-                        .model = model, .req = req, .stream = stream != 0};
+                        .model = model, .req = req, .stream = stream != 0, .raw = raw, .raw_len = raw_len};
     while (in.base_len > 0 && in.base[in.base_len - 1] == '/')
         in.base_len--;
     if (in.base_len == 0) {
@@ -557,7 +568,8 @@ int tf_adapt_build(tf_proto_t proto, const char *base_url, const char *api_key, 
     }
     if (build[proto](&in, out, &body, err, errlen) < 0)
         goto fail;
-    out->body = tf_adapt_dump(body, &out->body_len);
+    if (out->body == NULL) /* else written from the raw text */
+        out->body = tf_adapt_dump(body, &out->body_len);
     if (out->body == NULL) {
         tf_adapt_seterr(err, errlen, "out of memory");
         goto fail;

@@ -39,6 +39,10 @@ typedef struct chat {
     tf_req_t *r; /* NULL once the request is gone */
     tf_thread_t *thr;
     json_t *req;
+    /* the JSON text req was parsed from (the request's body, in its pool),
+     * when it was: the openai upstream body is then spliced from it */
+    const char *raw;
+    size_t raw_len;
     int shape, stream, include_usage, strategy, allow_fallback;
     char model_req[256];
     const tf_tier_t *tier;
@@ -614,8 +618,8 @@ static int start_attempt(chat_t *ch, const tf_candidate_t *c)
 {
     char err[200];
     tf_adapt_http_t *http = calloc(1, sizeof(*http));
-    if (http == NULL || tf_adapt_build((tf_proto_t)c->node->proto, c->node->base_url, c->node->api_key, c->model->upstream, ch->req,
-                                       ch->stream, http, err, sizeof(err)) != 0) {
+    if (http == NULL || tf_adapt_build_raw((tf_proto_t)c->node->proto, c->node->base_url, c->node->api_key, c->model->upstream,
+                                           ch->req, ch->raw, ch->raw_len, ch->stream, http, err, sizeof(err)) != 0) {
         free(http);
         note_tried(ch, c->node->key, http == NULL ? "out of memory" : err);
         return -1;
@@ -987,6 +991,11 @@ static chat_t *start(tf_req_t *r, json_t *req, int shape, tf_chat_done_fn cb, vo
     chat_t *ch = calloc(1, sizeof(*ch));
     ch->thr = r->thr;
     ch->req = json_incref(req);
+    /* Attempts run only while the request (and so its body) is alive. */
+    if (cb == NULL && shape == TF_CHAT_OPENAI && req == r->body && r->h2o->entity.base != NULL) {
+        ch->raw = r->h2o->entity.base;
+        ch->raw_len = r->h2o->entity.len;
+    }
     ch->shape = shape;
     ch->cb = cb;
     ch->cb_ud = ud;
