@@ -252,6 +252,17 @@ int tf_adapt_opt_stop(const json_t *req, json_t *dst, const char *as, char *err,
 
 int tf_adapt_url(tf_adapt_http_t *out, const tf_adapt_in_t *in, const char *fmt, ...)
 {
+    if (strchr(fmt, '%') == NULL) {
+        /* A constant path (openai, anthropic, ollama): two copies, not two
+         * printf runs (most of what a chat's URL cost). */
+        size_t fl = strlen(fmt);
+        out->url = malloc(in->base_len + fl + 1);
+        if (out->url == NULL)
+            return -1;
+        memcpy(out->url, in->base, in->base_len);
+        memcpy(out->url + in->base_len, fmt, fl + 1);
+        return 0;
+    }
     char *rest = NULL;
     va_list ap;
     va_start(ap, fmt);
@@ -270,9 +281,15 @@ int tf_adapt_url(tf_adapt_http_t *out, const tf_adapt_in_t *in, const char *fmt,
 
 int tf_adapt_header(tf_adapt_http_t *out, const char *name, const char *prefix, const char *value)
 {
-    char *line = NULL;
-    if (asprintf(&line, "%s: %s%s", name, prefix, value) < 0)
+    /* "name: prefix value" by copies (asprintf's format parsing cost more) */
+    size_t nl = strlen(name), pl = strlen(prefix), vl = strlen(value);
+    char *line = malloc(nl + 2 + pl + vl + 1);
+    if (line == NULL)
         return -1;
+    memcpy(line, name, nl);
+    memcpy(line + nl, ": ", 2);
+    memcpy(line + nl + 2, prefix, pl);
+    memcpy(line + nl + 2 + pl, value, vl + 1);
     struct curl_slist *h = curl_slist_append(out->headers, line);
     free(line);
     if (h == NULL)
