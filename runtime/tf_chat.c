@@ -654,6 +654,10 @@ static int start_attempt(chat_t *ch, const tf_candidate_t *c)
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "TriForce/1");
+    if (!tf_curl_env_proxy()) {
+        curl_easy_setopt(e, CURLOPT_PROXY, "");
+        curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+    }
     ch->cur = c;
     ch->attempts++;
     ch->attempt_ns = tf_now_ns();
