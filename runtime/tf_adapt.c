@@ -252,6 +252,17 @@ int tf_adapt_opt_stop(const json_t *req, json_t *dst, const char *as, char *err,
 
 int tf_adapt_url(tf_adapt_http_t *out, const tf_adapt_in_t *in, const char *fmt, ...)
 {
+    if (strchr(fmt, '%') == NULL) {
+        /* A constant path (openai, anthropic, ollama): two copies, not two
+         * printf runs (most of what a chat's URL cost). */
+        size_t fl = strlen(fmt);
+        out->url = malloc(in->base_len + fl + 1);
+        if (out->url == NULL)
+            return -1;
+        memcpy(out->url, in->base, in->base_len);
+        memcpy(out->url + in->base_len, fmt, fl + 1);
+        return 0;
+    }
     char *rest = NULL;
     va_list ap;
     va_start(ap, fmt);
@@ -270,9 +281,15 @@ int tf_adapt_url(tf_adapt_http_t *out, const tf_adapt_in_t *in, const char *fmt,
 
 int tf_adapt_header(tf_adapt_http_t *out, const char *name, const char *prefix, const char *value)
 {
-    char *line = NULL;
-    if (asprintf(&line, "%s: %s%s", name, prefix, value) < 0)
+    /* "name: prefix value" by copies (asprintf's format parsing cost more) */
+    size_t nl = strlen(name), pl = strlen(prefix), vl = strlen(value);
+    char *line = malloc(nl + 2 + pl + vl + 1);
+    if (line == NULL)
         return -1;
+    memcpy(line, name, nl);
+    memcpy(line + nl, ": ", 2);
+    memcpy(line + nl + 2, prefix, pl);
+    memcpy(line + nl + 2 + pl, value, vl + 1);
     struct curl_slist *h = curl_slist_append(out->headers, line);
     free(line);
     if (h == NULL)
@@ -497,6 +514,11 @@ static int dump_value(tf_adapt_buf_t *b, const json_t *v)
     }
 }
 
+int tf_adapt_dump_to(tf_adapt_buf_t *b, const json_t *v)
+{
+    return dump_value(b, v);
+}
+
 char *tf_adapt_dump(const json_t *v, size_t *len)
 {
     tf_adapt_buf_t b = {0};
@@ -516,6 +538,12 @@ static int key_ok(const char *key)
 
 int tf_adapt_build(tf_proto_t proto, const char *base_url, const char *api_key, const char *model, const json_t *req, int stream,
                    tf_adapt_http_t *out, char *err, size_t errlen)
+{
+    return tf_adapt_build_raw(proto, base_url, api_key, model, req, NULL, 0, stream, out, err, errlen);
+}
+
+int tf_adapt_build_raw(tf_proto_t proto, const char *base_url, const char *api_key, const char *model, const json_t *req,
+                       const char *raw, size_t raw_len, int stream, tf_adapt_http_t *out, char *err, size_t errlen)
 {
     static int (*const build[TF_PROTO_COUNT])(const tf_adapt_in_t *, tf_adapt_http_t *, json_t **, char *, size_t) = {
         tf_adapt_openai_build, tf_adapt_anthropic_build, tf_adapt_gemini_build, tf_adapt_ollama_build};
@@ -542,7 +570,7 @@ int tf_adapt_build(tf_proto_t proto, const char *base_url, const char *api_key, 
         return -1;
 
     tf_adapt_in_t in = {.base = base_url, .base_len = strlen(base_url), .key = api_key && *api_key ? api_key : NULL,
-                        .model = model, .req = req, .stream = stream != 0};
+                        .model = model, .req = req, .stream = stream != 0, .raw = raw, .raw_len = raw_len};
     while (in.base_len > 0 && in.base[in.base_len - 1] == '/')
         in.base_len--;
     if (in.base_len == 0) {
@@ -557,7 +585,8 @@ int tf_adapt_build(tf_proto_t proto, const char *base_url, const char *api_key, 
     }
     if (build[proto](&in, out, &body, err, errlen) < 0)
         goto fail;
-    out->body = tf_adapt_dump(body, &out->body_len);
+    if (out->body == NULL) /* else written from the raw text */
+        out->body = tf_adapt_dump(body, &out->body_len);
     if (out->body == NULL) {
         tf_adapt_seterr(err, errlen, "out of memory");
         goto fail;

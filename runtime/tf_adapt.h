@@ -61,6 +61,18 @@ typedef struct tf_adapt_http {
  */
 int tf_adapt_build(tf_proto_t proto, const char *base_url, const char *api_key, const char *model, const json_t *req, int stream,
                    tf_adapt_http_t *out, char *err, size_t errlen);
+/*
+ * tf_adapt_build, given also the JSON text req was parsed from (raw,
+ * raw_len bytes; NULL for none). The openai body is then the client's own
+ * bytes with only the members that change rewritten, in place, instead of
+ * a copy of the tree written out again (a tenth of the gateway's work for
+ * a chat). It means the same JSON as tf_adapt_build's body, and is the
+ * same bytes when raw is compact with jansson's escapes
+ * (tests/unit/test_adapt.c compares the two). raw must be what jansson
+ * accepted for req, duplicate keys refused.
+ */
+int tf_adapt_build_raw(tf_proto_t proto, const char *base_url, const char *api_key, const char *model, const json_t *req,
+                       const char *raw, size_t raw_len, int stream, tf_adapt_http_t *out, char *err, size_t errlen);
 void tf_adapt_http_free(tf_adapt_http_t *h);
 
 /* --- non-streamed answer: upstream body -> normalised result ---------------- */

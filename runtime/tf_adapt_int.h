@@ -69,6 +69,8 @@ typedef struct tf_adapt_in {
     const char *model;
     const json_t *req; /* messages already checked: objects with a string role and a valid content */
     int stream;
+    const char *raw; /* the JSON text req was parsed from (raw_len bytes), or NULL */
+    size_t raw_len;
 } tf_adapt_in_t;
 
 /* The conversation for protocols with a separate system text and strict
@@ -113,6 +115,8 @@ int tf_adapt_header(tf_adapt_http_t *out, const char *name, const char *prefix, 
  * 200k instructions a non-streamed chat cost the gateway.
  */
 char *tf_adapt_dump(const json_t *v, size_t *len);
+/* The same, appended to b; -1 when out of memory. */
+int tf_adapt_dump_to(tf_adapt_buf_t *b, const json_t *v);
 /* json_object_set_new that reports failure (value NULL, or out of memory) as -1. */
 int tf_adapt_set(json_t *o, const char *key, json_t *value);
 

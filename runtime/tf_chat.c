@@ -39,6 +39,10 @@ typedef struct chat {
     tf_req_t *r; /* NULL once the request is gone */
     tf_thread_t *thr;
     json_t *req;
+    /* the JSON text req was parsed from (the request's body, in its pool),
+     * when it was: the openai upstream body is then spliced from it */
+    const char *raw;
+    size_t raw_len;
     int shape, stream, include_usage, strategy, allow_fallback;
     char model_req[256];
     const tf_tier_t *tier;
@@ -107,6 +111,34 @@ static void out_append(outbuf_t *b, const char *s, size_t n)
     }
     memcpy(b->data + b->len, s, n);
     b->len += n;
+}
+
+static void out_str(outbuf_t *b, const char *s)
+{
+    out_append(b, s, strlen(s));
+}
+
+/* A decimal integer, as %lld writes it. */
+static void out_lld(outbuf_t *b, long long v)
+{
+    char t[24], *p = t + sizeof(t);
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do
+        *--p = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (v < 0)
+        *--p = '-';
+    out_append(b, p, (size_t)(t + sizeof(t) - p));
+}
+
+/* snprintf(dst, n, "%s", src) without the format parsing (many per chat). */
+static void copy_str(char *dst, size_t n, const char *src)
+{
+    size_t l = strlen(src);
+    if (l >= n)
+        l = n - 1;
+    memcpy(dst, src, l);
+    dst[l] = '\0';
 }
 
 static void out_json(outbuf_t *b, json_t *v)
@@ -428,7 +460,7 @@ static void on_event(void *ud, const tf_adapt_event_t *ev)
         out_delta(ch, ev->text, ev->len);
         break;
     case TF_ADAPT_EV_FINISH:
-        snprintf(ch->finish_reason, sizeof(ch->finish_reason), "%s", ev->finish_reason ? ev->finish_reason : "stop");
+        copy_str(ch->finish_reason, sizeof(ch->finish_reason), ev->finish_reason ? ev->finish_reason : "stop");
         break;
     case TF_ADAPT_EV_USAGE:
         if (ev->prompt_tokens >= 0)
@@ -541,7 +573,7 @@ static void on_done(void *ud, CURLcode rc, long status, const char *body, size_t
     ch->content = res.content;
     res.content = NULL;
     ch->text_bytes = strlen(ch->content);
-    snprintf(ch->finish_reason, sizeof(ch->finish_reason), "%s", res.finish_reason[0] ? res.finish_reason : "stop");
+    copy_str(ch->finish_reason, sizeof(ch->finish_reason), res.finish_reason[0] ? res.finish_reason : "stop");
     ch->prompt_tokens = res.prompt_tokens;
     ch->completion_tokens = res.completion_tokens;
     tf_adapt_result_free(&res);
@@ -586,8 +618,8 @@ static int start_attempt(chat_t *ch, const tf_candidate_t *c)
 {
     char err[200];
     tf_adapt_http_t *http = calloc(1, sizeof(*http));
-    if (http == NULL || tf_adapt_build((tf_proto_t)c->node->proto, c->node->base_url, c->node->api_key, c->model->upstream, ch->req,
-                                       ch->stream, http, err, sizeof(err)) != 0) {
+    if (http == NULL || tf_adapt_build_raw((tf_proto_t)c->node->proto, c->node->base_url, c->node->api_key, c->model->upstream,
+                                           ch->req, ch->raw, ch->raw_len, ch->stream, http, err, sizeof(err)) != 0) {
         free(http);
         note_tried(ch, c->node->key, http == NULL ? "out of memory" : err);
         return -1;
@@ -622,6 +654,10 @@ static int start_attempt(chat_t *ch, const tf_candidate_t *c)
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "TriForce/1");
+    if (!tf_curl_env_proxy()) {
+        curl_easy_setopt(e, CURLOPT_PROXY, "");
+        curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+    }
     ch->cur = c;
     ch->attempts++;
     ch->attempt_ns = tf_now_ns();
@@ -635,9 +671,9 @@ static int start_attempt(chat_t *ch, const tf_candidate_t *c)
     tf_curl_attach(ch->xfer, http_release, http);
     ch->outcome_pending = 1;
     timer_arm(ch, ch->attempt_ms);
-    snprintf(ch->answered, sizeof(ch->answered), "%s", c->model->name);
-    snprintf(ch->backend, sizeof(ch->backend), "%s", c->node->provider->id);
-    snprintf(ch->node, sizeof(ch->node), "%s", c->node->key);
+    copy_str(ch->answered, sizeof(ch->answered), c->model->name);
+    copy_str(ch->backend, sizeof(ch->backend), c->node->provider->id);
+    copy_str(ch->node, sizeof(ch->node), c->node->key);
     return 0;
 }
 
@@ -711,25 +747,44 @@ static void respond_full(chat_t *ch)
         return;
     }
     /* chat.completion written directly (jansson's pack and dump were a tenth
-     * of the gateway's time per answer). Everything but the text is ours:
-     * ids, model and provider names, finish reasons, numbers. */
+     * of the gateway's time per answer, snprintf's format parsing then half
+     * of what was left). Everything but the text is ours: ids, model and
+     * provider names, finish reasons, numbers, none needing escapes. */
     outbuf_t b = {0};
-    char head[768];
-    int n = snprintf(head, sizeof(head),
-                     "{\"id\":\"%s\",\"object\":\"chat.completion\",\"created\":%lld,\"model\":\"%s\",\"choices\":[{\"index\":0,"
-                     "\"message\":{\"role\":\"assistant\",\"content\":\"",
-                     ch->id, ch->created, ch->answered);
-    out_append(&b, head, (size_t)n);
-    out_json_text(&b, ch->content, strlen(ch->content));
-    n = snprintf(head, sizeof(head),
-                 "\"},\"logprobs\":null,\"finish_reason\":\"%s\"}],\"usage\":{\"prompt_tokens\":%lld,\"completion_tokens\":%lld,"
-                 "\"total_tokens\":%lld},\"triforce\":{\"provider\":\"%s\",\"node\":\"%s\",\"fallback_used\":%s,\"attempts\":%d,"
-                 "\"strategy\":\"%s\",\"usage_estimated\":%s%s%s%s}}\n",
-                 ch->finish_reason, ch->prompt_tokens, ch->completion_tokens, total, ch->backend, ch->node,
-                 ch->cur_index > 0 ? "true" : "false", ch->attempts, tf_strategy_name(ch->strategy),
-                 ch->usage_estimated ? "true" : "false", ch->pick.task ? ",\"task\":\"" : "", ch->pick.task ? ch->pick.task : "",
-                 ch->pick.task ? "\"" : "");
-    out_append(&b, head, (size_t)n);
+    size_t text_len = strlen(ch->content);
+    b.cap = text_len + 1024;
+    b.data = malloc(b.cap);
+    out_str(&b, "{\"id\":\"");
+    out_str(&b, ch->id);
+    out_str(&b, "\",\"object\":\"chat.completion\",\"created\":");
+    out_lld(&b, ch->created);
+    out_str(&b, ",\"model\":\"");
+    out_str(&b, ch->answered);
+    out_str(&b, "\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"");
+    out_json_text(&b, ch->content, text_len);
+    out_str(&b, "\"},\"logprobs\":null,\"finish_reason\":\"");
+    out_str(&b, ch->finish_reason);
+    out_str(&b, "\"}],\"usage\":{\"prompt_tokens\":");
+    out_lld(&b, ch->prompt_tokens);
+    out_str(&b, ",\"completion_tokens\":");
+    out_lld(&b, ch->completion_tokens);
+    out_str(&b, ",\"total_tokens\":");
+    out_lld(&b, total);
+    out_str(&b, "},\"triforce\":{\"provider\":\"");
+    out_str(&b, ch->backend);
+    out_str(&b, "\",\"node\":\"");
+    out_str(&b, ch->node);
+    out_str(&b, ch->cur_index > 0 ? "\",\"fallback_used\":true,\"attempts\":" : "\",\"fallback_used\":false,\"attempts\":");
+    out_lld(&b, ch->attempts);
+    out_str(&b, ",\"strategy\":\"");
+    out_str(&b, tf_strategy_name(ch->strategy));
+    out_str(&b, ch->usage_estimated ? "\",\"usage_estimated\":true" : "\",\"usage_estimated\":false");
+    if (ch->pick.task) {
+        out_str(&b, ",\"task\":\"");
+        out_str(&b, ch->pick.task);
+        out_str(&b, "\"");
+    }
+    out_str(&b, "}}\n");
     h2o_iovec_t body = h2o_strdup(&r->h2o->pool, b.data, b.len);
     free(b.data);
     tf_respond_raw(r, 200, "application/json", body);
@@ -879,6 +934,11 @@ void tf_chat_cancel(tf_chat_t *ch)
 /* ------------------------------------------------------------------ */
 /* The request                                                         */
 
+static void content_ptr(char *buf, size_t n, size_t i)
+{
+    snprintf(buf, n, "/messages/%zu/content", i);
+}
+
 /* Content checks the schema subset cannot say (string, null or an array of parts). */
 static int check_messages(chat_t *ch, json_t *msgs, const char **last_user)
 {
@@ -888,8 +948,10 @@ static int check_messages(chat_t *ch, json_t *msgs, const char **last_user)
     json_array_foreach(msgs, i, m) {
         json_t *c = json_object_get(m, "content");
         char ptr[64];
-        snprintf(ptr, sizeof(ptr), "/messages/%zu/content", i);
+        /* the pointer is formatted only for an error: this loop runs for
+         * every message of every chat */
         if (c != NULL && !json_is_string(c) && !json_is_null(c) && !json_is_array(c)) {
+            content_ptr(ptr, sizeof(ptr), i);
             chat_fail(ch, 400, NULL, NULL, "invalid_type", ptr, "%s must be a string, null or an array of content parts", ptr);
             return -1;
         }
@@ -899,10 +961,12 @@ static int check_messages(chat_t *ch, json_t *msgs, const char **last_user)
             json_array_foreach(c, k, part) {
                 json_t *t = json_object_get(part, "type");
                 if (!json_is_object(part) || !json_is_string(t)) {
+                    content_ptr(ptr, sizeof(ptr), i);
                     chat_fail(ch, 400, NULL, NULL, "invalid_type", ptr, "%s/%zu must be an object with a string \"type\"", ptr, k);
                     return -1;
                 }
                 if (strcmp(json_string_value(t), "text") == 0 && !json_is_string(json_object_get(part, "text"))) {
+                    content_ptr(ptr, sizeof(ptr), i);
                     chat_fail(ch, 400, NULL, NULL, "invalid_type", ptr, "%s/%zu/text must be a string", ptr, k);
                     return -1;
                 }
@@ -931,16 +995,21 @@ static chat_t *start(tf_req_t *r, json_t *req, int shape, tf_chat_done_fn cb, vo
     chat_t *ch = calloc(1, sizeof(*ch));
     ch->thr = r->thr;
     ch->req = json_incref(req);
+    /* Attempts run only while the request (and so its body) is alive. */
+    if (cb == NULL && shape == TF_CHAT_OPENAI && req == r->body && r->h2o->entity.base != NULL) {
+        ch->raw = r->h2o->entity.base;
+        ch->raw_len = r->h2o->entity.len;
+    }
     ch->shape = shape;
     ch->cb = cb;
     ch->cb_ud = ud;
     ch->stream = cb == NULL && shape == TF_CHAT_OPENAI && json_is_true(json_object_get(req, "stream"));
     ch->include_usage = json_is_true(json_object_get(json_object_get(req, "stream_options"), "include_usage"));
     ch->allow_fallback = !json_is_false(json_object_get(req, "fallback"));
-    snprintf(ch->model_req, sizeof(ch->model_req), "%s", model);
+    copy_str(ch->model_req, sizeof(ch->model_req), model);
     ch->tier = tf_conf_tier(r->conf, r->who.tier);
     if (r->who.authenticated)
-        snprintf(ch->subject, sizeof(ch->subject), "%s", r->who.user_id);
+        copy_str(ch->subject, sizeof(ch->subject), r->who.user_id);
     else
         snprintf(ch->subject, sizeof(ch->subject), "guest:%s", tf_req_client_addr(r));
     ch->start_ns = tf_now_ns();
@@ -953,7 +1022,8 @@ static chat_t *start(tf_req_t *r, json_t *req, int shape, tf_chat_done_fn cb, vo
     ch->max_attempts = conf->max_attempts ? conf->max_attempts : 4;
     ch->prompt_estimate = tf_adapt_estimate_prompt(req);
     ch->prompt_tokens = ch->completion_tokens = -1;
-    snprintf(ch->id, sizeof(ch->id), "chatcmpl-%s", r->id);
+    memcpy(ch->id, "chatcmpl-", 9);
+    copy_str(ch->id + 9, sizeof(ch->id) - 9, r->id);
     ch->created = (long long)time(NULL);
     ch->r = r;
     /* The HTTP request owns the chat only when the chat answers it. */

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/timerfd.h>
@@ -348,6 +349,26 @@ tf_curl_t *tf_curl_create(h2o_loop_t *loop)
     c->kick_entry.cb = on_kick;
     h2o_linklist_init_anchor(&c->reqs);
     return c;
+}
+
+static int env_proxy = -1;
+
+static void read_env_proxy(void)
+{
+    static const char *const names[] = {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
+    int any = 0;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        const char *v = getenv(names[i]);
+        any |= v != NULL && v[0] != '\0';
+    }
+    env_proxy = any;
+}
+
+int tf_curl_env_proxy(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, read_env_proxy);
+    return env_proxy;
 }
 
 CURL *tf_curl_easy(tf_curl_t *c)

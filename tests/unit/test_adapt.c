@@ -2183,6 +2183,134 @@ static void test_differential_body(void)
     free(big.p);
 }
 
+/* ---- the openai body spliced from the client's bytes (tf_adapt_build_raw) ---- */
+
+static int same_headers(const struct curl_slist *a, const struct curl_slist *b)
+{
+    for (; a != NULL && b != NULL; a = a->next, b = b->next)
+        if (strcmp(a->data, b->data) != 0)
+            return 0;
+    return a == NULL && b == NULL;
+}
+
+/* Builds from the tree and from the text; 1 when both agree (same result,
+ * error, URL, headers, and bodies that are the same JSON). *differ: the
+ * bodies' bytes differ (the splice kept the client's own spelling). */
+static int raw_agrees(const char *raw, size_t len, const json_t *tree, const char *model, int stream, int *differ, int show)
+{
+    tf_adapt_http_t a, b;
+    char ea[256] = "", eb[256] = "";
+    int ra = tf_adapt_build(TF_PROTO_OPENAI, "http://u/v1", "k", model, tree, stream, &a, ea, sizeof(ea));
+    int rb = tf_adapt_build_raw(TF_PROTO_OPENAI, "http://u/v1", "k", model, tree, raw, len, stream, &b, eb, sizeof(eb));
+    int eq = ra == rb && strcmp(ea, eb) == 0;
+    *differ = 0;
+    if (eq && ra == 0) {
+        json_t *ja = json_loadb(a.body, a.body_len, JSON_REJECT_DUPLICATES, NULL);
+        json_t *jb = json_loadb(b.body, b.body_len, JSON_REJECT_DUPLICATES, NULL);
+        eq = ja != NULL && jb != NULL && json_equal(ja, jb) && strcmp(a.url, b.url) == 0 && same_headers(a.headers, b.headers)
+             && strlen(b.body) == b.body_len;
+        *differ = a.body_len != b.body_len || memcmp(a.body, b.body, a.body_len) != 0;
+        json_decref(ja);
+        json_decref(jb);
+    }
+    if (!eq && show)
+        printf("# raw %.*s\n#  tree rc %d '%s' %s\n#  raw  rc %d '%s' %s\n", (int)(len < 300 ? len : 300), raw, ra, ea,
+               ra == 0 ? a.body : "", rb, eb, rb == 0 ? b.body : "");
+    tf_adapt_http_free(&a);
+    tf_adapt_http_free(&b);
+    return eq;
+}
+
+static void test_build_raw(void)
+{
+    static const char *const keys[] = {"model", "stream", "stream_options", "strategy", "fallback", "triforce", "temperature", "user",
+                                       "n", "messages", "x", ""};
+    int cases = 0, spliced = 0, bad = 0, differ;
+    for (int k = 0; k < 6000; k++) {
+        json_t *r = J("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
+        for (int i = (int)(rnd() % 7); i > 0; i--) {
+            const char *key = keys[rnd() % NELEM(keys)];
+            json_t *v = diff_value(1);
+            if (strcmp(key, "stream_options") == 0 && rnd() % 2) {
+                json_decref(v);
+                v = json_pack("{s:b, s:b}", "include_usage", (int)(rnd() % 2), "include_obfuscation", 0);
+            }
+            json_object_set_new(r, key, v);
+        }
+        if (rnd() % 4 == 0)
+            json_object_set_new(r, "messages", diff_value(1));
+        int wild = (int)(rnd() % 2);
+        exact_t b = {0};
+        diff_ws(&b, wild);
+        if (rnd() % 8 == 0) {
+            diff_write(&b, r, wild, 0); /* escaped keys and duplicates too */
+        } else {
+            /* keys as clients write them, values spaced and escaped at random */
+            const char *key;
+            json_t *v;
+            int first = 1;
+            exact_put(&b, "{", 1);
+            json_object_foreach(r, key, v) {
+                if (!first)
+                    exact_put(&b, ",", 1);
+                first = 0;
+                diff_ws(&b, wild);
+                diff_string(&b, key, strlen(key), 0);
+                diff_ws(&b, wild);
+                exact_put(&b, ":", 1);
+                diff_ws(&b, wild);
+                diff_write(&b, v, wild, 1);
+                diff_ws(&b, wild);
+            }
+            exact_put(&b, "}", 1);
+        }
+        diff_ws(&b, wild);
+        json_decref(r);
+        /* what the gateway would have refused never gets here */
+        json_t *tree = json_loadb(b.p, b.len, JSON_REJECT_DUPLICATES, NULL);
+        if (tree != NULL && json_is_object(tree)) {
+            cases++;
+            bad += !raw_agrees(b.p, b.len, tree, rnd() % 8 ? "llama-3.3-70b" : "m\xc3\xa9", (int)(rnd() % 2), &differ, bad < 3);
+            spliced += differ;
+        }
+        json_decref(tree);
+        free(b.p);
+    }
+    ok(bad == 0, "openai: %d generated requests, spaced and escaped at random: the body spliced from the text is the JSON the tree gives",
+       cases);
+    ok(spliced > cases / 5, "openai: the splice kept the client's spelling in %d of them", spliced);
+
+    /* compact text as jansson writes it: the very same bytes */
+    json_t *tree = J(CHAT);
+    char *text = json_dumps(tree, JSON_COMPACT);
+    int same = raw_agrees(text, strlen(text), tree, "gpt-4o", 0, &differ, 1) && !differ;
+    same = same && raw_agrees(text, strlen(text), tree, "gpt-4o", 1, &differ, 1) && !differ;
+    ok(same, "openai: compact text gives byte for byte the body the tree gives, streamed or not");
+    free(text);
+    json_decref(tree);
+
+    /* spaced text: the client's own bytes go out */
+    const char *spaced = "{ \"model\" : \"x\",\n \"messages\": [ {\"role\": \"user\", \"content\": \"caf\\u00e9\"} ], \"strategy\": \"best\" }";
+    tree = J(spaced);
+    tf_adapt_http_t h;
+    char err[256];
+    int rc = tf_adapt_build_raw(TF_PROTO_OPENAI, "http://u", NULL, "m", tree, spaced, strlen(spaced), 1, &h, err, sizeof(err));
+    ok(rc == 0 && strcmp(h.body, "{\"model\":\"m\",\"messages\":[ {\"role\": \"user\", \"content\": \"caf\\u00e9\"} ],\"stream\":true,"
+                                 "\"stream_options\":{\"include_usage\":true}}") == 0,
+       "openai: members copied as written, model rewritten in place, strategy dropped, stream members appended");
+    tf_adapt_http_free(&h);
+
+    /* a member the text does not have (a schema default added to the tree): the tree decides */
+    json_object_set_new(tree, "temperature", json_real(0.5));
+    ok(raw_agrees(spaced, strlen(spaced), tree, "m", 0, &differ, 1) && !differ, "openai: a tree with members the text lacks is written from the tree");
+    json_decref(tree);
+    /* an escaped key: read from the tree */
+    const char *esc = "{\"mod\\u0065l\":\"x\",\"messages\":[{\"role\":\"user\",\"content\":\"y\"}], \"fallback\":false}";
+    tree = J(esc);
+    ok(raw_agrees(esc, strlen(esc), tree, "m", 1, &differ, 1) && !differ, "openai: a text with an escaped key is written from the tree");
+    json_decref(tree);
+}
+
 /* ---- tf_adapt_dump: json_dumps(JSON_COMPACT), byte for byte ---- */
 
 static int dump_same(const json_t *j, int *differ_shown)
@@ -2248,6 +2376,7 @@ int main(void)
     test_differential();
     test_differential_body();
     test_dump();
+    test_build_raw();
     test_estimates();
     test_fuzz();
     printf("1..%d\n", n);
