@@ -20,13 +20,16 @@ expect_match() { if [[ "$2" =~ $3 ]]; then ok "$1"; else fail "$1" "[$2] does no
 expect_contains() { if [[ "$2" == *"$3"* ]]; then ok "$1"; else fail "$1" "[${2:0:600}] does not contain [$3]"; fi; }
 
 # req [curl options...] URL : sets STATUS, VERSION, BODY, HDRS.
+# Files per shell process: a req in a background subshell must not read
+# what a req of the foreground wrote meanwhile.
 req() {
-  local out
-  out=$(curl -s -m 10 -D "$TF_TMP/hdrs" -o "$TF_TMP/body" -w '%{http_code} %{http_version}' "$@") || true
+  local out b=$TF_TMP/body.$BASHPID h=$TF_TMP/hdrs.$BASHPID
+  out=$(curl -s -m 10 -D "$h" -o "$b" -w '%{http_code} %{http_version}' "$@") || true
   STATUS=${out%% *}
   VERSION=${out##* }
-  BODY=$(cat "$TF_TMP/body" 2>/dev/null)
-  HDRS=$(tr -d '\r' < "$TF_TMP/hdrs" 2>/dev/null)
+  BODY=$(cat "$b" 2>/dev/null)
+  HDRS=$(tr -d '\r' < "$h" 2>/dev/null)
+  rm -f "$b" "$h"
 }
 
 # header NAME : value of a response header from the last req (case-insensitive).

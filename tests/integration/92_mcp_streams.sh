@@ -122,6 +122,8 @@ if wait_for "" 10 curl -sf -o /dev/null "http://127.0.0.1:$B_PORT/health"; then
   wait $BG
   expect_eq "  ... and the call running on node A stops (-32800), passed on through PostgreSQL" \
     "$(cut -d' ' -f2- "$TF_TMP/cancelled2" | jq -r .error.code 2>/dev/null)" -32800
+  [ "$(cut -d' ' -f2- "$TF_TMP/cancelled2" | jq -r .error.code 2>/dev/null)" = -32800 ] || {
+    echo "# diagnosis: $(cat "$TF_TMP/cancelled2" | head -c 300)"; grep -h -iE 'cancel|notify|mcp' "$TF_LOG" "$TF_TMP/nodeb.log" | tail -15 | sed 's/^/#   /'; }
   fake_reset_all
 else
   fail "a second node starts" "$(tail -5 "$TF_TMP/nodeb.err")"
