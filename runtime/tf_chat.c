@@ -757,8 +757,12 @@ static void on_slot(void *ud)
     ch->slot = c->node->admit;
     ch->queued_ns += tf_now_ns() - ch->wait_ns;
     timer_stop(ch);
-    if (start_attempt(ch, c) == 0)
+    if (remaining_ms(ch) == 0) { /* the deadline is due this very tick: no call without time for it */
+        note_tried(ch, c->node->key, "queue timeout (deadline)");
+        ch->busy++;
+    } else if (start_attempt(ch, c) == 0) {
         return;
+    }
     slot_leave(ch);
     tf_health_abandon(c->node->health);
     try_next(ch);
