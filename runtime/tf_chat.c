@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "tf_adapt.h"
+#include "tf_admit.h"
 #include "tf_curl.h"
 #include "tf_db.h"
 #include "tf_log.h"
@@ -67,6 +68,12 @@ typedef struct chat {
     size_t cur_index;   /* of cur in cand[]: > 0 means a fallback answered */
     unsigned max_attempts;
     char tried[600]; /* "groq/default: HTTP 500; cerebras/default: timeout" */
+    /* a capped node (tf_admit): the place in its queue, or the slot held */
+    tf_admit_wait_t *waiting;
+    const tf_candidate_t *wait_cand;
+    struct tf_admit *slot;
+    uint64_t wait_ns, queued_ns;
+    int busy; /* candidates given up on after waiting for a slot */
 
     /* the answer */
     char answered[256], backend[64], node[128];
@@ -98,6 +105,9 @@ typedef struct chat {
 } chat_t;
 
 static void try_next(chat_t *ch);
+static void slot_leave(chat_t *ch);
+static void queue_drop(chat_t *ch, int why);
+static void queued_header(chat_t *ch);
 static void finalize(chat_t *ch, int ok, const char *error);
 
 /* ------------------------------------------------------------------ */
@@ -438,6 +448,7 @@ static void commit(chat_t *ch)
     tf_add_header(ch->r, "x-triforce-provider", ch->node);
     tf_add_header(ch->r, "x-triforce-model", ch->answered);
     tf_add_header(ch->r, "x-triforce-fallback-used", ch->cur_index > 0 ? "true" : "false");
+    queued_header(ch);
     tf_respond_stream_start(ch->r, 200, "text/event-stream; charset=utf-8", &ch->gen);
     int n = snprintf(ch->chunk_head, sizeof(ch->chunk_head),
                      "data: {\"id\":\"%s\",\"object\":\"chat.completion.chunk\",\"created\":%lld,\"model\":\"%s\",\"choices\":[",
@@ -535,6 +546,7 @@ static void on_done(void *ud, CURLcode rc, long status, const char *body, size_t
 {
     chat_t *ch = ud;
     ch->xfer = NULL;
+    slot_leave(ch);
     timer_stop(ch);
     char why[200];
     if (ch->parse_failed) {
@@ -587,6 +599,7 @@ static void on_attempt_timeout(h2o_timeout_entry_t *e)
         return;
     tf_curl_cancel(ch->xfer);
     ch->xfer = NULL;
+    slot_leave(ch);
     attempt_failed(ch, ch->first_event_ns ? "stream idle timeout" : "timeout");
 }
 
@@ -600,7 +613,12 @@ static void on_deadline(h2o_timeout_entry_t *e)
     if (ch->xfer != NULL) {
         tf_curl_cancel(ch->xfer);
         ch->xfer = NULL;
+        slot_leave(ch);
         attempt_failed(ch, "timeout (deadline)");
+    } else if (ch->waiting != NULL) {
+        queue_drop(ch, TF_ADMIT_TIMEOUT);
+        note_tried(ch, ch->wait_cand->node->key, "queue timeout (deadline)");
+        try_next(ch);
     }
 }
 
@@ -677,12 +695,109 @@ static int start_attempt(chat_t *ch, const tf_candidate_t *c)
     return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* Capped nodes (tf_admit): wait for a slot before the upstream call   */
+
+/* The slot this chat holds (its upstream call ended) goes to the next waiter. No-op when uncapped. */
+static void slot_leave(chat_t *ch)
+{
+    if (ch->slot != NULL) {
+        tf_admit_leave(ch->slot);
+        ch->slot = NULL;
+    }
+}
+
+/* Leaves the queue (timeout, deadline, client gone): no slot will come. */
+static void queue_drop(chat_t *ch, int why)
+{
+    if (ch->waiting == NULL)
+        return;
+    tf_admit_cancel(ch->waiting, why);
+    ch->waiting = NULL;
+    ch->queued_ns += tf_now_ns() - ch->wait_ns;
+    timer_stop(ch);
+    tf_health_abandon(ch->wait_cand->node->health); /* tf_health_admit let it through */
+    ch->busy++;
+}
+
+static void queued_header(chat_t *ch)
+{
+    if (ch->queued_ns == 0)
+        return;
+    char v[24];
+    snprintf(v, sizeof(v), "%" PRIu64, ch->queued_ns / 1000000u);
+    tf_add_header(ch->r, "x-triforce-queued-ms", v);
+}
+
+/* Every candidate left was busy: 503 upstream_busy, come back in about a queue timeout. */
+static void queue_busy(chat_t *ch)
+{
+    char ra[24];
+    snprintf(ra, sizeof(ra), "%u", ch->r->conf->queue_timeout_ms / 1000 + 1);
+    chat_fail(ch, 503, ra, NULL, "upstream_busy", "model", "every provider for '%s' is at its limit of concurrent requests: %s",
+              ch->model_req, ch->tried);
+}
+
+static void on_queue_timeout(h2o_timeout_entry_t *e)
+{
+    chat_t *ch = H2O_STRUCT_FROM_MEMBER(chat_t, attempt_timer, e);
+    const tf_candidate_t *c = ch->wait_cand;
+    queue_drop(ch, TF_ADMIT_TIMEOUT);
+    note_tried(ch, c->node->key, "queue timeout");
+    tf_log(TF_LOG_WARN, "upstream", ch->r ? ch->r->id : NULL, "%s (%s): no free slot in time", c->node->key, c->model->name);
+    try_next(ch); /* like a failed attempt: the next candidate, or the end */
+}
+
+/* The slot arrived, on this chat's own thread (tf_admit never calls a chat that gave up). */
+static void on_slot(void *ud)
+{
+    chat_t *ch = ud;
+    const tf_candidate_t *c = ch->wait_cand;
+    ch->waiting = NULL;
+    ch->slot = c->node->admit;
+    ch->queued_ns += tf_now_ns() - ch->wait_ns;
+    timer_stop(ch);
+    if (remaining_ms(ch) == 0) { /* the deadline is due this very tick: no call without time for it */
+        note_tried(ch, c->node->key, "queue timeout (deadline)");
+        ch->busy++;
+    } else if (start_attempt(ch, c) == 0) {
+        return;
+    }
+    slot_leave(ch);
+    tf_health_abandon(c->node->health);
+    try_next(ch);
+}
+
+/* Right before an upstream call to c: 0 to go on now (uncapped: no lock
+ * taken, or a slot was free), 1 when the chat now waits in c's queue. */
+static int queue_enter(chat_t *ch, const tf_candidate_t *c)
+{
+    tf_admit_t *a = c->node->admit;
+    if (a == NULL)
+        return 0;
+    if (tf_admit_enter(a, c->node->max_concurrent, ch->tier->priority, ch->thr, on_slot, ch, &ch->waiting) == TF_ADMIT_NOW) {
+        ch->slot = a;
+        return 0;
+    }
+    ch->wait_cand = c;
+    ch->wait_ns = tf_now_ns();
+    /* The deadline timer still bounds the wait by the request's own deadline. */
+    entry_stop(&ch->attempt_timer);
+    ch->attempt_timer.cb = on_queue_timeout;
+    h2o_timeout_link(ch->thr->ctx.loop, timeout_for(ch->thr->ctx.loop, ch->r->conf->queue_timeout_ms), &ch->attempt_timer);
+    return 1;
+}
+
 /* Every candidate failed (or none could be tried): 502, or 503 when nothing was tried. */
 static void fail_all(chat_t *ch)
 {
     timer_close(ch);
     if (ch->r == NULL)
         return;
+    if (ch->attempts == 0 && ch->busy > 0) {
+        queue_busy(ch);
+        return;
+    }
     if (ch->attempts == 0) {
         /* Every candidate's circuit is open: come back when the first one lets a probe through. */
         char ra[24];
@@ -708,8 +823,11 @@ static void try_next(chat_t *ch)
             note_tried(ch, c->node->key, "circuit open");
             continue;
         }
+        if (queue_enter(ch, c)) /* waits for a slot of a capped node: on_slot goes on */
+            return;
         if (start_attempt(ch, c) == 0)
             return;
+        slot_leave(ch);
         tf_health_abandon(c->node->health);
     }
     fail_all(ch);
@@ -736,6 +854,7 @@ static void respond_full(chat_t *ch)
     }
     tf_add_header(r, "x-triforce-provider", ch->node);
     tf_add_header(r, "x-triforce-fallback-used", ch->cur_index > 0 ? "true" : "false");
+    queued_header(ch);
     if (ch->shape == TF_CHAT_CLIENT) {
         tf_respond_json(r, 200,
                         json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:b, s:b, s:s?}", "response", ch->content, "model",
@@ -906,6 +1025,8 @@ static void detach(chat_t *ch)
             tf_health_abandon(ch->cur->node->health);
         ch->outcome_pending = 0;
     }
+    slot_leave(ch);
+    queue_drop(ch, TF_ADMIT_GONE);
     timer_close(ch);
     /* Tokens already streamed are owed even though the client left. */
     if (ch->committed && !ch->recorded) {

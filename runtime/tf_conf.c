@@ -69,7 +69,7 @@ typedef struct conf_file {
     struct {
         char *strategy;
         unsigned connect_timeout_ms, attempt_timeout_ms, stream_idle_ms, deadline_ms, max_attempts;
-        unsigned breaker_failures, breaker_open_ms;
+        unsigned breaker_failures, breaker_open_ms, queue_timeout_ms;
         char **only;
         unsigned only_count;
         struct conf_provider_file *settings;
@@ -122,11 +122,13 @@ typedef struct conf_tier_file {
 typedef struct conf_node_file {
     char *name, *base_url, *api_key;
     int enabled; /* CONF_UNSET/FALSE/TRUE */
+    unsigned max_concurrent;
 } conf_node_file_t;
 
 typedef struct conf_provider_file {
     char *id, *base_url, *api_key;
     int enabled;
+    unsigned max_concurrent;
     conf_node_file_t *nodes;
     unsigned nodes_count;
 } conf_provider_file_t;
@@ -200,6 +202,7 @@ static const cyaml_schema_field_t pnode_fields[] = {
     CYAML_FIELD_STRING_PTR("base_url", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, conf_node_file_t, base_url, 1, 2048),
     CYAML_FIELD_STRING_PTR("api_key", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, conf_node_file_t, api_key, 0, 4096),
     BOOL_FIELD("enabled", CYAML_FLAG_OPTIONAL, conf_node_file_t, enabled),
+    CYAML_FIELD_UINT("max_concurrent", CYAML_FLAG_OPTIONAL, conf_node_file_t, max_concurrent),
     CYAML_FIELD_END};
 static const cyaml_schema_value_t pnode_entry = {CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, conf_node_file_t, pnode_fields)};
 static const cyaml_schema_field_t psetting_fields[] = {
@@ -207,6 +210,7 @@ static const cyaml_schema_field_t psetting_fields[] = {
     CYAML_FIELD_STRING_PTR("base_url", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, conf_provider_file_t, base_url, 1, 2048),
     CYAML_FIELD_STRING_PTR("api_key", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, conf_provider_file_t, api_key, 0, 4096),
     BOOL_FIELD("enabled", CYAML_FLAG_OPTIONAL, conf_provider_file_t, enabled),
+    CYAML_FIELD_UINT("max_concurrent", CYAML_FLAG_OPTIONAL, conf_provider_file_t, max_concurrent),
     CYAML_FIELD_SEQUENCE("nodes", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, conf_provider_file_t, nodes, &pnode_entry, 1, 64),
     CYAML_FIELD_END};
 static const cyaml_schema_value_t psetting_entry = {CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, conf_provider_file_t, psetting_fields)};
@@ -220,6 +224,7 @@ static const cyaml_schema_field_t providers_fields[] = {
     CYAML_FIELD_UINT("max_attempts", CYAML_FLAG_OPTIONAL, providers_t, max_attempts),
     CYAML_FIELD_UINT("breaker_failures", CYAML_FLAG_OPTIONAL, providers_t, breaker_failures),
     CYAML_FIELD_UINT("breaker_open_ms", CYAML_FLAG_OPTIONAL, providers_t, breaker_open_ms),
+    CYAML_FIELD_UINT("queue_timeout_ms", CYAML_FLAG_OPTIONAL, providers_t, queue_timeout_ms),
     CYAML_FIELD_SEQUENCE("only", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, providers_t, only, &string_entry, 0, 256),
     CYAML_FIELD_SEQUENCE("settings", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, providers_t, settings, &psetting_entry, 0, 256),
     CYAML_FIELD_END};
@@ -402,6 +407,16 @@ static void mesh_err(void *ctx, unsigned line, const char *msg)
     err_add(ctx, line, "%s", msg);
 }
 
+/* max_concurrent of `path` (a setting or a node): 0 (no cap) when out of range. */
+#define MAX_CONCURRENT_LIMIT 100000u
+static unsigned cap_ok(errbuf_t *e, const tf_yaml_lines_t *yl, const char *path, unsigned v)
+{
+    if (v <= MAX_CONCURRENT_LIMIT)
+        return v;
+    err_add(e, tf_yaml_lines_get(yl, path), "%s.max_concurrent: %u is more than %u (0: no cap)", path, v, MAX_CONCURRENT_LIMIT);
+    return 0;
+}
+
 /* providers: defaults, the operator's settings (keys may come from the
  * environment), then the merged table the Mesh Brain routes over. */
 static void build_providers(tf_conf_t *c, const conf_file_t *f, const tf_yaml_lines_t *yl, errbuf_t *e)
@@ -415,6 +430,10 @@ static void build_providers(tf_conf_t *c, const conf_file_t *f, const tf_yaml_li
     c->max_attempts = p->max_attempts ? p->max_attempts : 4;
     c->breaker_failures = p->breaker_failures ? p->breaker_failures : 3;
     c->breaker_open_ms = p->breaker_open_ms ? p->breaker_open_ms : 30000;
+    c->queue_timeout_ms = p->queue_timeout_ms ? p->queue_timeout_ms : 10000;
+    if (c->queue_timeout_ms > 3600000u)
+        err_add(e, tf_yaml_lines_get(yl, "providers.queue_timeout_ms"), "providers.queue_timeout_ms: %u is more than an hour",
+                c->queue_timeout_ms);
     c->providers_only_count = p->only_count;
     c->providers_only = calloc(p->only_count + 1, sizeof(char *));
     for (unsigned i = 0; i < p->only_count; i++)
@@ -430,6 +449,7 @@ static void build_providers(tf_conf_t *c, const conf_file_t *f, const tf_yaml_li
         d->id = strdup(s->id);
         d->enabled = tri(s->enabled);
         d->base_url = s->base_url ? strdup(s->base_url) : NULL;
+        d->max_concurrent = cap_ok(e, yl, path, s->max_concurrent);
         snprintf(path, sizeof(path), "providers.settings[%u].api_key", i);
         d->api_key = opt_env(s->api_key, e, yl, path);
         d->nodes_count = s->nodes_count;
@@ -441,6 +461,7 @@ static void build_providers(tf_conf_t *c, const conf_file_t *f, const tf_yaml_li
             dn->name = strdup(s->nodes[n].name);
             dn->base_url = s->nodes[n].base_url ? strdup(s->nodes[n].base_url) : NULL;
             dn->enabled = tri(s->nodes[n].enabled);
+            dn->max_concurrent = cap_ok(e, yl, path, s->nodes[n].max_concurrent);
             snprintf(path, sizeof(path), "providers.settings[%u].nodes[%u].api_key", i, n);
             dn->api_key = opt_env(s->nodes[n].api_key, e, yl, path);
         }

@@ -22,6 +22,7 @@ typedef struct tf_conf_listen {
 typedef struct tf_conf_node {
     char *name, *base_url, *api_key; /* NULL: not given */
     int enabled;                     /* -1: not given */
+    unsigned max_concurrent;         /* 0: the provider's (none: no cap) */
     unsigned line;
 } tf_conf_node_t;
 
@@ -29,6 +30,7 @@ typedef struct tf_conf_provider {
     char *id;
     char *base_url, *api_key;        /* NULL: not given (the key then comes from the spec's key_env) */
     int enabled;                     /* -1: not given */
+    unsigned max_concurrent;         /* per node of it; 0: no cap (tf_admit) */
     tf_conf_node_t *nodes;           /* replace the spec's nodes when given */
     unsigned nodes_count;
     unsigned line;
@@ -78,6 +80,7 @@ typedef struct tf_conf {
     unsigned max_attempts;          /* candidates tried per request */
     unsigned breaker_failures;      /* consecutive failures that open a circuit */
     unsigned breaker_open_ms;       /* then one probe (half-open) */
+    unsigned queue_timeout_ms;      /* longest wait for a capped node's slot (tf_admit), within deadline_ms */
     char **providers_only;          /* when non-empty, every other provider is off */
     unsigned providers_only_count;
     tf_conf_provider_t *providers;

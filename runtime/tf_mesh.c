@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "tf_adapt.h"
+#include "tf_admit.h"
 #include "tf_providers.h"
 
 static const char *const strategy_names[TF_STRATEGY_COUNT] = {"fallback", "round_robin", "fastest", "cheapest", "best", "random"};
@@ -65,7 +66,8 @@ static const tf_conf_provider_t *setting(const tf_conf_t *c, const char *id)
     return NULL;
 }
 
-static void node_init(tf_mesh_node_t *n, const tf_spec_provider_t *p, const char *name, const char *url, const char *key, int enabled)
+static void node_init(tf_mesh_node_t *n, const tf_spec_provider_t *p, const char *name, const char *url, const char *key, int enabled,
+                      unsigned max_concurrent)
 {
     n->provider = p;
     n->name = name;
@@ -76,6 +78,9 @@ static void node_init(tf_mesh_node_t *n, const tf_spec_provider_t *p, const char
     n->usable = enabled && (n->api_key != NULL || !p->key_required);
     n->why_not = !enabled ? "disabled" : n->usable ? NULL : "no API key";
     n->health = tf_health_get(n->key);
+    /* Uncapped nodes get no gate: their calls take no lock at all. */
+    n->max_concurrent = max_concurrent;
+    n->admit = max_concurrent > 0 ? tf_admit_get(n->key) : NULL;
 }
 
 tf_mesh_t *tf_mesh_new(const tf_conf_t *c, unsigned line_strategy, unsigned line_only, tf_mesh_err_fn fn, void *ctx)
@@ -155,14 +160,16 @@ tf_mesh_t *tf_mesh_new(const tf_conf_t *c, unsigned line_strategy, unsigned line
                         sn = &p->nodes[j];
                 const char *url = cn->base_url ? cn->base_url : sn ? sn->base_url : "http://invalid";
                 int en = cn->enabled >= 0 ? cn->enabled : (sn ? sn->enabled : 1);
-                node_init(&mp->nodes[n], p, cn->name, url, cn->api_key ? cn->api_key : pkey, en && mp->enabled);
+                node_init(&mp->nodes[n], p, cn->name, url, cn->api_key ? cn->api_key : pkey, en && mp->enabled,
+                          cn->max_concurrent ? cn->max_concurrent : s->max_concurrent);
             }
         } else {
             mp->nnodes = p->nnodes;
             mp->nodes = calloc(mp->nnodes, sizeof(*mp->nodes));
             for (size_t n = 0; n < p->nnodes; n++) {
                 const char *url = (s != NULL && s->base_url != NULL) ? s->base_url : p->nodes[n].base_url;
-                node_init(&mp->nodes[n], p, p->nodes[n].name, url, pkey, p->nodes[n].enabled && mp->enabled);
+                node_init(&mp->nodes[n], p, p->nodes[n].name, url, pkey, p->nodes[n].enabled && mp->enabled,
+                          s != NULL ? s->max_concurrent : 0);
             }
         }
     }
@@ -442,6 +449,8 @@ json_t *tf_mesh_node_json(const tf_mesh_node_t *n, uint64_t now)
     json_object_set_new(o, "latency_ms", v.latency_ms >= 0 ? json_real(v.latency_ms) : json_null());
     if (n->why_not != NULL)
         json_object_set_new(o, "reason", json_string(n->why_not));
+    if (n->max_concurrent > 0)
+        json_object_set_new(o, "max_concurrent", json_integer(n->max_concurrent));
     if (v.last_error[0] && v.failures > 0)
         json_object_set_new(o, "last_error", json_string(v.last_error));
     return o;

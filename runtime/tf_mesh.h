@@ -42,6 +42,8 @@ typedef struct tf_mesh_node {
     int usable;           /* enabled, and has a key when one is required */
     const char *why_not;  /* "disabled", "no API key" */
     tf_health_t *health;
+    unsigned max_concurrent; /* upstream calls at once; 0: no cap */
+    struct tf_admit *admit;  /* the cap's gate and queue (tf_admit); NULL when uncapped */
 } tf_mesh_node_t;
 
 typedef struct tf_mesh_provider {

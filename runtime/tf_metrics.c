@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tf_admit.h"
 #include "tf_conf.h"
 #include "tf_routes.h"
 
@@ -135,6 +136,65 @@ static const char *route_method(size_t r)
     return r < tf_routes_count ? tf_routes[r].method : "";
 }
 
+/* --- capped provider nodes (tf_admit): one family at a time, as the format wants --- */
+
+typedef struct admit_views {
+    tf_admit_view_t *v;
+    size_t n, cap;
+} admit_views_t;
+
+static void admit_collect(void *ctx, const tf_admit_view_t *v)
+{
+    admit_views_t *a = ctx;
+    if (a->n == a->cap) {
+        a->cap = a->cap ? a->cap * 2 : 8;
+        a->v = realloc(a->v, a->cap * sizeof(*a->v));
+    }
+    a->v[a->n++] = *v; /* key points into the gate, which lives as long as the process */
+}
+
+static void render_admit(h2o_buffer_t **buf)
+{
+    admit_views_t a = {0};
+    tf_admit_each(admit_collect, &a);
+    if (a.n == 0)
+        return; /* no node was ever capped */
+    static const char *const cls[2] = {"standard", "priority"};
+    out(buf, "# HELP tf_upstream_max_concurrent The cap on concurrent upstream calls of a provider node.\n"
+             "# TYPE tf_upstream_max_concurrent gauge\n");
+    for (size_t i = 0; i < a.n; i++)
+        out(buf, "tf_upstream_max_concurrent{node=\"%s\"} %u\n", a.v[i].key, a.v[i].cap);
+    out(buf, "# HELP tf_upstream_inflight Upstream calls running on a capped provider node.\n"
+             "# TYPE tf_upstream_inflight gauge\n");
+    for (size_t i = 0; i < a.n; i++)
+        out(buf, "tf_upstream_inflight{node=\"%s\"} %u\n", a.v[i].key, a.v[i].inflight);
+    out(buf, "# HELP tf_upstream_queue_depth Requests waiting for a slot of a capped node, by class (priority tiers first).\n"
+             "# TYPE tf_upstream_queue_depth gauge\n");
+    for (size_t i = 0; i < a.n; i++)
+        for (int k = 0; k < 2; k++)
+            out(buf, "tf_upstream_queue_depth{node=\"%s\",class=\"%s\"} %u\n", a.v[i].key, cls[k], a.v[i].waiting[k]);
+    out(buf, "# HELP tf_upstream_queued_total Requests that had to wait for a slot, by class.\n"
+             "# TYPE tf_upstream_queued_total counter\n");
+    for (size_t i = 0; i < a.n; i++)
+        for (int k = 0; k < 2; k++)
+            out(buf, "tf_upstream_queued_total{node=\"%s\",class=\"%s\"} %llu\n", a.v[i].key, cls[k],
+                (unsigned long long)a.v[i].queued[k]);
+    out(buf, "# HELP tf_upstream_queue_exits_total How waits ended: granted a slot, timed out, client gone.\n"
+             "# TYPE tf_upstream_queue_exits_total counter\n");
+    for (size_t i = 0; i < a.n; i++)
+        out(buf,
+            "tf_upstream_queue_exits_total{node=\"%s\",outcome=\"granted\"} %llu\n"
+            "tf_upstream_queue_exits_total{node=\"%s\",outcome=\"timeout\"} %llu\n"
+            "tf_upstream_queue_exits_total{node=\"%s\",outcome=\"gone\"} %llu\n",
+            a.v[i].key, (unsigned long long)a.v[i].granted, a.v[i].key, (unsigned long long)a.v[i].timeouts, a.v[i].key,
+            (unsigned long long)a.v[i].gone);
+    out(buf, "# HELP tf_upstream_queue_wait_seconds_total Time granted requests spent waiting for a slot.\n"
+             "# TYPE tf_upstream_queue_wait_seconds_total counter\n");
+    for (size_t i = 0; i < a.n; i++)
+        out(buf, "tf_upstream_queue_wait_seconds_total{node=\"%s\"} %.6f\n", a.v[i].key, (double)a.v[i].wait_ns / 1e9);
+    free(a.v);
+}
+
 void tf_metrics_render(h2o_buffer_t **buf)
 {
     static const char *const protos[] = {"http/1.1", "h2"};
@@ -203,6 +263,8 @@ void tf_metrics_render(h2o_buffer_t **buf)
         "# HELP tf_db_errors_total Database queries that failed.\n# TYPE tf_db_errors_total counter\ntf_db_errors_total %llu\n"
         "# HELP tf_http_connections Open client connections.\n# TYPE tf_http_connections gauge\ntf_http_connections %lld\n",
         up == nt && nt > 0, (unsigned long long)up, (unsigned long long)q, (unsigned long long)e, (long long)conns);
+
+    render_admit(buf);
 
     tf_conf_t *c = tf_conf_current();
     out(buf,

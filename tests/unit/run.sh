@@ -46,6 +46,8 @@ build "$B/test_jwt" tests/unit/test_jwt.c runtime/tf_jwt.c && run jwt "$B/test_j
 build "$B/test_fsbox" tests/unit/test_fsbox.c runtime/tf_fsbox.c && run fsbox "$B/test_fsbox"
 build "$B/test_jscan" tests/unit/test_jscan.c runtime/tf_jscan.c && run jscan "$B/test_jscan"
 build "$B/test_keycache" tests/unit/test_keycache.c runtime/tf_keycache.c && run keycache "$B/test_keycache"
+# Per-node concurrency caps and their priority queue (tf_server_post stubbed).
+build "$B/test_admit" tests/unit/test_admit.c runtime/tf_admit.c && run admit "$B/test_admit"
 # The outbound address filter (SSRF): classification only, no traffic.
 build "$B/test_netguard" tests/unit/test_netguard.c runtime/tf_netguard.c && run netguard "$B/test_netguard"
 build "$B/test_adapt" tests/unit/test_adapt.c runtime/tf_adapt.c runtime/tf_adapt_lines.c runtime/tf_adapt_openai.c \
