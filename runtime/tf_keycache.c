@@ -84,6 +84,10 @@ int tf_keycache_put(tf_keycache_t *c, const char *hash, const char *user_id, con
                     double used_age_s)
 {
     key_entry_t *e = slot(c, hash);
+    /* An unknown key never evicts a live one: a flood of made-up keys
+     * would otherwise push real clients' keys out and into the budget. */
+    if (user_id == NULL && e->valid && strcmp(e->hash, hash) != 0)
+        return 0;
     if (strcmp(e->hash, hash) != 0) {
         memset(e, 0, sizeof(*e));
         snprintf(e->hash, sizeof(e->hash), "%s", hash);

@@ -107,6 +107,21 @@ int main(void)
     ok(tf_keycache_miss_allowed(c, "10.0.0.3", u + S * (2 * TF_KEYCACHE_MISS_BURST / TF_KEYCACHE_MISS_PER_S + 1), &ra),
        "  ... but the debt is bounded: allowed again after %d s", 2 * TF_KEYCACHE_MISS_BURST / TF_KEYCACHE_MISS_PER_S + 1);
 
+    /* A flood of unknown keys must not push a live key out: its slot is
+     * shared with some of them (2000 hashes over 512 slots). */
+    {
+        tf_keycache_t *f = tf_keycache_create();
+        char live[TF_KEYCACHE_HASH_LEN + 1], junk[TF_KEYCACHE_HASH_LEN + 1];
+        hash_of(live, 7777777);
+        tf_keycache_put(f, live, "user-live", "key-live", 9, t, -1);
+        for (int i = 0; i < 2000; i++) {
+            hash_of(junk, 1000000 + i);
+            tf_keycache_put(f, junk, NULL, NULL, 9, t, -1);
+        }
+        ok(tf_keycache_was_valid(f, live) && tf_keycache_get(f, live, 9, t, uid, kid, &touch) == TF_KEY_VALID && strcmp(uid, "user-live") == 0,
+           "2000 unknown keys later, the live key is still cached (negative entries never evict a live one)");
+        tf_keycache_free(f);
+    }
     tf_keycache_free(c);
     printf("1..%d\n", n);
     return failed != 0;
