@@ -59,22 +59,10 @@ cleanup() {
   [ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; scripts/pg.sh stop "$PG_DIR" >/dev/null 2>&1; rm -rf "$TMP"; }
 trap cleanup EXIT
 
-scripts/pg.sh start "$PG_DIR" >"$TMP/pg.out" 2>&1 || { log "PostgreSQL did not start"; exit 1; }
-cat >"$TMP/triforce.yaml" <<CONF
-node: {name: bench}
-listen:
-  - {address: 127.0.0.1, port: $PORT}
-threads: $THREADS
-database: {url: "$(scripts/pg.sh url "$PG_DIR")"}
-auth: {jwt_secret: "$(head -c 48 /dev/urandom | base64 -w0)"}
-log: {level: info, file: $TMP/triforce.log}
-CONF
-"$TF_BIN" --conf "$TMP/triforce.yaml" 2>"$TMP/triforce.stderr" &
-PID=$!
-B="http://127.0.0.1:$PORT"
-for _ in $(seq 1 100); do [ "$(curl -s -o /dev/null -w '%{http_code}' "$B/health")" = 200 ] && break; sleep 0.1; done
-curl -s -o /dev/null -H 'content-type: application/json' -d '{"email":"bench@example.com","password":"bench password"}' "$B/v1/auth/register"
-TOKEN=$(curl -s -H 'content-type: application/json' -d '{"email":"bench@example.com","password":"bench password"}' "$B/v1/auth/login" | jq -r .token)
+. tests/bench/lib.sh
+bench_triforce "$PORT" || exit 1
+PID=$TF_PID
+TOKEN=$(bench_user)
 [ -n "$TOKEN" ] && [ "$TOKEN" != null ] || { log "login failed"; exit 1; }
 # The same bytes for both callers, or the comparison is not of one request.
 if [ "$(curl -s "$B/v1/models" | md5sum)" != "$(curl -s -H "Authorization: Bearer $TOKEN" "$B/v1/models" | md5sum)" ]; then

@@ -46,28 +46,15 @@ cc -O2 -std=gnu11 -DH2O_USE_LIBUV=0 -D_GNU_SOURCE -w $(pkg-config --cflags libh2
   tests/bench/minimal_h2o.c -lh2o-evloop -lssl -lcrypto -lz -lpthread || exit 1
 "$TMP/minimal_h2o" --port "$PROXY_PORT" --threads "$THREADS" --proxy "http://127.0.0.1:$FAKE_PORT/v1" 2>"$TMP/proxy.log" &
 PIDS+=($!)
-scripts/pg.sh start "$PG_DIR" >"$TMP/pg.out" 2>&1 || { log "PostgreSQL did not start"; exit 1; }
-DBURL=$(scripts/pg.sh url "$PG_DIR")
-cat >"$TMP/triforce.yaml" <<CONF
-node: {name: bench}
-listen:
-  - {address: 127.0.0.1, port: $TF_PORT}
-threads: $THREADS
-database: {url: "$DBURL"}
-auth: {jwt_secret: "$(head -c 48 /dev/urandom | base64 -w0)"}
-log: {level: info, file: $TMP/triforce.log}
-providers:
+. tests/bench/lib.sh
+bench_triforce "$TF_PORT" "providers:
   only: [groq]
   settings:
-    - {id: groq, base_url: "http://127.0.0.1:$FAKE_PORT/v1", api_key: bench}
-CONF
-"$TF_BIN" --conf "$TMP/triforce.yaml" 2>"$TMP/triforce.stderr" &
-PIDS+=($!)
-for _ in $(seq 1 100); do [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$TF_PORT/health")" = 200 ] && break; sleep 0.1; done
-B="http://127.0.0.1:$TF_PORT"
-curl -s -o /dev/null -H 'content-type: application/json' -d '{"email":"bench@example.com","password":"bench password"}' "$B/v1/auth/register"
-TRIFORCE_DATABASE_URL=$DBURL "$TF_BIN" --conf "$TMP/triforce.yaml" user set-tier --email bench@example.com --tier unlimited >/dev/null
-TOKEN=$(curl -s -H 'content-type: application/json' -d '{"email":"bench@example.com","password":"bench password"}' "$B/v1/auth/login" | jq -r .token)
+    - {id: groq, base_url: \"http://127.0.0.1:$FAKE_PORT/v1\", api_key: bench}"
+rc=$?
+PIDS+=("$TF_PID")
+[ $rc = 0 ] || exit 1
+TOKEN=$(bench_user unlimited)
 [ -n "$TOKEN" ] && [ "$TOKEN" != null ] || { log "no JWT"; exit 1; }
 
 printf '{"model":"%s","messages":[{"role":"user","content":"Say something short."}]}' groq/llama-3.3-70b > "$TMP/tf.json"

@@ -16,23 +16,10 @@ STATUS=0
 log() { printf '# %s\n' "$*"; }
 cleanup() { [ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; scripts/pg.sh stop "$PG_DIR" >/dev/null 2>&1; rm -rf "$TMP"; }
 trap cleanup EXIT
-scripts/pg.sh start "$PG_DIR" >"$TMP/pg.out" 2>&1 || { log "PostgreSQL did not start"; exit 1; }
-DBURL=$(scripts/pg.sh url "$PG_DIR")
-cat >"$TMP/triforce.yaml" <<CONF
-node: {name: bench}
-listen:
-  - {address: 127.0.0.1, port: $TF_PORT}
-threads: $THREADS
-database: {url: "$DBURL"}
-auth: {jwt_secret: "$(head -c 48 /dev/urandom | base64 -w0)"}
-log: {level: info, file: $TMP/triforce.log}
-CONF
-"$TF_BIN" --conf "$TMP/triforce.yaml" 2>"$TMP/triforce.stderr" &
-PID=$!
-B="http://127.0.0.1:$TF_PORT"
-for _ in $(seq 1 100); do [ "$(curl -s -o /dev/null -w '%{http_code}' "$B/health")" = 200 ] && break; sleep 0.1; done
-curl -s -o /dev/null -H 'content-type: application/json' -d '{"email":"bench@example.com","password":"bench password"}' "$B/v1/auth/register"
-TOKEN=$(curl -s -H 'content-type: application/json' -d '{"email":"bench@example.com","password":"bench password"}' "$B/v1/auth/login" | jq -r .token)
+. tests/bench/lib.sh
+bench_triforce "$TF_PORT" || exit 1
+PID=$TF_PID
+TOKEN=$(bench_user)
 SID=$(curl -s -D - -o /dev/null -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' \
   -H "authorization: Bearer $TOKEN" -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}' \
   "$B/v1/mcp" | tr -d '\r' | awk -F': ' 'tolower($1) == "mcp-session-id" {print $2}')

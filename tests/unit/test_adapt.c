@@ -15,6 +15,7 @@
  * Build: cc -Iruntime tests/unit/test_adapt.c runtime/tf_adapt*.c runtime/tf_jscan.c
  *        $(pkg-config --cflags --libs jansson libcurl)
  */
+#include "tap.h"
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,19 +25,6 @@
 #include "tf_adapt.h"
 #include "tf_adapt_int.h" /* tf_adapt_dump */
 
-static int n, failed;
-
-static void ok(int cond, const char *desc, ...) __attribute__((format(printf, 2, 3)));
-static void ok(int cond, const char *desc, ...)
-{
-    va_list ap;
-    va_start(ap, desc);
-    printf("%sok %d - ", cond ? "" : "not ", ++n);
-    vprintf(desc, ap);
-    printf("\n");
-    va_end(ap);
-    failed += !cond;
-}
 
 /* xorshift: the same "random" chunkings on every run */
 static uint64_t rng = 0x9E3779B97F4A7C15ULL;
@@ -2379,6 +2367,5 @@ int main(void)
     test_build_raw();
     test_estimates();
     test_fuzz();
-    printf("1..%d\n", n);
-    return failed ? 1 : 0;
+    return tap_end();
 }

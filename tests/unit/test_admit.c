@@ -7,6 +7,7 @@
  *
  * Build: cc -Iruntime tests/unit/test_admit.c runtime/tf_admit.c -lpthread
  */
+#include "tap.h"
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,19 +18,6 @@
 #include "tf_admit.h"
 #include "tf_server.h"
 
-static int n, failed;
-
-static void ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void ok(int cond, const char *fmt, ...)
-{
-    va_list ap;
-    printf("%sok %d - ", cond ? "" : "not ", ++n);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    failed += !cond;
-}
 
 /* --- the mailbox standing in for tf_server_post ------------------------------ */
 
@@ -266,6 +254,5 @@ int main(void)
     ok(v->granted == v->queued[0] + v->queued[1] && v->granted > 100, "every waiter granted (%llu of %llu)", (unsigned long long)v->granted,
        (unsigned long long)(v->queued[0] + v->queued[1]));
 
-    printf("# %d tests, %d failed\n", n, failed);
-    return failed != 0;
+    return tap_end();
 }

@@ -10,6 +10,7 @@
  *
  * Build: cc -D_GNU_SOURCE -Iruntime tests/unit/test_fsbox.c runtime/tf_fsbox.c
  */
+#include "tap.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -24,19 +25,6 @@
 
 #include "tf_fsbox.h"
 
-static int n, failed;
-
-static void ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void ok(int cond, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    printf("%sok %d - ", cond ? "" : "not ", ++n);
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-    failed += !cond;
-}
 
 static char tmp[64], ws[400], outside[300];
 static const char *UID = "0b7c1e6a-1111-4222-8333-444455556666";
@@ -444,6 +432,5 @@ int main(void)
     tf_fsbox_close(&b);
     ok(b.root == -1, "close releases the workspace fd");
     nftw(tmp, rm_visit, 16, FTW_DEPTH | FTW_PHYS);
-    printf("1..%d\n", n);
-    return failed != 0;
+    return tap_end();
 }

@@ -15,6 +15,7 @@
  *
  * Build: cc -Iruntime tests/unit/test_jscan.c runtime/tf_jscan.c $(pkg-config --cflags --libs jansson)
  */
+#include "tap.h"
 #include <float.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -25,19 +26,6 @@
 
 #include "tf_jscan.h"
 
-static int n, failed;
-
-static void ok(int cond, const char *desc, ...) __attribute__((format(printf, 2, 3)));
-static void ok(int cond, const char *desc, ...)
-{
-    va_list ap;
-    va_start(ap, desc);
-    printf("%sok %d - ", cond ? "" : "not ", ++n);
-    vprintf(desc, ap);
-    printf("\n");
-    va_end(ap);
-    failed += !cond;
-}
 
 /* xorshift: the same "random" texts on every run */
 static uint64_t rng = 0x2545F4914F6CDD1DULL;
@@ -779,6 +767,5 @@ int main(void)
     test_numbers();
     test_tokens();
     test_random();
-    printf("1..%d\n", n);
-    return failed ? 1 : 0;
+    return tap_end();
 }

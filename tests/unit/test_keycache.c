@@ -6,25 +6,13 @@
  *
  * Build: cc -Iruntime tests/unit/test_keycache.c runtime/tf_keycache.c
  */
+#include "tap.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "tf_keycache.h"
 
-static int n, failed;
-
-static void ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void ok(int cond, const char *fmt, ...)
-{
-    va_list ap;
-    printf("%sok %d - ", cond ? "" : "not ", ++n);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    failed += !cond;
-}
 
 #define S 1000000000ull
 
@@ -123,6 +111,5 @@ int main(void)
         tf_keycache_free(f);
     }
     tf_keycache_free(c);
-    printf("1..%d\n", n);
-    return failed != 0;
+    return tap_end();
 }

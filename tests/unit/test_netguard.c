@@ -12,6 +12,7 @@
  *
  * Build: cc -Iruntime tests/unit/test_netguard.c runtime/tf_netguard.c $(pkg-config --cflags --libs libcurl)
  */
+#include "tap.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -23,19 +24,6 @@
 
 #include "tf_netguard.h"
 
-static int n, failed;
-
-static void ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void ok(int cond, const char *fmt, ...)
-{
-    va_list ap;
-    printf("%sok %d - ", cond ? "" : "not ", ++n);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    failed += !cond;
-}
 
 typedef struct {
     const char *addr;
@@ -500,6 +488,5 @@ int main(void)
     test_opensocket();
     test_resolver();
     curl_global_cleanup();
-    printf("1..%d\n", n);
-    return failed ? 1 : 0;
+    return tap_end();
 }
