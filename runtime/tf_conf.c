@@ -44,6 +44,7 @@ typedef struct conf_file {
         int create_self_signed; /* CONF_UNSET/FALSE/TRUE */
     } tls;
     unsigned threads;
+    unsigned *busy_poll_us;
     struct {
         char *url;
         unsigned connections_per_thread;
@@ -283,6 +284,7 @@ static const cyaml_schema_field_t top_fields[] = {
     CYAML_FIELD_SEQUENCE("listen", CYAML_FLAG_POINTER, conf_file_t, listen, &listen_entry, 1, 16),
     CYAML_FIELD_MAPPING("tls", CYAML_FLAG_OPTIONAL, conf_file_t, tls, tls_fields),
     CYAML_FIELD_UINT("threads", CYAML_FLAG_OPTIONAL, conf_file_t, threads),
+    CYAML_FIELD_UINT_PTR("busy_poll_us", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, conf_file_t, busy_poll_us),
     CYAML_FIELD_MAPPING("database", CYAML_FLAG_OPTIONAL, conf_file_t, database, db_fields),
     CYAML_FIELD_MAPPING("limits", CYAML_FLAG_OPTIONAL, conf_file_t, limits, limits_fields),
     CYAML_FIELD_MAPPING("log", CYAML_FLAG_OPTIONAL, conf_file_t, log, log_fields),
@@ -564,6 +566,9 @@ static int build(tf_conf_t *c, const conf_file_t *f, const tf_yaml_lines_t *yl, 
         err_add(e, tf_yaml_lines_get(yl, "threads"), "threads: %u is more than 256", f->threads);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     c->threads = f->threads != 0 ? f->threads : (unsigned)(ncpu > 0 ? ncpu : 1);
+    c->busy_poll_us = f->busy_poll_us != NULL ? *f->busy_poll_us : TF_CONF_BUSY_POLL_US;
+    if (c->busy_poll_us > 10000)
+        err_add(e, tf_yaml_lines_get(yl, "busy_poll_us"), "busy_poll_us: %u is more than 10000 (10 ms)", c->busy_poll_us);
 
     if (f->database.url != NULL)
         c->db_url = expand_env(f->database.url, e, tf_yaml_lines_get(yl, "database.url"), "database.url");

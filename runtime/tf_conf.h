@@ -9,6 +9,10 @@
 #ifndef TF_CONF_H
 #define TF_CONF_H
 
+/* Default of busy_poll_us: covers one loopback round trip to a client or
+ * an upstream (tests/bench/chat.sh), so neither wake-up needs the kernel. */
+#define TF_CONF_BUSY_POLL_US 100
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +56,7 @@ typedef struct tf_conf {
     char *tls_key_file;
     int tls_create_self_signed;
     unsigned threads; /* resolved: never 0 */
+    unsigned busy_poll_us; /* loop threads poll this long after activity before sleeping (tf_server.c) */
     char *db_url;     /* environment references expanded; never logged */
     unsigned db_connections_per_thread;
     char *db_migrations;
