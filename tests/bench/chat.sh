@@ -9,8 +9,14 @@
 # libcurl multi, translation, and batched usage recording.
 #
 # For each of non-streamed and streamed, over HTTP/1.1 and h2c:
-#   concurrency 1:  h2load -c 1 -n N   -> p50/p99 latency; added = TriForce - direct
-#   concurrency 64: h2load -c 64 -D 10 -> requests/s; ratio = TriForce / direct
+#   concurrency 1:  ROUNDS rounds of h2load -c 1 -n N1/ROUNDS, direct and
+#                   TriForce taking turns -> p50/p99 latency; added = the
+#                   median over rounds of (TriForce p50 - direct p50). Taking
+#                   turns keeps the VM's drift (tens of us between runs) out
+#                   of the difference.
+#   concurrency 64: ROUNDS64 rounds of h2load -c 64 -D 4, taking turns the
+#                   same way -> requests/s (median of rounds); ratio = the
+#                   median over rounds of TriForce / direct.
 # Targets: added p50 under 100 us at concurrency 1; at least 25% of direct
 # requests/s at concurrency 64.
 set -u
@@ -19,8 +25,10 @@ cd "$ROOT" || exit 1
 FAKE_PORT=${BENCH_FAKE_PORT:-19320}
 TF_PORT=${BENCH_TF_PORT:-19220}
 THREADS=${BENCH_THREADS:-$(nproc)}
-DURATION=${BENCH_DURATION:-10}
+DURATION=${BENCH_DURATION:-4}
+ROUNDS64=${BENCH_ROUNDS64:-3}
 N1=${BENCH_N1:-3000}
+ROUNDS=${BENCH_ROUNDS:-5}
 TF_BIN=${BENCH_TF_BIN:-$ROOT/build/triforce}
 TMP=$(mktemp -d /tmp/tf-bench-chat.XXXXXX)
 PG_DIR=$TMP/pg
@@ -72,7 +80,7 @@ RES=()
 run() {
   local name=$1 proto=$2 mode=$3 url=$4 body=$5 auth=${6:-} args=() logf=$TMP/lat.log out
   [ "$proto" = h1 ] && args+=(--h1)
-  if [ "$mode" = c1 ]; then args+=(-c 1 -n "$N1"); else args+=(-c 64 -t 2 -D "$DURATION" --warm-up-time 2); [ "$proto" = h2c ] && args+=(-m 4); fi
+  if [ "$mode" = c1 ]; then args+=(-c 1 -n "$((N1 / ROUNDS))"); else args+=(-c 64 -t 2 -D "$DURATION" --warm-up-time 2); [ "$proto" = h2c ] && args+=(-m 4); fi
   args+=(-d "$body" -H 'content-type: application/json' --log-file="$logf")
   [ -n "$auth" ] && args+=(-H "authorization: Bearer $TOKEN")
   rm -f "$logf"
@@ -89,33 +97,73 @@ run() {
               i = int(NR * 0.5); if (i < 1) i = 1; j = int(NR * 0.99); if (j < 1) j = 1
               printf "%d %d", a[i], a[j] }')
   [ "${bad:-1}" = 0 ] || { log "$name $proto $mode: $bad bad requests"; STATUS=1; }
+  [ "$mode" = c1 ] && cut -f3 "$logf" >> "$TMP/c1.$name.$proto"
   RES+=("$name $proto $mode ${rps:--} $lat")
-  log "$name $proto $mode: ${rps:--} req/s, p50/p99 us: $lat"
+  LAST_P50=${lat%% *}
 }
-run proxy-json h1 c1 "http://127.0.0.1:$PROXY_PORT/v1/chat/completions" "$TMP/direct.json"
-run proxy-stream h1 c1 "http://127.0.0.1:$PROXY_PORT/v1/chat/completions" "$TMP/direct-stream.json"
+median() { LC_ALL=C sort -n | awk '{ a[NR] = $1 } END { if (NR == 0) print "-"; else print a[int((NR + 1) / 2)] }'; }
+# c1 KIND PROTO DIRECT_URL DIRECT_BODY TF_URL TF_BODY: ROUNDS rounds taking turns;
+# records "direct-KIND PROTO c1 rps p50 p99" and the TriForce line in C1, and
+# the median paired difference in ADDED_<kind>_<proto>.
+C1=()
+c1() {
+  local kind=$1 proto=$2 r d t diffs=() dp=() tp=() drps=() trps=()
+  rm -f "$TMP/c1.direct-$kind.$proto" "$TMP/c1.triforce-$kind.$proto"
+  for r in $(seq 1 "$ROUNDS"); do
+    run direct-$kind "$proto" c1 "$3" "$4"; d=$LAST_P50; drps+=("$(rps_of "${RES[-1]}")")
+    run triforce-$kind "$proto" c1 "$5" "$6" auth; t=$LAST_P50; trps+=("$(rps_of "${RES[-1]}")")
+    dp+=("$d"); tp+=("$t"); diffs+=($((t - d)))
+  done
+  local dm tm am dr tr d99 t99
+  dm=$(printf '%s\n' "${dp[@]}" | median); tm=$(printf '%s\n' "${tp[@]}" | median); am=$(printf '%s\n' "${diffs[@]}" | median)
+  dr=$(printf '%s\n' "${drps[@]}" | median); tr=$(printf '%s\n' "${trps[@]}" | median)
+  d99=$(LC_ALL=C sort -n "$TMP/c1.direct-$kind.$proto" | awk '{ a[NR] = $1 } END { print a[int(NR * 0.99)] }')
+  t99=$(LC_ALL=C sort -n "$TMP/c1.triforce-$kind.$proto" | awk '{ a[NR] = $1 } END { print a[int(NR * 0.99)] }')
+  C1+=("direct-$kind $proto c1 $dr $dm $d99" "triforce-$kind $proto c1 $tr $tm $t99")
+  printf -v "ADDED_${kind}_${proto}" '%s' "$am"
+  log "$kind $proto c=1: p50 per round direct ${dp[*]} | TriForce ${tp[*]} | added ${diffs[*]} -> median $am us"
+}
+# c64 KIND PROTO DIRECT_URL DIRECT_BODY TF_URL TF_BODY: the same at concurrency 64
+c64() {
+  local kind=$1 proto=$2 r d t ratios=() drps=() trps=()
+  for r in $(seq 1 "$ROUNDS64"); do
+    run direct-$kind "$proto" c64 "$3" "$4"; d=$(rps_of "${RES[-1]}"); drps+=("$d")
+    run triforce-$kind "$proto" c64 "$5" "$6" auth; t=$(rps_of "${RES[-1]}"); trps+=("$t")
+    ratios+=("$(awk -v t="$t" -v d="$d" 'BEGIN { printf "%.3f", (d > 0 ? t / d : 0) }')")
+  done
+  local dm tm rm
+  dm=$(printf '%s\n' "${drps[@]}" | median); tm=$(printf '%s\n' "${trps[@]}" | median); rm=$(printf '%s\n' "${ratios[@]}" | median)
+  C1+=("direct-$kind $proto c64 $dm - -" "triforce-$kind $proto c64 $tm - -")
+  printf -v "RATIO_${kind}_${proto}" '%.2f' "$rm"
+  log "$kind $proto c=64: req/s per round direct ${drps[*]} | TriForce ${trps[*]} | ratio ${ratios[*]} -> median $rm"
+}
+rps_of() { local n p m rps rest; read -r n p m rps rest <<<"$1"; echo "$rps"; }
+# The h2o reverse proxy, in the same rounds: its p50 is the median of rounds too.
+PX=()
 for kind in json stream; do
+  body=$TMP/direct.json; [ $kind = stream ] && body=$TMP/direct-stream.json
+  for r in $(seq 1 "$ROUNDS"); do run proxy-$kind h1 c1 "http://127.0.0.1:$PROXY_PORT/v1/chat/completions" "$body"; PX+=("$kind $LAST_P50"); done
+done
+for kind in json stream; do
+  dbody=$TMP/direct.json tbody=$TMP/tf.json
+  [ $kind = stream ] && { dbody=$TMP/direct-stream.json; tbody=$TMP/tf-stream.json; }
   for proto in h1 h2c; do
-    for mode in c1 c64; do
-      if [ $kind = json ]; then
-        run direct-$kind $proto $mode "http://127.0.0.1:$FAKE_PORT/v1/chat/completions" "$TMP/direct.json"
-        run triforce-$kind $proto $mode "$B/v1/chat/completions" "$TMP/tf.json" auth
-      else
-        run direct-$kind $proto $mode "http://127.0.0.1:$FAKE_PORT/v1/chat/completions" "$TMP/direct-stream.json"
-        run triforce-$kind $proto $mode "$B/v1/chat/completions" "$TMP/tf-stream.json" auth
-      fi
-    done
+    c1 $kind $proto "http://127.0.0.1:$FAKE_PORT/v1/chat/completions" "$dbody" "$B/v1/chat/completions" "$tbody"
+    c64 $kind $proto "http://127.0.0.1:$FAKE_PORT/v1/chat/completions" "$dbody" "$B/v1/chat/completions" "$tbody"
   done
 done
-get() { for r in "${RES[@]}"; do read -r n p m rps p50 p99 <<<"$r"; [ "$n $p $m" = "$1 $2 $3" ] && echo "$rps $p50 $p99"; done; }
+get() {
+  local r n p m rps p50 p99
+  for r in "${C1[@]}" "${RES[@]}"; do read -r n p m rps p50 p99 <<<"$r"; [ "$n $p $m" = "$1 $2 $3" ] && { echo "$rps $p50 $p99"; return; }; done
+}
 echo
 printf '%-16s %-4s %12s %10s %10s | %12s %10s %10s | %10s %8s\n' request proto 'direct r/s' 'p50 us' 'p99 us' 'TF r/s' 'p50 us' 'p99 us' 'added p50' 'ratio'
 for kind in json stream; do
   for proto in h1 h2c; do
     read -r d1 dp50 dp99 <<<"$(get direct-$kind $proto c1)"; read -r t1 tp50 tp99 <<<"$(get triforce-$kind $proto c1)"
     read -r d64 _ _ <<<"$(get direct-$kind $proto c64)"; read -r t64 _ _ <<<"$(get triforce-$kind $proto c64)"
-    added=$((tp50 - dp50))
-    ratio=$(awk -v t="$t64" -v d="$d64" 'BEGIN { printf "%.2f", t / d }')
+    added_var=ADDED_${kind}_${proto}; added=${!added_var}
+    ratio_var=RATIO_${kind}_${proto}; ratio=${!ratio_var}
     printf '%-16s %-4s %12s %10s %10s | %12s %10s %10s | %10s %8s\n' "$kind c=1" "$proto" "$d1" "$dp50" "$dp99" "$t1" "$tp50" "$tp99" "$added" ""
     printf '%-16s %-4s %12s %10s %10s | %12s %10s %10s | %10s %8s\n' "$kind c=64" "$proto" "$d64" "" "" "$t64" "" "" "" "$ratio"
     [ "$added" -lt 100 ] || { log "$kind $proto: added p50 ${added} us is over 100 us"; STATUS=1; }
@@ -124,7 +172,9 @@ for kind in json stream; do
 done
 echo
 for kind in json stream; do
-  read -r _ dp50 _ <<<"$(get direct-$kind h1 c1)"; read -r _ pp50 _ <<<"$(get proxy-$kind h1 c1)"; read -r _ tp50 _ <<<"$(get triforce-$kind h1 c1)"
-  echo "$kind h1 c=1 added p50: h2o reverse proxy $((pp50 - dp50)) us (the floor of one more hop), TriForce $((tp50 - dp50)) us"
+  read -r _ dp50 _ <<<"$(get direct-$kind h1 c1)"
+  pp50=$(for x in "${PX[@]}"; do set -- $x; [ "$1" = $kind ] && echo "$2"; done | median)
+  added_var=ADDED_${kind}_h1
+  echo "$kind h1 c=1 p50: h2o reverse proxy $pp50 us, direct $dp50 us (median of rounds): the proxy adds about $((pp50 - dp50)) us (one more hop, no translation); TriForce adds ${!added_var} us"
 done
 exit $STATUS
