@@ -59,7 +59,7 @@ threads: 2
 database:
   url: "\${TRIFORCE_DATABASE_URL}"
   connections_per_thread: 2
-  migrations: $ROOT/runtime/db/migrations
+  migrations: $TF_ROOT/runtime/db/migrations
   startup_wait_seconds: 10
 limits:
   max_body_bytes: 65536

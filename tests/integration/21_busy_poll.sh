@@ -7,11 +7,12 @@
 TCK=$(getconf CLK_TCK)
 cpu_ms() { awk -v t="$TCK" '{ print int(($14 + $15) * 1000 / t) }' "/proc/$TF_PID/stat"; }
 gen() { curl -s -m 3 "$(plain /health)" | jq -r .conf_generation; }
-# reload_with LINE: the test conf plus LINE, applied by SIGHUP
+cp "$TF_CONF" "$TF_TMP/conf.before-busy-poll"
+# reload_with LINE: the test conf as it was plus LINE, applied by SIGHUP
 reload_with() {
   local g
   g=$(gen)
-  write_conf "$TF_CONF" test-node
+  cp "$TF_TMP/conf.before-busy-poll" "$TF_CONF"
   [ -n "$1" ] && printf '%s\n' "$1" >> "$TF_CONF"
   kill -HUP "$TF_PID"
   wait_for "" 5 bash -c "[ \"\$(curl -s $(plain /health) | jq -r .conf_generation)\" -gt $g ]"
@@ -39,5 +40,5 @@ off=$((c1 - c0))
 check "the same 40 requests with busy_poll_us 0 cost under 150 ms (${off} ms)" test "$off" -lt 150
 check "  ... and less than with polling (${off} < ${spin} ms)" test "$off" -lt "$spin"
 
-check "back to the test conf (the default)" reload_with ""
+check "back to the conf as it was (the default)" reload_with ""
 check "  ... the server still answers" test "$(health_code)" = 200
