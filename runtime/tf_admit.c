@@ -16,6 +16,7 @@
  *           slot was passed on; the owner's cancel frees it.
  */
 #include "tf_admit.h"
+#include "tf_clock.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -53,13 +54,6 @@ struct tf_admit {
 
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static tf_admit_t *reg;
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 tf_admit_t *tf_admit_get(const char *key)
 {
@@ -144,7 +138,7 @@ static void deliver(void *arg, int alive)
     pthread_mutex_lock(&a->mu);
     if (alive && !w->owner_gone) {
         a->granted++;
-        a->wait_ns += now_ns() - w->since_ns;
+        a->wait_ns += tf_now_ns() - w->since_ns;
         pthread_mutex_unlock(&a->mu);
         tf_admit_fn cb = w->cb;
         void *ud = w->ud;
@@ -182,7 +176,7 @@ int tf_admit_enter(tf_admit_t *a, unsigned cap, int priority, struct tf_thread *
     w->cb = cb;
     w->ud = ud;
     w->prio = p;
-    w->since_ns = now_ns();
+    w->since_ns = tf_now_ns();
     q_push(&a->q[p], w);
     a->queued[p]++;
     /* A reload may have raised the cap: room for waiters, maybe this one. */

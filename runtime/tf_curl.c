@@ -2,6 +2,7 @@
  * tf_curl.c - see tf_curl.h.
  */
 #include "tf_curl.h"
+#include "tf_clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -203,13 +204,6 @@ static int close_cb(void *clientp, curl_socket_t s)
     return close(s);
 }
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /*
  * curl moves its timer on nearly every call, and each timerfd_settime is a
  * kernel hrtimer update (it was 15% of the gateway's CPU under load). So
@@ -219,7 +213,7 @@ static uint64_t mono_ns(void)
  */
 static void arm(tf_curl_t *c, long timeout_ms)
 {
-    uint64_t now = mono_ns(), at = now + (uint64_t)timeout_ms * 1000000ull;
+    uint64_t now = tf_now_ns(), at = now + (uint64_t)timeout_ms * 1000000ull;
     if (c->closing)
         return;
     if (c->armed_ns != 0 && c->armed_ns <= at && c->armed_ns > now)

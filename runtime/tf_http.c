@@ -21,13 +21,6 @@
 #include "tf_tiers.h"
 #include "tf_work.h"
 
-uint64_t tf_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static const char *error_type(int status)
 {
     switch (status) {

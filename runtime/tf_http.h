@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "tf_clock.h"
 #include "tf_conf.h"
 #include "tf_spec.h"
 
@@ -94,7 +95,5 @@ const char *tf_req_param(tf_req_t *r, const char *name);
 /* The client's address as text ("127.0.0.1", "::1"), computed on first use. */
 const char *tf_req_client_addr(tf_req_t *r);
 
-/* Monotonic nanoseconds. */
-uint64_t tf_now_ns(void);
 
 #endif

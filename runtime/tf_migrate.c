@@ -2,6 +2,7 @@
  * tf_migrate - versioned SQL migrations. See tf_migrate.h.
  */
 #include "tf_migrate.h"
+#include "tf_clock.h"
 #include "tf_log.h"
 
 #include <dirent.h>
@@ -14,13 +15,6 @@
 #include <time.h>
 
 #define WAIT_STEP_MS 250
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void sleep_ms(long ms)
 {
@@ -66,7 +60,7 @@ static PGconn *connect_wait(const char *conninfo, int wait_seconds, char *err, s
 {
     const char *const keys[] = {"dbname", "fallback_application_name", "client_encoding", "connect_timeout", NULL};
     const char *const vals[] = {conninfo, "triforce-migrate", "UTF8", "5", NULL};
-    double deadline = now_s() + (wait_seconds > 0 ? wait_seconds : 0);
+    double deadline = ((double)tf_now_ns() / 1e9) + (wait_seconds > 0 ? wait_seconds : 0);
     int logged = 0;
     for (;;) {
         PGconn *pg = PQconnectdbParams(keys, vals, 1);
@@ -76,7 +70,7 @@ static PGconn *connect_wait(const char *conninfo, int wait_seconds, char *err, s
         }
         set_err(err, errlen, "cannot connect to the database: %s", pg != NULL ? PQerrorMessage(pg) : "out of memory");
         PQfinish(pg);
-        double left_ms = (deadline - now_s()) * 1000;
+        double left_ms = (deadline - ((double)tf_now_ns() / 1e9)) * 1000;
         if (left_ms <= 0)
             return NULL;
         if (!logged) {

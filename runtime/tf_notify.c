@@ -2,6 +2,7 @@
  * tf_notify.c - see tf_notify.h.
  */
 #include "tf_notify.h"
+#include "tf_clock.h"
 
 #include <libpq-fe.h>
 #include <stdlib.h>
@@ -25,13 +26,6 @@ struct tf_notify {
     unsigned long count;
 };
 
-static unsigned long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (unsigned long long)ts.tv_sec * 1000ull + (unsigned long long)ts.tv_nsec / 1000000ull;
-}
-
 static void drop(tf_notify_t *n, const char *why)
 {
     if (n->pg != NULL) {
@@ -41,7 +35,7 @@ static void drop(tf_notify_t *n, const char *why)
     }
     n->pg = NULL;
     n->st = N_DOWN;
-    n->retry_at_ms = now_ms() + RETRY_MS;
+    n->retry_at_ms = (unsigned long long)(tf_now_ns() / 1000000u) + RETRY_MS;
 }
 
 static void start(tf_notify_t *n)
@@ -92,7 +86,7 @@ int tf_notify_prepare(tf_notify_t *n, struct pollfd *pfd)
     pfd->events = 0;
     pfd->revents = 0;
     if (n->st == N_DOWN) {
-        unsigned long long t = now_ms();
+        unsigned long long t = (unsigned long long)(tf_now_ns() / 1000000u);
         if (t < n->retry_at_ms)
             return (int)(n->retry_at_ms - t);
         start(n);

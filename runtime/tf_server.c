@@ -16,10 +16,10 @@
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "tf_auth.h"
+#include "tf_clock.h"
 #include "tf_curl.h"
 #include "tf_notify.h"
 #include "tf_usage.h"
@@ -293,13 +293,6 @@ typedef struct thread_start {
  * exec_time_counter when epoll returned events and stops it at the end of
  * the iteration, which advances prev.index (h2o/socket.h, 2.2.5).
  */
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static __thread size_t busy_poll_index;
 
 static int32_t busy_poll_wait(tf_thread_t *thr, uint64_t *until)
@@ -307,7 +300,7 @@ static int32_t busy_poll_wait(tf_thread_t *thr, uint64_t *until)
     busy_poll_index = thr->ctx.loop->exec_time_counter.prev.index;
     if (*until == 0)
         return INT32_MAX;
-    if (mono_ns() < *until)
+    if (tf_now_ns() < *until)
         return 0;
     *until = 0;
     return INT32_MAX;
@@ -317,7 +310,7 @@ static void busy_poll_after(tf_thread_t *thr, uint64_t *until)
 {
     unsigned us = thr->conf != NULL ? thr->conf->busy_poll_us : 0;
     if (us != 0 && thr->ctx.loop->exec_time_counter.prev.index != busy_poll_index)
-        *until = mono_ns() + (uint64_t)us * 1000u;
+        *until = tf_now_ns() + (uint64_t)us * 1000u;
 }
 
 static void *thread_main(void *arg)
