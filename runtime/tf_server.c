@@ -293,24 +293,15 @@ typedef struct thread_start {
  * exec_time_counter when epoll returned events and stops it at the end of
  * the iteration, which advances prev.index (h2o/socket.h, 2.2.5).
  */
-static __thread size_t busy_poll_index;
-
-static int32_t busy_poll_wait(tf_thread_t *thr, uint64_t *until)
+static int run_once(tf_thread_t *thr, uint64_t *poll_until)
 {
-    busy_poll_index = thr->ctx.loop->exec_time_counter.prev.index;
-    if (*until == 0)
-        return INT32_MAX;
-    if (tf_now_ns() < *until)
-        return 0;
-    *until = 0;
-    return INT32_MAX;
-}
-
-static void busy_poll_after(tf_thread_t *thr, uint64_t *until)
-{
-    unsigned us = thr->conf != NULL ? thr->conf->busy_poll_us : 0;
-    if (us != 0 && thr->ctx.loop->exec_time_counter.prev.index != busy_poll_index)
-        *until = tf_now_ns() + (uint64_t)us * 1000u;
+    h2o_loop_t *loop = thr->ctx.loop;
+    size_t seen = loop->exec_time_counter.prev.index;
+    int32_t wait = *poll_until != 0 && tf_now_ns() < *poll_until ? 0 : INT32_MAX;
+    int rc = h2o_evloop_run(loop, wait);
+    if (loop->exec_time_counter.prev.index != seen && thr->conf->busy_poll_us != 0)
+        *poll_until = tf_now_ns() + (uint64_t)thr->conf->busy_poll_us * 1000u;
+    return rc;
 }
 
 static void *thread_main(void *arg)
@@ -350,8 +341,7 @@ static void *thread_main(void *arg)
      * iteration produced in one write. */
     uint64_t poll_until = 0;
     while (!thr->exit_loop) {
-        int rc = h2o_evloop_run(thr->ctx.loop, busy_poll_wait(thr, &poll_until));
-        busy_poll_after(thr, &poll_until);
+        int rc = run_once(thr, &poll_until);
         tf_log_flush();
         if (rc != 0 && errno != EINTR) {
             tf_log(TF_LOG_ERROR, "error", NULL, "thread %d: event loop failed: %m", thr->index);
