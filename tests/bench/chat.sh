@@ -102,40 +102,33 @@ run() {
   LAST_P50=${lat%% *}
 }
 median() { LC_ALL=C sort -n | awk '{ a[NR] = $1 } END { if (NR == 0) print "-"; else print a[int((NR + 1) / 2)] }'; }
-# c1 KIND PROTO DIRECT_URL DIRECT_BODY TF_URL TF_BODY: ROUNDS rounds taking turns;
-# records "direct-KIND PROTO c1 rps p50 p99" and the TriForce line in C1, and
-# the median paired difference in ADDED_<kind>_<proto>.
-C1=()
-c1() {
-  local kind=$1 proto=$2 r d t diffs=() dp=() tp=() drps=() trps=()
+p99_of() { LC_ALL=C sort -n "$1" | awk '{ a[NR] = $1 } END { print a[int(NR * 0.99)] }'; }
+# rounds MODE(c1|c64) KIND PROTO DIRECT_URL DIRECT_BODY TF_URL TF_BODY: ROUNDS
+# (c1) or ROUNDS64 (c64) rounds, direct and TriForce taking turns. Records
+# "direct-KIND PROTO MODE rps p50 p99" and the TriForce line in SUM (medians
+# of rounds; p99 over all c1 requests), and in VERDICT_<kind>_<proto>_<mode>
+# the median over rounds of TriForce p50 - direct p50 (c1) or TriForce req/s
+# / direct req/s (c64).
+SUM=()
+rounds() {
+  local mode=$1 kind=$2 proto=$3 n=$ROUNDS r d t dp=() tp=() drps=() trps=() v=()
+  [ "$mode" = c64 ] && n=$ROUNDS64
   rm -f "$TMP/c1.direct-$kind.$proto" "$TMP/c1.triforce-$kind.$proto"
-  for r in $(seq 1 "$ROUNDS"); do
-    run direct-$kind "$proto" c1 "$3" "$4"; d=$LAST_P50; drps+=("$(rps_of "${RES[-1]}")")
-    run triforce-$kind "$proto" c1 "$5" "$6" auth; t=$LAST_P50; trps+=("$(rps_of "${RES[-1]}")")
-    dp+=("$d"); tp+=("$t"); diffs+=($((t - d)))
+  for r in $(seq 1 "$n"); do
+    run direct-$kind "$proto" "$mode" "$4" "$5"; d=$LAST_P50; drps+=("$(rps_of "${RES[-1]}")")
+    run triforce-$kind "$proto" "$mode" "$6" "$7" auth; t=$LAST_P50; trps+=("$(rps_of "${RES[-1]}")")
+    dp+=("$d"); tp+=("$t")
+    if [ "$mode" = c1 ]; then v+=($((t - d)))
+    else v+=("$(awk -v t="${trps[-1]}" -v d="${drps[-1]}" 'BEGIN { printf "%.3f", (d > 0 ? t / d : 0) }')"); fi
   done
-  local dm tm am dr tr d99 t99
-  dm=$(printf '%s\n' "${dp[@]}" | median); tm=$(printf '%s\n' "${tp[@]}" | median); am=$(printf '%s\n' "${diffs[@]}" | median)
-  dr=$(printf '%s\n' "${drps[@]}" | median); tr=$(printf '%s\n' "${trps[@]}" | median)
-  d99=$(LC_ALL=C sort -n "$TMP/c1.direct-$kind.$proto" | awk '{ a[NR] = $1 } END { print a[int(NR * 0.99)] }')
-  t99=$(LC_ALL=C sort -n "$TMP/c1.triforce-$kind.$proto" | awk '{ a[NR] = $1 } END { print a[int(NR * 0.99)] }')
-  C1+=("direct-$kind $proto c1 $dr $dm $d99" "triforce-$kind $proto c1 $tr $tm $t99")
-  printf -v "ADDED_${kind}_${proto}" '%s' "$am"
-  log "$kind $proto c=1: p50 per round direct ${dp[*]} | TriForce ${tp[*]} | added ${diffs[*]} -> median $am us"
-}
-# c64 KIND PROTO DIRECT_URL DIRECT_BODY TF_URL TF_BODY: the same at concurrency 64
-c64() {
-  local kind=$1 proto=$2 r d t ratios=() drps=() trps=()
-  for r in $(seq 1 "$ROUNDS64"); do
-    run direct-$kind "$proto" c64 "$3" "$4"; d=$(rps_of "${RES[-1]}"); drps+=("$d")
-    run triforce-$kind "$proto" c64 "$5" "$6" auth; t=$(rps_of "${RES[-1]}"); trps+=("$t")
-    ratios+=("$(awk -v t="$t" -v d="$d" 'BEGIN { printf "%.3f", (d > 0 ? t / d : 0) }')")
-  done
-  local dm tm rm
-  dm=$(printf '%s\n' "${drps[@]}" | median); tm=$(printf '%s\n' "${trps[@]}" | median); rm=$(printf '%s\n' "${ratios[@]}" | median)
-  C1+=("direct-$kind $proto c64 $dm - -" "triforce-$kind $proto c64 $tm - -")
-  printf -v "RATIO_${kind}_${proto}" '%.2f' "$rm"
-  log "$kind $proto c=64: req/s per round direct ${drps[*]} | TriForce ${trps[*]} | ratio ${ratios[*]} -> median $rm"
+  local m d99=- t99=-
+  m=$(printf '%s\n' "${v[@]}" | median)
+  [ "$mode" = c1 ] && { d99=$(p99_of "$TMP/c1.direct-$kind.$proto"); t99=$(p99_of "$TMP/c1.triforce-$kind.$proto"); }
+  SUM+=("direct-$kind $proto $mode $(printf '%s\n' "${drps[@]}" | median) $(printf '%s\n' "${dp[@]}" | median) $d99"
+        "triforce-$kind $proto $mode $(printf '%s\n' "${trps[@]}" | median) $(printf '%s\n' "${tp[@]}" | median) $t99")
+  printf -v "VERDICT_${kind}_${proto}_${mode}" '%s' "$m"
+  if [ "$mode" = c1 ]; then log "$kind $proto c=1: p50 per round direct ${dp[*]} | TriForce ${tp[*]} | added ${v[*]} -> median $m us"
+  else log "$kind $proto c=64: req/s per round direct ${drps[*]} | TriForce ${trps[*]} | ratio ${v[*]} -> median $m"; fi
 }
 rps_of() { local n p m rps rest; read -r n p m rps rest <<<"$1"; echo "$rps"; }
 # The h2o reverse proxy, in the same rounds: its p50 is the median of rounds too.
@@ -148,13 +141,14 @@ for kind in json stream; do
   dbody=$TMP/direct.json tbody=$TMP/tf.json
   [ $kind = stream ] && { dbody=$TMP/direct-stream.json; tbody=$TMP/tf-stream.json; }
   for proto in h1 h2c; do
-    c1 $kind $proto "http://127.0.0.1:$FAKE_PORT/v1/chat/completions" "$dbody" "$B/v1/chat/completions" "$tbody"
-    c64 $kind $proto "http://127.0.0.1:$FAKE_PORT/v1/chat/completions" "$dbody" "$B/v1/chat/completions" "$tbody"
+    for mode in c1 c64; do
+      rounds $mode $kind $proto "http://127.0.0.1:$FAKE_PORT/v1/chat/completions" "$dbody" "$B/v1/chat/completions" "$tbody"
+    done
   done
 done
 get() {
   local r n p m rps p50 p99
-  for r in "${C1[@]}" "${RES[@]}"; do read -r n p m rps p50 p99 <<<"$r"; [ "$n $p $m" = "$1 $2 $3" ] && { echo "$rps $p50 $p99"; return; }; done
+  for r in "${SUM[@]}" "${RES[@]}"; do read -r n p m rps p50 p99 <<<"$r"; [ "$n $p $m" = "$1 $2 $3" ] && { echo "$rps $p50 $p99"; return; }; done
 }
 echo
 printf '%-16s %-4s %12s %10s %10s | %12s %10s %10s | %10s %8s\n' request proto 'direct r/s' 'p50 us' 'p99 us' 'TF r/s' 'p50 us' 'p99 us' 'added p50' 'ratio'
@@ -162,8 +156,8 @@ for kind in json stream; do
   for proto in h1 h2c; do
     read -r d1 dp50 dp99 <<<"$(get direct-$kind $proto c1)"; read -r t1 tp50 tp99 <<<"$(get triforce-$kind $proto c1)"
     read -r d64 _ _ <<<"$(get direct-$kind $proto c64)"; read -r t64 _ _ <<<"$(get triforce-$kind $proto c64)"
-    added_var=ADDED_${kind}_${proto}; added=${!added_var}
-    ratio_var=RATIO_${kind}_${proto}; ratio=${!ratio_var}
+    added_var=VERDICT_${kind}_${proto}_c1; added=${!added_var}
+    ratio_var=VERDICT_${kind}_${proto}_c64; ratio=$(printf '%.2f' "${!ratio_var}")
     printf '%-16s %-4s %12s %10s %10s | %12s %10s %10s | %10s %8s\n' "$kind c=1" "$proto" "$d1" "$dp50" "$dp99" "$t1" "$tp50" "$tp99" "$added" ""
     printf '%-16s %-4s %12s %10s %10s | %12s %10s %10s | %10s %8s\n' "$kind c=64" "$proto" "$d64" "" "" "$t64" "" "" "" "$ratio"
     [ "$added" -lt 100 ] || { log "$kind $proto: added p50 ${added} us is over 100 us"; STATUS=1; }
@@ -174,7 +168,7 @@ echo
 for kind in json stream; do
   read -r _ dp50 _ <<<"$(get direct-$kind h1 c1)"
   pp50=$(for x in "${PX[@]}"; do set -- $x; [ "$1" = $kind ] && echo "$2"; done | median)
-  added_var=ADDED_${kind}_h1
+  added_var=VERDICT_${kind}_h1_c1
   echo "$kind h1 c=1 p50: h2o reverse proxy $pp50 us, direct $dp50 us (median of rounds): the proxy adds about $((pp50 - dp50)) us (one more hop, no translation); TriForce adds ${!added_var} us"
 done
 exit $STATUS
