@@ -468,6 +468,7 @@ static int dump_string(tf_adapt_buf_t *b, const char *s, size_t n)
         }
     }
     *o++ = '"';
+    *o = '\0'; /* room() keeps a byte for it */
     b->len = (size_t)(o - b->p);
     return 0;
 }

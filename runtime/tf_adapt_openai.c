@@ -70,6 +70,15 @@ static int key_is(const char *k, size_t n, const char *name)
     return strlen(name) == n && memcmp(k, name, n) == 0;
 }
 
+/* One of own_members[]: dropped on the way upstream, on both paths. */
+static int own_member(const char *k, size_t n)
+{
+    for (size_t i = 0; i < sizeof(own_members) / sizeof(own_members[0]); i++)
+        if (key_is(k, n, own_members[i]))
+            return 1;
+    return 0;
+}
+
 static int add(tf_adapt_buf_t *b, const char *s, size_t n)
 {
     return tf_adapt_buf_add(b, s, n, 0);
@@ -128,7 +137,7 @@ static int splice(const tf_adapt_in_t *in, const json_t *model, const json_t *st
             have_so = 1;
             if (in->stream)
                 rc = add_member(&b, &first, "stream_options", stream_options);
-        } else if (!key_is(k, kn, "strategy") && !key_is(k, kn, "fallback") && !key_is(k, kn, "triforce")) {
+        } else if (!own_member(k, kn)) {
             rc = (!first && add(&b, ",", 1) < 0) || add(&b, k - 1, kn + 2) < 0 || add(&b, ":", 1) < 0
                          || add(&b, v, (size_t)(ve - v)) < 0
                      ? -1

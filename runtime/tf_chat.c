@@ -113,12 +113,26 @@ static void finalize(chat_t *ch, int ok, const char *error);
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                       */
 
-static void out_append(outbuf_t *b, const char *s, size_t n)
+/* Room for n more bytes. Out of memory aborts (as redis does): a half
+ * written answer would be worse, and a process that cannot get a few KB
+ * cannot answer anyone. */
+static void out_reserve(outbuf_t *b, size_t n)
 {
     if (b->len + n > b->cap) {
-        b->cap = (b->len + n) * 2 + 256;
-        b->data = realloc(b->data, b->cap);
+        size_t cap = (b->len + n) * 2 + 256;
+        char *p = realloc(b->data, cap);
+        if (p == NULL) {
+            tf_log(TF_LOG_ERROR, "system", NULL, "out of memory (%zu bytes for an answer)", cap);
+            abort();
+        }
+        b->data = p;
+        b->cap = cap;
     }
+}
+
+static void out_append(outbuf_t *b, const char *s, size_t n)
+{
+    out_reserve(b, n);
     memcpy(b->data + b->len, s, n);
     b->len += n;
 }
@@ -656,6 +670,7 @@ static int start_attempt(chat_t *ch, const tf_candidate_t *c)
     CURL *e = tf_curl_easy(ch->thr->curl);
     if (e == NULL) {
         http_release(http);
+        note_tried(ch, c->node->key, "out of memory");
         return -1;
     }
     curl_easy_setopt(e, CURLOPT_URL, http->url);
@@ -672,10 +687,6 @@ static int start_attempt(chat_t *ch, const tf_candidate_t *c)
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "TriForce/1");
-    if (!tf_curl_env_proxy()) {
-        curl_easy_setopt(e, CURLOPT_PROXY, "");
-        curl_easy_setopt(e, CURLOPT_NOPROXY, "");
-    }
     ch->cur = c;
     ch->attempts++;
     ch->attempt_ns = tf_now_ns();
@@ -871,8 +882,7 @@ static void respond_full(chat_t *ch)
      * provider names, finish reasons, numbers, none needing escapes. */
     outbuf_t b = {0};
     size_t text_len = strlen(ch->content);
-    b.cap = text_len + 1024;
-    b.data = malloc(b.cap);
+    out_reserve(&b, text_len + 1024);
     out_str(&b, "{\"id\":\"");
     out_str(&b, ch->id);
     out_str(&b, "\",\"object\":\"chat.completion\",\"created\":");

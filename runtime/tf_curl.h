@@ -30,7 +30,8 @@ tf_curl_t *tf_curl_create(h2o_loop_t *loop);
 /* Ends every transfer without calling back; leaves nothing linked on the loop. */
 void tf_curl_destroy(tf_curl_t *c);
 
-/* A fresh easy handle (a reset one kept from an earlier transfer, or new). */
+/* A fresh easy handle (a reset one kept from an earlier transfer, or new);
+ * with no proxy in the environment it is already told "no proxy". */
 CURL *tf_curl_easy(tf_curl_t *c);
 
 /*
@@ -64,13 +65,6 @@ void tf_curl_cancel(tf_curl_req_t *r);
  */
 void tf_curl_attach(tf_curl_req_t *r, void (*release)(void *), void *arg);
 
-/*
- * Whether a proxy is set in the environment (http_proxy, HTTPS_PROXY,
- * all_proxy and the like), read once. When none is, a transfer may set
- * CURLOPT_PROXY and CURLOPT_NOPROXY to "" and spare curl its six getenv
- * calls and their parsing per transfer: the same outcome, no proxy.
- */
-int tf_curl_env_proxy(void);
 
 /* Transfers in flight. */
 size_t tf_curl_active(const tf_curl_t *c);

@@ -1,6 +1,6 @@
 # Proxies from the environment (http_proxy, no_proxy, ...) still apply to
-# upstream calls: chats turn curl's own proxy lookup off only when the
-# environment names no proxy at all (tf_curl_env_proxy).
+# upstream calls: every transfer turns curl's own proxy lookup off only when the
+# environment names no proxy at all (tf_curl_easy).
 . "$TF_ROOT/tests/lib.sh"
 . "$TF_ROOT/tests/lib_mesh.sh"
 P2=""
