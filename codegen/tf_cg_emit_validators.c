@@ -241,7 +241,7 @@ static int emit_node(emitter_t *e, json_t *s)
                 int k = add_const(e, dflt);
                 tf_cg_printf(&b, " else {\n            json_object_set_new(v, \"");
                 tf_cg_cstr(&b, key);
-                tf_cg_printf(&b, "\", json_deep_copy(k%d));\n        }\n", k);
+                tf_cg_printf(&b, "\", json_deep_copy(k%d));\n            err->defaults++;\n        }\n", k);
             } else {
                 tf_cg_printf(&b, "\n");
             }
@@ -291,7 +291,7 @@ int tf_cg_emit_validators(const tf_cg_spec_t *s, const char *out)
         e.next_fn = 0;
         int root = emit_node(&e, sc->doc);
         tf_cg_printf(&tops,
-                     "int tf_validate_%s(json_t *v, tf_verr_t *err)\n{\n    tf_vpath_t p;\n    p.depth = 0;\n"
+                     "int tf_validate_%s(json_t *v, tf_verr_t *err)\n{\n    tf_vpath_t p;\n    p.depth = 0;\n    err->defaults = 0;\n"
                      "    return v_%s_%d(v, err, &p);\n}\n\n",
                      e.prefix, e.prefix, root);
         tf_cg_printf(&h, "/* %s */\nint tf_validate_%s(json_t *v, tf_verr_t *err);\n", sc->src, e.prefix);

@@ -1410,6 +1410,7 @@ static int v_client_chat_request_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "model", json_deep_copy(k0));
+            err->defaults++;
         }
         if ((c = json_object_get(v, "temperature")) != NULL) {
             tf_v_push_key(p, "temperature");
@@ -1473,6 +1474,7 @@ static int v_key_create_request_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "name", json_deep_copy(k1));
+            err->defaults++;
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -1612,6 +1614,7 @@ static int v_logout_request_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "everywhere", json_deep_copy(k2));
+            err->defaults++;
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -1890,6 +1893,7 @@ static int v_tool_key_create_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "name", json_deep_copy(k3));
+            err->defaults++;
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -1979,6 +1983,7 @@ static int v_tool_usage_history_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "days", json_deep_copy(k4));
+            err->defaults++;
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -2062,6 +2067,7 @@ static int v_tool_admin_users_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "limit", json_deep_copy(k5));
+            err->defaults++;
         }
         if ((c = json_object_get(v, "offset")) != NULL) {
             tf_v_push_key(p, "offset");
@@ -2070,6 +2076,7 @@ static int v_tool_admin_users_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "offset", json_deep_copy(k6));
+            err->defaults++;
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -2208,6 +2215,7 @@ static int v_tool_admin_disable_user_input_0(json_t *v, tf_verr_t *err, tf_vpath
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "disabled", json_deep_copy(k7));
+            err->defaults++;
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -2252,6 +2260,7 @@ static int v_tool_admin_audit_log_input_0(json_t *v, tf_verr_t *err, tf_vpath_t 
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "limit", json_deep_copy(k8));
+            err->defaults++;
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -2396,6 +2405,7 @@ static int v_tool_admin_logs_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "lines", json_deep_copy(k9));
+            err->defaults++;
         }
         if ((c = json_object_get(v, "contains")) != NULL) {
             tf_v_push_key(p, "contains");
@@ -2569,6 +2579,7 @@ static int v_tool_chat_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "model", json_deep_copy(k10));
+            err->defaults++;
         }
         if ((c = json_object_get(v, "temperature")) != NULL) {
             tf_v_push_key(p, "temperature");
@@ -2845,6 +2856,7 @@ static int v_tool_specialist_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "model", json_deep_copy(k11));
+            err->defaults++;
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -3165,6 +3177,7 @@ static int v_tool_summarize_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "sentences", json_deep_copy(k12));
+            err->defaults++;
         }
         if ((c = json_object_get(v, "model")) != NULL) {
             tf_v_push_key(p, "model");
@@ -3173,6 +3186,7 @@ static int v_tool_summarize_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "model", json_deep_copy(k13));
+            err->defaults++;
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -3407,6 +3421,7 @@ static int v_tool_translate_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "model", json_deep_copy(k14));
+            err->defaults++;
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -3636,6 +3651,7 @@ static int v_tool_explain_code_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "model", json_deep_copy(k15));
+            err->defaults++;
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -3946,6 +3962,7 @@ static int v_tool_chat_messages_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "model", json_deep_copy(k16));
+            err->defaults++;
         }
         if ((c = json_object_get(v, "temperature")) != NULL) {
             tf_v_push_key(p, "temperature");
@@ -4177,6 +4194,7 @@ static int v_tool_code_read_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "start_line", json_deep_copy(k17));
+            err->defaults++;
         }
         if ((c = json_object_get(v, "end_line")) != NULL) {
             tf_v_push_key(p, "end_line");
@@ -4428,6 +4446,7 @@ static int v_tool_code_write_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "create_dirs", json_deep_copy(k18));
+            err->defaults++;
         }
         if ((c = json_object_get(v, "overwrite")) != NULL) {
             tf_v_push_key(p, "overwrite");
@@ -4436,6 +4455,7 @@ static int v_tool_code_write_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "overwrite", json_deep_copy(k19));
+            err->defaults++;
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -4630,6 +4650,7 @@ static int v_tool_code_edit_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "replace_all", json_deep_copy(k20));
+            err->defaults++;
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -4784,6 +4805,7 @@ static int v_tool_code_patch_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "dry_run", json_deep_copy(k21));
+            err->defaults++;
         }
         if ((c = json_object_get(v, "create_dirs")) != NULL) {
             tf_v_push_key(p, "create_dirs");
@@ -4792,6 +4814,7 @@ static int v_tool_code_patch_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "create_dirs", json_deep_copy(k22));
+            err->defaults++;
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -5118,6 +5141,7 @@ static int v_tool_code_grep_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "path", json_deep_copy(k23));
+            err->defaults++;
         }
         if ((c = json_object_get(v, "include")) != NULL) {
             tf_v_push_key(p, "include");
@@ -5132,6 +5156,7 @@ static int v_tool_code_grep_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "ignore_case", json_deep_copy(k24));
+            err->defaults++;
         }
         if ((c = json_object_get(v, "max_results")) != NULL) {
             tf_v_push_key(p, "max_results");
@@ -5140,6 +5165,7 @@ static int v_tool_code_grep_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "max_results", json_deep_copy(k25));
+            err->defaults++;
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -5405,6 +5431,7 @@ static int v_tool_code_list_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "path", json_deep_copy(k26));
+            err->defaults++;
         }
         if ((c = json_object_get(v, "max_entries")) != NULL) {
             tf_v_push_key(p, "max_entries");
@@ -5413,6 +5440,7 @@ static int v_tool_code_list_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "max_entries", json_deep_copy(k27));
+            err->defaults++;
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -5672,6 +5700,7 @@ static int v_tool_code_tree_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "path", json_deep_copy(k28));
+            err->defaults++;
         }
         if ((c = json_object_get(v, "depth")) != NULL) {
             tf_v_push_key(p, "depth");
@@ -5680,6 +5709,7 @@ static int v_tool_code_tree_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "depth", json_deep_copy(k29));
+            err->defaults++;
         }
         if ((c = json_object_get(v, "max_entries")) != NULL) {
             tf_v_push_key(p, "max_entries");
@@ -5688,6 +5718,7 @@ static int v_tool_code_tree_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "max_entries", json_deep_copy(k30));
+            err->defaults++;
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -5995,6 +6026,7 @@ static int v_tool_code_glob_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "path", json_deep_copy(k31));
+            err->defaults++;
         }
         if ((c = json_object_get(v, "sort")) != NULL) {
             tf_v_push_key(p, "sort");
@@ -6003,6 +6035,7 @@ static int v_tool_code_glob_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "sort", json_deep_copy(k32));
+            err->defaults++;
         }
         if ((c = json_object_get(v, "max_results")) != NULL) {
             tf_v_push_key(p, "max_results");
@@ -6011,6 +6044,7 @@ static int v_tool_code_glob_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "max_results", json_deep_copy(k33));
+            err->defaults++;
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -6275,6 +6309,7 @@ static int v_tool_code_stat_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "path", json_deep_copy(k34));
+            err->defaults++;
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -6518,6 +6553,7 @@ static int v_tool_code_move_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "overwrite", json_deep_copy(k35));
+            err->defaults++;
         }
         if ((c = json_object_get(v, "create_dirs")) != NULL) {
             tf_v_push_key(p, "create_dirs");
@@ -6526,6 +6562,7 @@ static int v_tool_code_move_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "create_dirs", json_deep_copy(k36));
+            err->defaults++;
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -6686,6 +6723,7 @@ static int v_tool_code_delete_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "recursive", json_deep_copy(k37));
+            err->defaults++;
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -6885,6 +6923,7 @@ static int v_tool_code_diff_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "context", json_deep_copy(k38));
+            err->defaults++;
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -7409,6 +7448,7 @@ static int v_tool_memory_store_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "namespace", json_deep_copy(k39));
+            err->defaults++;
         }
         if ((c = json_object_get(v, "tags")) != NULL) {
             tf_v_push_key(p, "tags");
@@ -7681,6 +7721,7 @@ static int v_tool_memory_search_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "limit", json_deep_copy(k40));
+            err->defaults++;
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -8062,6 +8103,7 @@ static int v_tool_memory_get_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "namespace", json_deep_copy(k41));
+            err->defaults++;
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -8340,6 +8382,7 @@ static int v_tool_memory_list_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "limit", json_deep_copy(k42));
+            err->defaults++;
         }
         if ((c = json_object_get(v, "cursor")) != NULL) {
             tf_v_push_key(p, "cursor");
@@ -8354,6 +8397,7 @@ static int v_tool_memory_list_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "offset", json_deep_copy(k43));
+            err->defaults++;
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -9460,6 +9504,7 @@ static int v_tool_memory_tags_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "limit", json_deep_copy(k45));
+            err->defaults++;
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -11008,6 +11053,7 @@ static int v_tool_find_tools_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "limit", json_deep_copy(k46));
+            err->defaults++;
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -12097,6 +12143,7 @@ static int v_tool_web_search_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "limit", json_deep_copy(k47));
+            err->defaults++;
         }
         if ((c = json_object_get(v, "language")) != NULL) {
             tf_v_push_key(p, "language");
@@ -12111,6 +12158,7 @@ static int v_tool_web_search_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "page", json_deep_copy(k48));
+            err->defaults++;
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -12353,6 +12401,7 @@ static int v_tool_web_crawl_input_0(json_t *v, tf_verr_t *err, tf_vpath_t *p)
             tf_v_pop(p);
         } else {
             json_object_set_new(v, "max_chars", json_deep_copy(k49));
+            err->defaults++;
         }
         const char *key;
         json_object_foreach(v, key, c) {
@@ -12568,6 +12617,7 @@ int tf_validate_admin_user_update(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_admin_user_update_0(v, err, &p);
 }
 
@@ -12575,6 +12625,7 @@ int tf_validate_chat_request(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_chat_request_0(v, err, &p);
 }
 
@@ -12582,6 +12633,7 @@ int tf_validate_client_chat_request(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_client_chat_request_0(v, err, &p);
 }
 
@@ -12589,6 +12641,7 @@ int tf_validate_key_create_request(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_key_create_request_0(v, err, &p);
 }
 
@@ -12596,6 +12649,7 @@ int tf_validate_login_request(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_login_request_0(v, err, &p);
 }
 
@@ -12603,6 +12657,7 @@ int tf_validate_logout_request(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_logout_request_0(v, err, &p);
 }
 
@@ -12610,6 +12665,7 @@ int tf_validate_mcp_call_request(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_mcp_call_request_0(v, err, &p);
 }
 
@@ -12617,6 +12673,7 @@ int tf_validate_refresh_request(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_refresh_request_0(v, err, &p);
 }
 
@@ -12624,6 +12681,7 @@ int tf_validate_register_request(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_register_request_0(v, err, &p);
 }
 
@@ -12631,6 +12689,7 @@ int tf_validate_tool_keys_list_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_keys_list_input_0(v, err, &p);
 }
 
@@ -12638,6 +12697,7 @@ int tf_validate_tool_key_create_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_key_create_input_0(v, err, &p);
 }
 
@@ -12645,6 +12705,7 @@ int tf_validate_tool_key_revoke_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_key_revoke_input_0(v, err, &p);
 }
 
@@ -12652,6 +12713,7 @@ int tf_validate_tool_usage_history_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_usage_history_input_0(v, err, &p);
 }
 
@@ -12659,6 +12721,7 @@ int tf_validate_tool_admin_users_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_admin_users_input_0(v, err, &p);
 }
 
@@ -12666,6 +12729,7 @@ int tf_validate_tool_admin_set_tier_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_admin_set_tier_input_0(v, err, &p);
 }
 
@@ -12673,6 +12737,7 @@ int tf_validate_tool_admin_disable_user_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_admin_disable_user_input_0(v, err, &p);
 }
 
@@ -12680,6 +12745,7 @@ int tf_validate_tool_admin_audit_log_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_admin_audit_log_input_0(v, err, &p);
 }
 
@@ -12687,6 +12753,7 @@ int tf_validate_tool_admin_reset_providers_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_admin_reset_providers_input_0(v, err, &p);
 }
 
@@ -12694,6 +12761,7 @@ int tf_validate_tool_admin_reload_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_admin_reload_input_0(v, err, &p);
 }
 
@@ -12701,6 +12769,7 @@ int tf_validate_tool_admin_metrics_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_admin_metrics_input_0(v, err, &p);
 }
 
@@ -12708,6 +12777,7 @@ int tf_validate_tool_admin_logs_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_admin_logs_input_0(v, err, &p);
 }
 
@@ -12715,6 +12785,7 @@ int tf_validate_tool_admin_node_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_admin_node_input_0(v, err, &p);
 }
 
@@ -12722,6 +12793,7 @@ int tf_validate_tool_chat_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_chat_input_0(v, err, &p);
 }
 
@@ -12729,6 +12801,7 @@ int tf_validate_tool_chat_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_chat_output_0(v, err, &p);
 }
 
@@ -12736,6 +12809,7 @@ int tf_validate_tool_specialist_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_specialist_input_0(v, err, &p);
 }
 
@@ -12743,6 +12817,7 @@ int tf_validate_tool_specialist_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_specialist_output_0(v, err, &p);
 }
 
@@ -12750,6 +12825,7 @@ int tf_validate_tool_compare_models_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_compare_models_input_0(v, err, &p);
 }
 
@@ -12757,6 +12833,7 @@ int tf_validate_tool_summarize_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_summarize_input_0(v, err, &p);
 }
 
@@ -12764,6 +12841,7 @@ int tf_validate_tool_summarize_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_summarize_output_0(v, err, &p);
 }
 
@@ -12771,6 +12849,7 @@ int tf_validate_tool_translate_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_translate_input_0(v, err, &p);
 }
 
@@ -12778,6 +12857,7 @@ int tf_validate_tool_translate_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_translate_output_0(v, err, &p);
 }
 
@@ -12785,6 +12865,7 @@ int tf_validate_tool_explain_code_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_explain_code_input_0(v, err, &p);
 }
 
@@ -12792,6 +12873,7 @@ int tf_validate_tool_explain_code_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_explain_code_output_0(v, err, &p);
 }
 
@@ -12799,6 +12881,7 @@ int tf_validate_tool_chat_messages_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_chat_messages_input_0(v, err, &p);
 }
 
@@ -12806,6 +12889,7 @@ int tf_validate_tool_chat_messages_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_chat_messages_output_0(v, err, &p);
 }
 
@@ -12813,6 +12897,7 @@ int tf_validate_tool_code_read_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_code_read_input_0(v, err, &p);
 }
 
@@ -12820,6 +12905,7 @@ int tf_validate_tool_code_read_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_code_read_output_0(v, err, &p);
 }
 
@@ -12827,6 +12913,7 @@ int tf_validate_tool_code_write_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_code_write_input_0(v, err, &p);
 }
 
@@ -12834,6 +12921,7 @@ int tf_validate_tool_code_write_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_code_write_output_0(v, err, &p);
 }
 
@@ -12841,6 +12929,7 @@ int tf_validate_tool_code_edit_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_code_edit_input_0(v, err, &p);
 }
 
@@ -12848,6 +12937,7 @@ int tf_validate_tool_code_edit_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_code_edit_output_0(v, err, &p);
 }
 
@@ -12855,6 +12945,7 @@ int tf_validate_tool_code_patch_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_code_patch_input_0(v, err, &p);
 }
 
@@ -12862,6 +12953,7 @@ int tf_validate_tool_code_patch_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_code_patch_output_0(v, err, &p);
 }
 
@@ -12869,6 +12961,7 @@ int tf_validate_tool_code_grep_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_code_grep_input_0(v, err, &p);
 }
 
@@ -12876,6 +12969,7 @@ int tf_validate_tool_code_grep_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_code_grep_output_0(v, err, &p);
 }
 
@@ -12883,6 +12977,7 @@ int tf_validate_tool_code_list_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_code_list_input_0(v, err, &p);
 }
 
@@ -12890,6 +12985,7 @@ int tf_validate_tool_code_list_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_code_list_output_0(v, err, &p);
 }
 
@@ -12897,6 +12993,7 @@ int tf_validate_tool_code_tree_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_code_tree_input_0(v, err, &p);
 }
 
@@ -12904,6 +13001,7 @@ int tf_validate_tool_code_tree_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_code_tree_output_0(v, err, &p);
 }
 
@@ -12911,6 +13009,7 @@ int tf_validate_tool_code_glob_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_code_glob_input_0(v, err, &p);
 }
 
@@ -12918,6 +13017,7 @@ int tf_validate_tool_code_glob_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_code_glob_output_0(v, err, &p);
 }
 
@@ -12925,6 +13025,7 @@ int tf_validate_tool_code_stat_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_code_stat_input_0(v, err, &p);
 }
 
@@ -12932,6 +13033,7 @@ int tf_validate_tool_code_stat_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_code_stat_output_0(v, err, &p);
 }
 
@@ -12939,6 +13041,7 @@ int tf_validate_tool_code_move_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_code_move_input_0(v, err, &p);
 }
 
@@ -12946,6 +13049,7 @@ int tf_validate_tool_code_move_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_code_move_output_0(v, err, &p);
 }
 
@@ -12953,6 +13057,7 @@ int tf_validate_tool_code_delete_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_code_delete_input_0(v, err, &p);
 }
 
@@ -12960,6 +13065,7 @@ int tf_validate_tool_code_delete_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_code_delete_output_0(v, err, &p);
 }
 
@@ -12967,6 +13073,7 @@ int tf_validate_tool_code_diff_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_code_diff_input_0(v, err, &p);
 }
 
@@ -12974,6 +13081,7 @@ int tf_validate_tool_code_diff_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_code_diff_output_0(v, err, &p);
 }
 
@@ -12981,6 +13089,7 @@ int tf_validate_tool_test_simple_text_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_test_simple_text_input_0(v, err, &p);
 }
 
@@ -12988,6 +13097,7 @@ int tf_validate_tool_test_image_content_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_test_image_content_input_0(v, err, &p);
 }
 
@@ -12995,6 +13105,7 @@ int tf_validate_tool_test_audio_content_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_test_audio_content_input_0(v, err, &p);
 }
 
@@ -13002,6 +13113,7 @@ int tf_validate_tool_test_embedded_resource_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_test_embedded_resource_input_0(v, err, &p);
 }
 
@@ -13009,6 +13121,7 @@ int tf_validate_tool_test_multiple_content_types_input(json_t *v, tf_verr_t *err
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_test_multiple_content_types_input_0(v, err, &p);
 }
 
@@ -13016,6 +13129,7 @@ int tf_validate_tool_test_tool_with_logging_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_test_tool_with_logging_input_0(v, err, &p);
 }
 
@@ -13023,6 +13137,7 @@ int tf_validate_tool_test_tool_with_progress_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_test_tool_with_progress_input_0(v, err, &p);
 }
 
@@ -13030,6 +13145,7 @@ int tf_validate_tool_test_error_handling_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_test_error_handling_input_0(v, err, &p);
 }
 
@@ -13037,6 +13153,7 @@ int tf_validate_tool_test_reconnection_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_test_reconnection_input_0(v, err, &p);
 }
 
@@ -13044,6 +13161,7 @@ int tf_validate_tool_test_sampling_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_test_sampling_input_0(v, err, &p);
 }
 
@@ -13051,6 +13169,7 @@ int tf_validate_tool_test_elicitation_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_test_elicitation_input_0(v, err, &p);
 }
 
@@ -13058,6 +13177,7 @@ int tf_validate_tool_test_elicitation_sep1034_defaults_input(json_t *v, tf_verr_
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_test_elicitation_sep1034_defaults_input_0(v, err, &p);
 }
 
@@ -13065,6 +13185,7 @@ int tf_validate_tool_test_elicitation_sep1330_enums_input(json_t *v, tf_verr_t *
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_test_elicitation_sep1330_enums_input_0(v, err, &p);
 }
 
@@ -13072,6 +13193,7 @@ int tf_validate_tool_json_schema_2020_12_tool_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_json_schema_2020_12_tool_input_0(v, err, &p);
 }
 
@@ -13079,6 +13201,7 @@ int tf_validate_tool_memory_store_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_memory_store_input_0(v, err, &p);
 }
 
@@ -13086,6 +13209,7 @@ int tf_validate_tool_memory_store_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_memory_store_output_0(v, err, &p);
 }
 
@@ -13093,6 +13217,7 @@ int tf_validate_tool_memory_search_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_memory_search_input_0(v, err, &p);
 }
 
@@ -13100,6 +13225,7 @@ int tf_validate_tool_memory_search_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_memory_search_output_0(v, err, &p);
 }
 
@@ -13107,6 +13233,7 @@ int tf_validate_tool_memory_get_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_memory_get_input_0(v, err, &p);
 }
 
@@ -13114,6 +13241,7 @@ int tf_validate_tool_memory_get_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_memory_get_output_0(v, err, &p);
 }
 
@@ -13121,6 +13249,7 @@ int tf_validate_tool_memory_list_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_memory_list_input_0(v, err, &p);
 }
 
@@ -13128,6 +13257,7 @@ int tf_validate_tool_memory_list_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_memory_list_output_0(v, err, &p);
 }
 
@@ -13135,6 +13265,7 @@ int tf_validate_tool_memory_update_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_memory_update_input_0(v, err, &p);
 }
 
@@ -13142,6 +13273,7 @@ int tf_validate_tool_memory_update_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_memory_update_output_0(v, err, &p);
 }
 
@@ -13149,6 +13281,7 @@ int tf_validate_tool_memory_delete_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_memory_delete_input_0(v, err, &p);
 }
 
@@ -13156,6 +13289,7 @@ int tf_validate_tool_memory_delete_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_memory_delete_output_0(v, err, &p);
 }
 
@@ -13163,6 +13297,7 @@ int tf_validate_tool_memory_clear_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_memory_clear_input_0(v, err, &p);
 }
 
@@ -13170,6 +13305,7 @@ int tf_validate_tool_memory_clear_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_memory_clear_output_0(v, err, &p);
 }
 
@@ -13177,6 +13313,7 @@ int tf_validate_tool_memory_stats_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_memory_stats_input_0(v, err, &p);
 }
 
@@ -13184,6 +13321,7 @@ int tf_validate_tool_memory_stats_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_memory_stats_output_0(v, err, &p);
 }
 
@@ -13191,6 +13329,7 @@ int tf_validate_tool_memory_tags_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_memory_tags_input_0(v, err, &p);
 }
 
@@ -13198,6 +13337,7 @@ int tf_validate_tool_memory_tags_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_memory_tags_output_0(v, err, &p);
 }
 
@@ -13205,6 +13345,7 @@ int tf_validate_tool_providers_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_providers_input_0(v, err, &p);
 }
 
@@ -13212,6 +13353,7 @@ int tf_validate_tool_route_preview_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_route_preview_input_0(v, err, &p);
 }
 
@@ -13219,6 +13361,7 @@ int tf_validate_tool_route_preview_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_route_preview_output_0(v, err, &p);
 }
 
@@ -13226,6 +13369,7 @@ int tf_validate_tool_classify_task_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_classify_task_input_0(v, err, &p);
 }
 
@@ -13233,6 +13377,7 @@ int tf_validate_tool_classify_task_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_classify_task_output_0(v, err, &p);
 }
 
@@ -13240,6 +13385,7 @@ int tf_validate_tool_strategies_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_strategies_input_0(v, err, &p);
 }
 
@@ -13247,6 +13393,7 @@ int tf_validate_tool_model_info_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_model_info_input_0(v, err, &p);
 }
 
@@ -13254,6 +13401,7 @@ int tf_validate_tool_ollama_status_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_ollama_status_input_0(v, err, &p);
 }
 
@@ -13261,6 +13409,7 @@ int tf_validate_tool_ollama_status_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_ollama_status_output_0(v, err, &p);
 }
 
@@ -13268,6 +13417,7 @@ int tf_validate_tool_ollama_models_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_ollama_models_input_0(v, err, &p);
 }
 
@@ -13275,6 +13425,7 @@ int tf_validate_tool_status_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_status_input_0(v, err, &p);
 }
 
@@ -13282,6 +13433,7 @@ int tf_validate_tool_status_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_status_output_0(v, err, &p);
 }
 
@@ -13289,6 +13441,7 @@ int tf_validate_tool_version_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_version_input_0(v, err, &p);
 }
 
@@ -13296,6 +13449,7 @@ int tf_validate_tool_version_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_version_output_0(v, err, &p);
 }
 
@@ -13303,6 +13457,7 @@ int tf_validate_tool_whoami_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_whoami_input_0(v, err, &p);
 }
 
@@ -13310,6 +13465,7 @@ int tf_validate_tool_whoami_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_whoami_output_0(v, err, &p);
 }
 
@@ -13317,6 +13473,7 @@ int tf_validate_tool_tiers_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_tiers_input_0(v, err, &p);
 }
 
@@ -13324,6 +13481,7 @@ int tf_validate_tool_models_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_models_input_0(v, err, &p);
 }
 
@@ -13331,6 +13489,7 @@ int tf_validate_tool_models_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_models_output_0(v, err, &p);
 }
 
@@ -13338,6 +13497,7 @@ int tf_validate_tool_usage_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_usage_input_0(v, err, &p);
 }
 
@@ -13345,6 +13505,7 @@ int tf_validate_tool_usage_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_usage_output_0(v, err, &p);
 }
 
@@ -13352,6 +13513,7 @@ int tf_validate_tool_find_tools_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_find_tools_input_0(v, err, &p);
 }
 
@@ -13359,6 +13521,7 @@ int tf_validate_tool_find_tools_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_find_tools_output_0(v, err, &p);
 }
 
@@ -13366,6 +13529,7 @@ int tf_validate_tool_tool_info_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_tool_info_input_0(v, err, &p);
 }
 
@@ -13373,6 +13537,7 @@ int tf_validate_tool_tool_info_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_tool_info_output_0(v, err, &p);
 }
 
@@ -13380,6 +13545,7 @@ int tf_validate_tool_health_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_health_input_0(v, err, &p);
 }
 
@@ -13387,6 +13553,7 @@ int tf_validate_tool_health_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_health_output_0(v, err, &p);
 }
 
@@ -13394,6 +13561,7 @@ int tf_validate_tool_limits_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_limits_input_0(v, err, &p);
 }
 
@@ -13401,6 +13569,7 @@ int tf_validate_tool_limits_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_limits_output_0(v, err, &p);
 }
 
@@ -13408,6 +13577,7 @@ int tf_validate_tool_estimate_tokens_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_estimate_tokens_input_0(v, err, &p);
 }
 
@@ -13415,6 +13585,7 @@ int tf_validate_tool_estimate_tokens_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_estimate_tokens_output_0(v, err, &p);
 }
 
@@ -13422,6 +13593,7 @@ int tf_validate_tool_prompt_get_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_prompt_get_input_0(v, err, &p);
 }
 
@@ -13429,6 +13601,7 @@ int tf_validate_tool_prompt_get_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_prompt_get_output_0(v, err, &p);
 }
 
@@ -13436,6 +13609,7 @@ int tf_validate_tool_web_search_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_web_search_input_0(v, err, &p);
 }
 
@@ -13443,6 +13617,7 @@ int tf_validate_tool_web_search_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_web_search_output_0(v, err, &p);
 }
 
@@ -13450,6 +13625,7 @@ int tf_validate_tool_web_crawl_input(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_web_crawl_input_0(v, err, &p);
 }
 
@@ -13457,6 +13633,7 @@ int tf_validate_tool_web_crawl_output(json_t *v, tf_verr_t *err)
 {
     tf_vpath_t p;
     p.depth = 0;
+    err->defaults = 0;
     return v_tool_web_crawl_output_0(v, err, &p);
 }
 

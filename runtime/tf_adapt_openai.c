@@ -151,7 +151,8 @@ static int splice(const tf_adapt_in_t *in, const json_t *model, const json_t *st
             p = skip_ws(p + 1, end);
     }
     if (members != json_object_size(in->req)) {
-        /* the tree is not this text (a validator's default added to it) */
+        /* the tree is not this text. Callers pass no text once a validator
+         * added a default (tf_verr_t.defaults); this only guards the top level. */
         tf_adapt_buf_free(&b);
         return 0;
     }

@@ -1126,8 +1126,10 @@ static chat_t *start(tf_req_t *r, json_t *req, int shape, tf_chat_done_fn cb, vo
     chat_t *ch = calloc(1, sizeof(*ch));
     ch->thr = r->thr;
     ch->req = json_incref(req);
-    /* Attempts run only while the request (and so its body) is alive. */
-    if (cb == NULL && shape == TF_CHAT_OPENAI && req == r->body && r->h2o->entity.base != NULL) {
+    /* Attempts run only while the request (and so its body) is alive. The
+     * client's bytes stand for the body only while the validator added
+     * nothing to it (a schema default, at any depth). */
+    if (cb == NULL && shape == TF_CHAT_OPENAI && req == r->body && r->body_defaults == 0 && r->h2o->entity.base != NULL) {
         ch->raw = r->h2o->entity.base;
         ch->raw_len = r->h2o->entity.len;
     }

@@ -264,6 +264,7 @@ static int parse_body(tf_req_t *r)
                          verr.rule);
         return -1;
     }
+    r->body_defaults = verr.defaults;
     return 0;
 }
 

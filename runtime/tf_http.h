@@ -42,6 +42,7 @@ struct tf_req {
     size_t route;             /* index into tf_routes[], tf_routes_count when unmatched */
     tf_route_params_t params;
     json_t *body;             /* validated request body, or NULL */
+    unsigned body_defaults;   /* schema defaults the validator added to body (tf_verr_t.defaults) */
     tf_identity_t who;
     char id[32];              /* request id, also in X-Request-Id */
     char client_addr[48];     /* tf_req_client_addr's cache */

@@ -36,6 +36,7 @@ typedef struct tf_verr {
     char pointer[256]; /* RFC 6901 pointer, "" for the document root */
     const char *rule;  /* schema keyword: "type", "required", "maxLength", ... */
     char message[256]; /* a sentence for humans */
+    unsigned defaults; /* schema defaults the validator added (the value is no longer the text it came from) */
 } tf_verr_t;
 
 /*

@@ -144,9 +144,11 @@ int main(void)
            !strcmp(str_at(json_array_get(msgs, 1), "content"), "hi"),
        "defaults inside array items; present values kept");
     ok(json_object_get(v, "count") == NULL, "no default, no property");
+    ok(err.defaults == 2, "the validator counts the defaults it added, nested ones too (the body is no longer its text)");
     json_decref(v);
     v = json_loads("{\"name\":\"ab\",\"kind\":\"pear\"}", 0, NULL);
     ok(tf_validate_everything(v, &err) == 0 && !strcmp(str_at(v, "kind"), "pear"), "a present value is not replaced by the default");
+    ok(err.defaults == 0, "  ... and none added, none counted");
     json_decref(v);
     v = json_loads("{\"name\":\"ab\"}", 0, NULL);
     json_t *w = json_loads("{\"name\":\"cd\"}", 0, NULL);
