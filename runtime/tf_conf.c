@@ -124,12 +124,14 @@ typedef struct conf_node_file {
     char *name, *base_url, *api_key;
     int enabled; /* CONF_UNSET/FALSE/TRUE */
     unsigned max_concurrent;
+    int http2; /* 0: not given, else TF_CONF_HTTP2_* + 1 */
 } conf_node_file_t;
 
 typedef struct conf_provider_file {
     char *id, *base_url, *api_key;
     int enabled;
     unsigned max_concurrent;
+    int http2;
     conf_node_file_t *nodes;
     unsigned nodes_count;
 } conf_provider_file_t;
@@ -141,6 +143,9 @@ enum { CONF_UNSET = 0, CONF_FALSE = 1, CONF_TRUE = 2 };
 static const cyaml_strval_t bool_strings[] = {{"false", CONF_FALSE}, {"true", CONF_TRUE}};
 #define BOOL_FIELD(key, flags, st, member) \
     CYAML_FIELD_ENUM(key, (flags) | CYAML_FLAG_STRICT, st, member, bool_strings, 2)
+/* providers.settings[].http2 and .nodes[].http2; 0 stays "not given". */
+static const cyaml_strval_t http2_strings[] = {
+    {"auto", TF_CONF_HTTP2_AUTO + 1}, {"off", TF_CONF_HTTP2_OFF + 1}, {"h2c", TF_CONF_HTTP2_H2C + 1}};
 
 static const cyaml_schema_field_t node_fields[] = {
     CYAML_FIELD_STRING_PTR("name", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, typeof(((conf_file_t *)0)->node), name, 1, 128),
@@ -204,6 +209,7 @@ static const cyaml_schema_field_t pnode_fields[] = {
     CYAML_FIELD_STRING_PTR("api_key", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, conf_node_file_t, api_key, 0, 4096),
     BOOL_FIELD("enabled", CYAML_FLAG_OPTIONAL, conf_node_file_t, enabled),
     CYAML_FIELD_UINT("max_concurrent", CYAML_FLAG_OPTIONAL, conf_node_file_t, max_concurrent),
+    CYAML_FIELD_ENUM("http2", CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT, conf_node_file_t, http2, http2_strings, 3),
     CYAML_FIELD_END};
 static const cyaml_schema_value_t pnode_entry = {CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, conf_node_file_t, pnode_fields)};
 static const cyaml_schema_field_t psetting_fields[] = {
@@ -212,6 +218,7 @@ static const cyaml_schema_field_t psetting_fields[] = {
     CYAML_FIELD_STRING_PTR("api_key", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, conf_provider_file_t, api_key, 0, 4096),
     BOOL_FIELD("enabled", CYAML_FLAG_OPTIONAL, conf_provider_file_t, enabled),
     CYAML_FIELD_UINT("max_concurrent", CYAML_FLAG_OPTIONAL, conf_provider_file_t, max_concurrent),
+    CYAML_FIELD_ENUM("http2", CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT, conf_provider_file_t, http2, http2_strings, 3),
     CYAML_FIELD_SEQUENCE("nodes", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, conf_provider_file_t, nodes, &pnode_entry, 1, 64),
     CYAML_FIELD_END};
 static const cyaml_schema_value_t psetting_entry = {CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, conf_provider_file_t, psetting_fields)};
@@ -452,6 +459,7 @@ static void build_providers(tf_conf_t *c, const conf_file_t *f, const tf_yaml_li
         d->enabled = tri(s->enabled);
         d->base_url = s->base_url ? strdup(s->base_url) : NULL;
         d->max_concurrent = cap_ok(e, yl, path, s->max_concurrent);
+        d->http2 = s->http2 - 1;
         snprintf(path, sizeof(path), "providers.settings[%u].api_key", i);
         d->api_key = opt_env(s->api_key, e, yl, path);
         d->nodes_count = s->nodes_count;
@@ -464,6 +472,7 @@ static void build_providers(tf_conf_t *c, const conf_file_t *f, const tf_yaml_li
             dn->base_url = s->nodes[n].base_url ? strdup(s->nodes[n].base_url) : NULL;
             dn->enabled = tri(s->nodes[n].enabled);
             dn->max_concurrent = cap_ok(e, yl, path, s->nodes[n].max_concurrent);
+            dn->http2 = s->nodes[n].http2 - 1;
             snprintf(path, sizeof(path), "providers.settings[%u].nodes[%u].api_key", i, n);
             dn->api_key = opt_env(s->nodes[n].api_key, e, yl, path);
         }

@@ -22,11 +22,21 @@ typedef struct tf_conf_listen {
     int tls;       /* serve TLS (HTTP/1.1 and HTTP/2 by ALPN) instead of cleartext (HTTP/1.1 + h2c) */
 } tf_conf_listen_t;
 
+/*
+ * How a node's calls use HTTP/2 (providers.settings[].http2, per node too):
+ * AUTO, the default, negotiates it by ALPN on https:// and speaks HTTP/1.1
+ * on http://; OFF keeps to HTTP/1.1; H2C also upgrades http:// connections
+ * (Upgrade: h2c; curl 7.88's prior-knowledge mode fails on connection reuse).
+ * Either way the calls to one node share its connections as streams.
+ */
+enum { TF_CONF_HTTP2_AUTO = 0, TF_CONF_HTTP2_OFF = 1, TF_CONF_HTTP2_H2C = 2 };
+
 /* providers.settings[]: what the operator changes of spec/providers.yaml. */
 typedef struct tf_conf_node {
     char *name, *base_url, *api_key; /* NULL: not given */
     int enabled;                     /* -1: not given */
     unsigned max_concurrent;         /* 0: the provider's (none: no cap) */
+    int http2;                       /* TF_CONF_HTTP2_*; -1: the provider's */
     unsigned line;
 } tf_conf_node_t;
 
@@ -35,6 +45,7 @@ typedef struct tf_conf_provider {
     char *base_url, *api_key;        /* NULL: not given (the key then comes from the spec's key_env) */
     int enabled;                     /* -1: not given */
     unsigned max_concurrent;         /* per node of it; 0: no cap (tf_admit) */
+    int http2;                       /* TF_CONF_HTTP2_*; -1: not given (auto) */
     tf_conf_node_t *nodes;           /* replace the spec's nodes when given */
     unsigned nodes_count;
     unsigned line;

@@ -283,6 +283,12 @@ static void on_tick(h2o_timeout_entry_t *entry)
         tf_curl_req_t *r = c->dead_reqs;
         c->dead_reqs = r->next_dead;
         if (!r->finished) {
+            /* An HTTP/2 stream's RST_STREAM waits in curl 7.88's output
+             * buffer until the connection next reads or sends, so upstream
+             * would go on answering nobody. Forbidding reuse makes curl
+             * close the connection when no other stream uses it (HTTP/1.1
+             * closes it anyway); when others do, their next read sends it. */
+            curl_easy_setopt(r->easy, CURLOPT_FORBID_REUSE, 1L);
             curl_multi_remove_handle(c->multi, r->easy);
             h2o_linklist_unlink(&r->link);
             c->active--;

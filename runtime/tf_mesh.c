@@ -67,8 +67,9 @@ static const tf_conf_provider_t *setting(const tf_conf_t *c, const char *id)
 }
 
 static void node_init(tf_mesh_node_t *n, const tf_spec_provider_t *p, const char *name, const char *url, const char *key, int enabled,
-                      unsigned max_concurrent)
+                      unsigned max_concurrent, int http2)
 {
+    n->http2 = http2 >= 0 ? http2 : TF_CONF_HTTP2_AUTO;
     n->provider = p;
     n->name = name;
     snprintf(n->key, sizeof(n->key), "%s/%s", p->id, name);
@@ -161,7 +162,7 @@ tf_mesh_t *tf_mesh_new(const tf_conf_t *c, unsigned line_strategy, unsigned line
                 const char *url = cn->base_url ? cn->base_url : sn ? sn->base_url : "http://invalid";
                 int en = cn->enabled >= 0 ? cn->enabled : (sn ? sn->enabled : 1);
                 node_init(&mp->nodes[n], p, cn->name, url, cn->api_key ? cn->api_key : pkey, en && mp->enabled,
-                          cn->max_concurrent ? cn->max_concurrent : s->max_concurrent);
+                          cn->max_concurrent ? cn->max_concurrent : s->max_concurrent, cn->http2 >= 0 ? cn->http2 : s->http2);
             }
         } else {
             mp->nnodes = p->nnodes;
@@ -169,7 +170,7 @@ tf_mesh_t *tf_mesh_new(const tf_conf_t *c, unsigned line_strategy, unsigned line
             for (size_t n = 0; n < p->nnodes; n++) {
                 const char *url = (s != NULL && s->base_url != NULL) ? s->base_url : p->nodes[n].base_url;
                 node_init(&mp->nodes[n], p, p->nodes[n].name, url, pkey, p->nodes[n].enabled && mp->enabled,
-                          s != NULL ? s->max_concurrent : 0);
+                          s != NULL ? s->max_concurrent : 0, s != NULL ? s->http2 : -1);
             }
         }
     }
@@ -451,6 +452,8 @@ json_t *tf_mesh_node_json(const tf_mesh_node_t *n, uint64_t now)
         json_object_set_new(o, "reason", json_string(n->why_not));
     if (n->max_concurrent > 0)
         json_object_set_new(o, "max_concurrent", json_integer(n->max_concurrent));
+    if (n->http2 != TF_CONF_HTTP2_AUTO)
+        json_object_set_new(o, "http2", json_string(n->http2 == TF_CONF_HTTP2_OFF ? "off" : "h2c"));
     if (v.last_error[0] && v.failures > 0)
         json_object_set_new(o, "last_error", json_string(v.last_error));
     return o;

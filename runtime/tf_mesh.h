@@ -44,6 +44,7 @@ typedef struct tf_mesh_node {
     tf_health_t *health;
     unsigned max_concurrent; /* upstream calls at once; 0: no cap */
     struct tf_admit *admit;  /* the cap's gate and queue (tf_admit); NULL when uncapped */
+    int http2;               /* TF_CONF_HTTP2_* (tf_conf.h) */
 } tf_mesh_node_t;
 
 typedef struct tf_mesh_provider {

@@ -75,12 +75,15 @@
  *                       Settings are read when a request arrives: a request keeps them.
  *   GET  /_fake/config  the current settings
  *   GET  /_fake/stats   {"name","requests","completed","client_closed","aborted","errors",
- *                        "by_protocol":{"openai","anthropic","gemini","ollama"},"active"}
+ *                        "by_protocol":{"openai","anthropic","gemini","ollama"},"active",
+ *                        "by_version":{"1.1","2"},"connections"}
  *                       requests = completed + client_closed + aborted + active (chat routes only).
  *                       completed: answered to the end by the fake (error answers and
  *                       error_mid_stream included); errors: those of them with a non-2xx status
  *                       or an in-stream error; aborted: cut by reset_after_chunks; client_closed:
- *                       the client left first; active: in progress now.
+ *                       the client left first; active: in progress now. by_version: chat
+ *                       requests by HTTP version (an h2c upgrade's first request counts as 2);
+ *                       connections: distinct connections they came on (up to 4096).
  *   POST /_fake/stats/reset  zeroes the counters (not active)
  *   GET  /_fake/last    the last chat request: {"protocol","method","path" (with query),
  *                       "version" ("1.1" or "2"),"headers":{lower-case name: value},
@@ -142,7 +145,20 @@ static const char *const proto_names[P_COUNT] = {"openai", "anthropic", "gemini"
 
 static struct {
     long requests, completed, client_closed, aborted, errors, by_proto[P_COUNT];
+    long h1, h2;               /* chat requests by HTTP version */
+    uint64_t conn_ids[4096];   /* the distinct connections chat requests came on */
+    long connections;
 } stats;
+
+/* Counts a chat request's connection once (tests check that calls share one). */
+static void count_connection(h2o_conn_t *conn)
+{
+    for (long i = 0; i < stats.connections; i++)
+        if (stats.conn_ids[i] == conn->id)
+            return;
+    if (stats.connections < (long)(sizeof(stats.conn_ids) / sizeof(stats.conn_ids[0])))
+        stats.conn_ids[stats.connections++] = conn->id;
+}
 static long active;
 static unsigned long seq;
 static json_t *last_req;
@@ -1089,6 +1105,11 @@ static int handle_chat(h2o_req_t *req, int proto, h2o_iovec_t path_model, int ge
     seq++;
     stats.requests++;
     stats.by_proto[proto]++;
+    if (req->version >= 0x200)
+        stats.h2++;
+    else
+        stats.h1++;
+    count_connection(req->conn);
     active++;
 
     json_t *body = req->entity.base != NULL ? json_loadb(req->entity.base, req->entity.len, 0, NULL) : NULL;
@@ -1301,12 +1322,13 @@ static void fake_config(h2o_req_t *req)
 static void fake_stats(h2o_req_t *req)
 {
     send_json(req, 200,
-              json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:I}", "name", g_name, "requests",
+              json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:I, s:{s:I, s:I}, s:I}", "name", g_name, "requests",
                         (json_int_t)stats.requests, "completed", (json_int_t)stats.completed, "client_closed",
                         (json_int_t)stats.client_closed, "aborted", (json_int_t)stats.aborted, "errors", (json_int_t)stats.errors,
                         "by_protocol", "openai", (json_int_t)stats.by_proto[P_OPENAI], "anthropic",
                         (json_int_t)stats.by_proto[P_ANTHROPIC], "gemini", (json_int_t)stats.by_proto[P_GEMINI], "ollama",
-                        (json_int_t)stats.by_proto[P_OLLAMA], "active", (json_int_t)active));
+                        (json_int_t)stats.by_proto[P_OLLAMA], "active", (json_int_t)active, "by_version", "1.1",
+                        (json_int_t)stats.h1, "2", (json_int_t)stats.h2, "connections", (json_int_t)stats.connections));
 }
 
 /* --- routing ------------------------------------------------------------------------ */
