@@ -169,10 +169,7 @@ static void out_json(outbuf_t *b, json_t *v)
 {
     size_t n = json_dumpb(v, NULL, 0, JSON_COMPACT);
     out_append(b, "data: ", 6);
-    if (b->len + n + 2 > b->cap) {
-        b->cap = (b->len + n + 2) * 2 + 256;
-        b->data = realloc(b->data, b->cap);
-    }
+    out_reserve(b, n + 2);
     json_dumpb(v, b->data + b->len, n, JSON_COMPACT);
     b->len += n;
     out_append(b, "\n\n", 2);
@@ -372,10 +369,7 @@ static void flush(chat_t *ch)
 static void out_json_text(outbuf_t *b, const char *t, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    if (b->len + n * 6 + 2 > b->cap) {
-        b->cap = (b->len + n * 6 + 2) * 2;
-        b->data = realloc(b->data, b->cap);
-    }
+    out_reserve(b, n * 6 + 2); /* every byte may become \u00XX */
     char *o = b->data + b->len;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)t[i];
