@@ -80,7 +80,7 @@ typedef struct tf_conf {
     char *jwt_private_key_file, *jwt_public_key_file; /* RS256/ES256 */
     char *jwt_issuer;
     unsigned access_ttl_seconds, refresh_ttl_seconds;
-    char **trusted_proxies;   /* addresses whose X-User-ID header is believed */
+    char **trusted_proxies;   /* peers whose X-User-ID and X-Forwarded-For are believed */
     unsigned trusted_proxies_count;
     char **admins;            /* emails that are admins whatever the database says */
     unsigned admins_count;
