@@ -214,9 +214,22 @@ req -X POST -H "Authorization: Bearer $ADMIN" "$(plain /v1/admin/providers/reset
 expect_eq "admin resets provider health" "$STATUS" 200
 req -X POST -H "Authorization: Bearer $ADMIN" "$(plain /v1/admin/reload)"
 expect_eq "admin reloads the configuration" "$STATUS" 200
+RELOAD_MSG=$(jqr .message)
 wait_for "" 3 bash -c "[ \$(scripts/pg.sh psql '$TF_PG_DIR' -tAc \"select count(*) from audit_log where actor='root@example.com' and action in ('reload','reset_providers') and id > $A0\") = 2 ]"
 expect_eq "  ... both in the audit log too (actions without a row of their own)" \
   "$(scripts/pg.sh psql "$TF_PG_DIR" -tAc "select string_agg(action, ',' order by action) from audit_log where actor='root@example.com' and action in ('reload','reset_providers') and id > $A0")" "reload,reset_providers"
+# The reload's row is written once it is done, with its outcome.
+last_reload() { scripts/pg.sh psql "$TF_PG_DIR" -tAc "select details->>'outcome', coalesce(details->>'message', details->>'error') from audit_log where action = 'reload' and actor = 'root@example.com' and id > $1 order by id desc limit 1"; }
+expect_eq "  ... the reload's entry says how it went: ok, and the server's message" "$(last_reload "$A0")" "ok|$RELOAD_MSG"
+A1=$(scripts/pg.sh psql "$TF_PG_DIR" -tAc "select coalesce(max(id), 0) from audit_log")
+cp "$TF_CONF" "$TF_TMP/conf.good"
+printf 'threads: many\n' >> "$TF_CONF"
+req -X POST -H "Authorization: Bearer $ADMIN" "$(plain /v1/admin/reload)"
+expect_eq "a reload of a broken conf is refused (422)" "$STATUS $(jqr .error.code)" "422 invalid_configuration"
+REFUSAL=$(jqr .error.message)
+cp "$TF_TMP/conf.good" "$TF_CONF"
+wait_for "" 3 bash -c "[ -n \"\$(scripts/pg.sh psql '$TF_PG_DIR' -tAc \"select 1 from audit_log where action = 'reload' and id > $A1\")\" ]"
+expect_eq "  ... and audited as an error, with the reason" "$(last_reload "$A1")" "error|$REFUSAL"
 
 # --- nothing secret in the logs -------------------------------------------------------
 sleep 0.3
