@@ -7,7 +7,7 @@
  *     - name: code_review             lower_snake_case, unique
  *       title: ...                    shown by clients
  *       description: ...
- *       min_tier: registered          optional (default: the first tier with MCP access)
+ *       min_tier: registered          optional (default: any tier with MCP access in the running conf)
  *       fixture: true                 optional: conformance-suite fixture (conf mcp.conformance)
  *       persona: "You are ..."        optional text, {{persona}} in messages; code may reuse it
  *       arguments:
@@ -319,18 +319,15 @@ int tf_cg_load_catalog(tf_cg_spec_t *s, const char *spec_dir)
 
 /* --- emission ------------------------------------------------------------------------------- */
 
-static int default_tier(const tf_cg_spec_t *s)
-{
-    for (size_t i = 0; i < s->ntiers; i++)
-        if (s->tiers[i].mcp_access)
-            return (int)i;
-    return 0;
-}
-
-static int tier_of(const tf_cg_spec_t *s, json_t *o)
+/* An entry's min_tier as C: the tier's index, or TF_MIN_TIER_MCP when the
+ * spec names none (the running conf's MCP tiers, as for tools). */
+static const char *tier_of(const tf_cg_spec_t *s, json_t *o, char buf[24])
 {
     const char *t = json_string_value(json_object_get(o, "min_tier"));
-    return t ? tf_cg_tier_index(s, t) : default_tier(s);
+    if (t == NULL)
+        return "TF_MIN_TIER_MCP";
+    snprintf(buf, 24, "%d", tf_cg_tier_index(s, t));
+    return buf;
 }
 
 static void cstr_or_null(tf_cg_buf_t *c, const char *v)
@@ -436,7 +433,8 @@ int tf_cg_emit_catalog(const tf_cg_spec_t *s, const char *out)
             tf_cg_printf(&c, "NULL");
         tf_cg_printf(&c, ",\n     ");
         cstr_or_null(&c, json_string_value(json_object_get(p, "persona")));
-        tf_cg_printf(&c, ", %d, %d},\n", tier_of(s, p), json_is_true(json_object_get(p, "fixture")));
+        char tb[24];
+        tf_cg_printf(&c, ", %s, %d},\n", tier_of(s, p, tb), json_is_true(json_object_get(p, "fixture")));
         json_decref(listing);
         json_decref(msgs);
         json_decref(required);
@@ -478,7 +476,8 @@ int tf_cg_emit_catalog(const tf_cg_spec_t *s, const char *out)
                 cjson(&c, json_object_get(r, "completions"));
             else
                 tf_cg_printf(&c, "NULL");
-            tf_cg_printf(&c, ", %d, %d},\n", tier_of(s, r), json_is_true(json_object_get(r, "fixture")));
+            char tb[24];
+            tf_cg_printf(&c, ", %s, %d},\n", tier_of(s, r, tb), json_is_true(json_object_get(r, "fixture")));
             json_decref(listing);
             nr++;
         }

@@ -25,15 +25,6 @@ static json_t *listing(const tf_cg_tool_t *t)
     return o;
 }
 
-/* The tier a tool needs when its spec names none: the first with MCP access. */
-static int default_tier(const tf_cg_spec_t *s)
-{
-    for (size_t i = 0; i < s->ntiers; i++)
-        if (s->tiers[i].mcp_access)
-            return (int)i;
-    return (int)(s->ntiers ? s->ntiers - 1 : 0);
-}
-
 int tf_cg_emit_tools(const tf_cg_spec_t *s, const char *out)
 {
     tf_cg_buf_t h = {0}, c = {0}, p = {0}, src = {0};
@@ -76,14 +67,19 @@ int tf_cg_emit_tools(const tf_cg_spec_t *s, const char *out)
         json_t *l = listing(t);
         char *txt = json_dumps(l, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(l);
-        int tier = t->min_tier ? tf_cg_tier_index(s, t->min_tier) : default_tier(s);
+        /* No min_tier: whichever tiers the running conf gives MCP access,
+         * decided per request (the conf may open MCP to more tiers than
+         * spec/tiers.yaml, and a baked-in index would not follow). */
+        char tier[24] = "TF_MIN_TIER_MCP";
+        if (t->min_tier != NULL)
+            snprintf(tier, sizeof(tier), "%d", tf_cg_tier_index(s, t->min_tier));
         tf_cg_printf(&c, "    {\"%s\", \"", t->name);
         tf_cg_cstr(&c, t->title);
         tf_cg_printf(&c, "\",\n     \"");
         tf_cg_cstr(&c, t->description);
         tf_cg_printf(&c, "\",\n     \"%s\",\n     \"", t->category);
         tf_cg_cstr(&c, txt);
-        tf_cg_printf(&c, "\",\n     %d, %d, %d, %d, %d, tf_validate_tool_%s_input, ", tier, t->read_only, t->destructive, t->idempotent,
+        tf_cg_printf(&c, "\",\n     %s, %d, %d, %d, %d, tf_validate_tool_%s_input, ", tier, t->read_only, t->destructive, t->idempotent,
                      t->open_world, t->name);
         if (t->output != NULL)
             tf_cg_printf(&c, "tf_validate_tool_%s_output, ", t->name);

@@ -5,7 +5,7 @@
  *     - name: status                  lower_snake_case, unique across files
  *       title: Gateway status         shown by clients
  *       description: ...              what the model reads to decide
- *       min_tier: registered          default: the first tier with mcp_access
+ *       min_tier: registered          default: any tier with mcp_access in the running conf
  *       handler: system_status        C function tf_tool_<handler> in tools/<category>.c (default: name)
  *       annotations: {readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false}
  *       input:  {type: object, ...}   the schema subset of spec/schemas/

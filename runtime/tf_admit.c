@@ -18,6 +18,7 @@
 #include "tf_admit.h"
 #include "tf_clock.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,6 +203,12 @@ int tf_admit_enter(tf_admit_t *a, unsigned cap, int priority, struct tf_thread *
 void tf_admit_leave(tf_admit_t *a)
 {
     pthread_mutex_lock(&a->mu);
+    /* Every leave returns one granted slot. A leave with none granted is a
+     * caller's double leave: it would have handed out a slot still in use
+     * (more calls than the cap) had another call been running, so it must
+     * fail loudly in tests, not be absorbed. Without asserts (NDEBUG) the
+     * count at least never wraps. */
+    assert(a->inflight > 0 && "tf_admit_leave without a granted slot (double leave?)");
     if (a->inflight > 0)
         a->inflight--;
     tf_admit_wait_t *g = pump(a);

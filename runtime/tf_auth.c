@@ -344,11 +344,12 @@ static int identify_key(tf_req_t *r, tf_auth_done_fn done, const char *tok, size
 
 /* --- entry point ----------------------------------------------------------- */
 
-static int peer_is_trusted_proxy(tf_req_t *r)
+int tf_auth_peer_is_trusted_proxy(tf_req_t *r)
 {
     if (r->conf->trusted_proxies_count == 0)
         return 0;
-    const char *addr = tf_req_client_addr(r);
+    /* The connection's own peer: a forwarded address must never make itself trusted. */
+    const char *addr = tf_req_peer_addr(r);
     for (unsigned i = 0; i < r->conf->trusted_proxies_count; i++)
         if (strcmp(r->conf->trusted_proxies[i], addr) == 0)
             return 1;
@@ -370,7 +371,7 @@ int tf_auth_identify(tf_req_t *r, tf_auth_done_fn done)
     if (i < 0) {
         /* The seeds' bare X-User-ID is believed only from a configured proxy. */
         ssize_t x = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-user-id"), -1);
-        if (x >= 0 && peer_is_trusted_proxy(r)) {
+        if (x >= 0 && tf_auth_peer_is_trusted_proxy(r)) {
             h2o_iovec_t v = req->headers.entries[x].value;
             char *email = h2o_strdup(&req->pool, v.base, v.len).base;
             return lookup(r, done, -1, "SELECT " USER_COLUMNS " FROM users u WHERE lower(u.email) = lower($1)", email);

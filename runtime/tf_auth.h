@@ -31,6 +31,12 @@ void tf_auth_thread_exit(void);
 /* Forget cached users on every thread (after an admin change). */
 void tf_auth_invalidate_all(void);
 
+/*
+ * 1 when r's TCP peer (never a forwarded address) is listed in
+ * auth.trusted_proxies: its X-User-ID and X-Forwarded-For are believed.
+ */
+int tf_auth_peer_is_trusted_proxy(tf_req_t *r);
+
 /* Fills r->who from a users row: id, email, tier, is_admin, disabled. */
 int tf_auth_who_from_row(tf_req_t *r, const char *id, const char *email, const char *tier, int is_admin);
 

@@ -544,6 +544,13 @@ const tf_tier_t *tf_conf_tier(const tf_conf_t *c, int t)
     return &c->tiers[t];
 }
 
+int tf_conf_tier_reaches(const tf_conf_t *c, int t, int min_tier)
+{
+    if (min_tier == TF_MIN_TIER_MCP)
+        return c->tiers[t].mcp_access;
+    return tf_tiers[min_tier].rank <= tf_tiers[t].rank;
+}
+
 static int build(tf_conf_t *c, const conf_file_t *f, const tf_yaml_lines_t *yl, errbuf_t *e)
 {
     c->node_name = dup_or(f->node.name, "triforce");

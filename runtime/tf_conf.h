@@ -80,7 +80,7 @@ typedef struct tf_conf {
     char *jwt_private_key_file, *jwt_public_key_file; /* RS256/ES256 */
     char *jwt_issuer;
     unsigned access_ttl_seconds, refresh_ttl_seconds;
-    char **trusted_proxies;   /* addresses whose X-User-ID header is believed */
+    char **trusted_proxies;   /* peers whose X-User-ID and X-Forwarded-For are believed */
     unsigned trusted_proxies_count;
     char **admins;            /* emails that are admins whatever the database says */
     unsigned admins_count;
@@ -154,6 +154,13 @@ void tf_conf_publish(tf_conf_t *c);
 
 /* Tier `t` (a tf_tiers[] index) as this snapshot defines it. */
 const struct tf_tier *tf_conf_tier(const tf_conf_t *c, int t);
+
+/*
+ * Does tier `t` reach an MCP entry's `min_tier`: a tf_tiers[] index (that
+ * tier or a higher one), or TF_MIN_TIER_MCP (any tier with mcp_access in
+ * this snapshot)?
+ */
+int tf_conf_tier_reaches(const tf_conf_t *c, int t, int min_tier);
 
 /* Settings that only a restart applies; returns a static description of the first difference, or NULL. */
 const char *tf_conf_restart_needed(const tf_conf_t *running, const tf_conf_t *next);

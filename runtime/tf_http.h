@@ -46,6 +46,7 @@ struct tf_req {
     tf_identity_t who;
     char id[32];              /* request id, also in X-Request-Id */
     char client_addr[48];     /* tf_req_client_addr's cache */
+    char peer_addr[48];       /* tf_req_peer_addr's cache */
     uint64_t start_ns;
     int status;               /* 0 until answered */
     struct tf_db_query *dbq;  /* pending query, cancelled if the client leaves */
@@ -93,8 +94,19 @@ void tf_add_header(tf_req_t *r, const char *name, const char *value);
 /* A path parameter by name, as a NUL-terminated copy in the pool; NULL if absent. */
 const char *tf_req_param(tf_req_t *r, const char *name);
 
-/* The client's address as text ("127.0.0.1", "::1"), computed on first use. */
+/*
+ * The client's address as text ("127.0.0.1", "::1"), computed on first use:
+ * what per-address limits and guest subjects are keyed by. It is the TCP
+ * peer, except when the peer is a trusted proxy (auth.trusted_proxies) and
+ * the request carries X-Forwarded-For: then it is the right-most entry of
+ * that header (the address the proxy itself saw), if it is an IPv4 or IPv6
+ * address; otherwise the peer again.
+ */
 const char *tf_req_client_addr(tf_req_t *r);
+
+/* The TCP peer's address as text, whatever headers say: for decisions about
+ * the connection itself, such as whether it comes from a trusted proxy. */
+const char *tf_req_peer_addr(tf_req_t *r);
 
 
 #endif

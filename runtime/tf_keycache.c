@@ -3,6 +3,7 @@
  */
 #include "tf_keycache.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,10 +22,17 @@ typedef struct key_entry {
     int touched_known;
 } key_entry_t;
 
+/*
+ * A token bucket per slot, not per address: every address that hashes to
+ * the slot draws on the one balance. Giving a newcomer a full burst would
+ * let a client rotating through colliding addresses refill at will; the
+ * price is that an address sharing a slot with a flood is refused unknown
+ * keys too (its known keys never draw on the budget).
+ */
 typedef struct addr_bucket {
-    char addr[48];
     double tokens;
     uint64_t at_ns;
+    int used; /* 0: a fresh slot, full burst */
 } addr_bucket_t;
 
 struct tf_keycache {
@@ -52,8 +60,9 @@ void tf_keycache_free(tf_keycache_t *c)
 
 static key_entry_t *slot(tf_keycache_t *c, const char *hash)
 {
-    /* The hash is uniformly random already: its hex tail is a fine index. */
-    return &c->keys[fnv(hash) % KEY_SLOTS];
+    /* A SHA-256 is uniformly random already: its last 8 hex digits are a fine index. */
+    size_t n = strlen(hash);
+    return &c->keys[strtoul(hash + (n > 8 ? n - 8 : 0), NULL, 16) % KEY_SLOTS];
 }
 
 static int touch_due(key_entry_t *e, uint64_t now_ns)
@@ -116,16 +125,38 @@ int tf_keycache_was_valid(tf_keycache_t *c, const char *hash)
     return e->valid && strcmp(e->hash, hash) == 0;
 }
 
+/*
+ * What an address is budgeted as: an IPv6 address by its /64, since one
+ * subscriber (one attacker) gets a whole /64 and could otherwise draw a
+ * fresh budget from every address in it. An IPv4-mapped IPv6 address is
+ * its IPv4 address. Anything else (IPv4, "unknown") is taken as it is.
+ */
+static void addr_key(const char *addr, char out[INET6_ADDRSTRLEN + 3])
+{
+    struct in6_addr a;
+    if (inet_pton(AF_INET6, addr, &a) != 1) {
+        snprintf(out, INET6_ADDRSTRLEN + 3, "%s", addr);
+        return;
+    }
+    if (IN6_IS_ADDR_V4MAPPED(&a)) {
+        inet_ntop(AF_INET, &a.s6_addr[12], out, INET6_ADDRSTRLEN);
+        return;
+    }
+    memset(&a.s6_addr[8], 0, 8);
+    inet_ntop(AF_INET6, &a, out, INET6_ADDRSTRLEN);
+    strcat(out, "/64");
+}
+
 static addr_bucket_t *bucket(tf_keycache_t *c, const char *addr, uint64_t now_ns)
 {
-    addr_bucket_t *b = &c->addrs[fnv(addr) % ADDR_SLOTS];
-    if (strcmp(b->addr, addr) != 0) {
-        snprintf(b->addr, sizeof(b->addr), "%s", addr);
+    char key[INET6_ADDRSTRLEN + 3];
+    addr_key(addr, key);
+    addr_bucket_t *b = &c->addrs[fnv(key) % ADDR_SLOTS];
+    if (!b->used)
         b->tokens = TF_KEYCACHE_MISS_BURST;
-        b->at_ns = now_ns;
-        return b;
-    }
-    b->tokens += (double)(now_ns - b->at_ns) / 1e9 * TF_KEYCACHE_MISS_PER_S;
+    else
+        b->tokens += (double)(now_ns - b->at_ns) / 1e9 * TF_KEYCACHE_MISS_PER_S;
+    b->used = 1;
     if (b->tokens > TF_KEYCACHE_MISS_BURST)
         b->tokens = TF_KEYCACHE_MISS_BURST;
     b->at_ns = now_ns;

@@ -15,10 +15,12 @@
  *
  * Lookups of keys that are not cached go to the database; a client sending
  * many different unknown keys would make every one of them a query. Per
- * client address, unknown results draw on a token bucket (burst
- * TF_KEYCACHE_MISS_BURST, refilled at TF_KEYCACHE_MISS_PER_S); once it is
- * empty, uncached keys from that address are refused without a query until
- * it refills. Valid keys never draw on it, and a key this thread has seen
+ * client address (an IPv6 address by its /64), unknown results draw on a
+ * token bucket (burst TF_KEYCACHE_MISS_BURST, refilled at
+ * TF_KEYCACHE_MISS_PER_S); once it is empty, uncached keys from that
+ * address are refused without a query until it refills. Buckets live in a
+ * small hashed table: addresses that share a slot share its balance (a
+ * newcomer never starts with a fresh burst). Valid keys never draw on it, and a key this thread has seen
  * valid before (its entry expired or voided since) is looked up regardless,
  * so a client sharing an address with a flood keeps working.
  *

@@ -3,7 +3,8 @@
  * the generated catalog (spec/prompts.yaml, spec/resources.yaml ->
  * generated/tf_catalog.c). See tf_mcp_int.h.
  *
- * What a caller sees is gated like tools: the entry's min_tier, and
+ * What a caller sees is gated like tools: the entry's min_tier (by default
+ * any tier with MCP access in the running conf), and
  * conformance fixtures only with conf mcp.conformance. Lists page with
  * opaque cursors ("p<offset>", "r<offset>", "t<offset>"), like tools/list.
  */
@@ -23,7 +24,7 @@ static int may_see(tf_req_t *r, int min_tier, int fixture)
 {
     if (fixture && !r->conf->mcp_conformance)
         return 0;
-    return tf_tiers[min_tier].rank <= tf_tiers[r->who.tier].rank;
+    return tf_conf_tier_reaches(r->conf, r->who.tier, min_tier);
 }
 
 static const tf_prompt_t *prompt_for(tf_req_t *r, const char *name)

@@ -112,10 +112,17 @@ typedef struct tf_tool_call tf_tool_call_t; /* defined by the runtime (tf_tool.h
 /* A tool handler: answers through tf_tool_result or tf_tool_fail, now or later; -1 on an internal fault. */
 typedef int (*tf_tool_fn)(tf_tool_call_t *call);
 
+/*
+ * The min_tier of a tool, prompt or resource whose spec names none: every
+ * tier with MCP access, as the running conf says (tiers: mcp_access), so an
+ * operator who opens MCP to a tier opens its default catalogue too.
+ */
+#define TF_MIN_TIER_MCP (-1)
+
 typedef struct tf_tool {
     const char *name, *title, *description, *category;
     const char *listing;   /* its tools/list entry as JSON text */
-    int min_tier;          /* index into tf_tiers[] */
+    int min_tier;          /* index into tf_tiers[], or TF_MIN_TIER_MCP */
     int read_only, destructive, idempotent, open_world; /* annotations; -1 when not given */
     tf_validator_fn validate_input;
     tf_validator_fn validate_output; /* NULL: no output schema */
@@ -135,7 +142,7 @@ typedef struct tf_prompt {
     const char *required;    /* JSON array of the required arguments' names */
     const char *completions; /* JSON object argument -> [values], or NULL */
     const char *persona;     /* the persona text ({{persona}}), or NULL */
-    int min_tier;
+    int min_tier;            /* index into tf_tiers[], or TF_MIN_TIER_MCP */
     int fixture;
 } tf_prompt_t;
 
@@ -150,7 +157,7 @@ typedef struct tf_resource {
     const char *text, *blob; /* static contents (blob: base64), or NULL */
     tf_resource_fn handler;  /* dynamic contents, or NULL */
     const char *completions; /* templates: JSON object variable -> [values], or NULL */
-    int min_tier;
+    int min_tier;            /* index into tf_tiers[], or TF_MIN_TIER_MCP */
     int fixture;
 } tf_resource_t;
 

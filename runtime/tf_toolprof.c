@@ -62,7 +62,7 @@ int tf_toolprof_callable(tf_req_t *r, const tf_conf_profile_t *p, const tf_tool_
 {
     if (t->fixture && !r->conf->mcp_conformance)
         return 0;
-    return tf_tiers[t->min_tier].rank <= tf_tiers[r->who.tier].rank && tf_toolprof_allows(p, t->name);
+    return tf_conf_tier_reaches(r->conf, r->who.tier, t->min_tier) && tf_toolprof_allows(p, t->name);
 }
 
 int tf_toolprof_visible(tf_req_t *r, const tf_conf_profile_t *p, const tf_tool_t *t)

@@ -154,41 +154,29 @@ int tf_tool_admin_reset_providers(tf_tool_call_t *call)
     return 0;
 }
 
-/* admin_reload: Reload the configuration (admin). The reload finishes on
- * the main thread, maybe after the client left: the wait lives apart. */
-typedef struct reload_wait {
-    tf_tool_call_t *call; /* NULL once the client left */
-} reload_wait_t;
-
+/* admin_reload: Reload the configuration (admin). Audited with its outcome
+ * by tf_api_reload, like the route. */
 static void on_reloaded(void *ud, int ok, const char *msg)
 {
-    reload_wait_t *w = ud;
-    if (w->call != NULL) {
-        w->call->on_gone = NULL;
-        if (ok)
-            tf_tool_result(w->call, json_pack("{s:b, s:s}", "reloaded", 1, "message", msg));
-        else
-            tf_tool_fail(w->call, "the configuration was refused: %s", msg);
-    }
-    free(w);
+    tf_tool_call_t *call = ud;
+    call->on_gone = NULL;
+    if (ok)
+        tf_tool_result(call, json_pack("{s:b, s:s}", "reloaded", 1, "message", msg));
+    else
+        tf_tool_fail(call, "the configuration was refused: %s", msg);
 }
 
 static void reload_gone(tf_tool_call_t *call)
 {
-    reload_wait_t *w = call->hctx;
-    w->call = NULL;
+    tf_api_reload_forget(call->hctx);
 }
 
 int tf_tool_admin_reload(tf_tool_call_t *call)
 {
     if (!admin_only(call))
         return 0;
-    reload_wait_t *w = calloc(1, sizeof(*w));
-    w->call = call;
-    call->hctx = w;
+    call->hctx = tf_api_reload(call->r, on_reloaded, call);
     call->on_gone = reload_gone;
-    tf_api_audit(call->r, "reload", NULL);
-    tf_server_request_reload(on_reloaded, w);
     return 0;
 }
 

@@ -36,6 +36,18 @@ void tf_api_db_ignore(void *ud, PGresult *res, const char *err);
  */
 void tf_api_audit(tf_req_t *r, const char *action, const char *target);
 
+/*
+ * Reloads conf/ for r's admin, exactly as SIGHUP does (POST
+ * /v1/admin/reload, the admin_reload tool). When the outcome is known it is
+ * written to audit_log (action "reload", details {"outcome":"ok",
+ * "message":...} or {"outcome":"error","error":...}), then done(ud, ok, msg)
+ * runs on this thread, unless tf_api_reload_forget was called first (the
+ * request ended; the audit row is written regardless).
+ */
+typedef struct tf_api_reload tf_api_reload_t;
+tf_api_reload_t *tf_api_reload(tf_req_t *r, void (*done)(void *ud, int ok, const char *msg), void *ud);
+void tf_api_reload_forget(tf_api_reload_t *rl);
+
 /* Runs a query for r, answering 503 at once if it cannot be queued; 0 or -1. */
 int tf_api_query(tf_req_t *r, const char *sql, int n, const char *const *params,
                  void (*cb)(void *ud, PGresult *res, const char *err));

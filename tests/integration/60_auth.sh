@@ -130,7 +130,9 @@ scripts/pg.sh psql "$TF_PG_DIR" -qc "delete from login_failures" >/dev/null
 json POST /v1/auth/login "{\"email\":\"$EMAIL\",\"password\":\"$PW\"}"
 expect_eq "  ... and that account itself was never blocked" "$STATUS" 200
 
-# --- X-User-ID from a trusted proxy (auth.trusted_proxies, off by default) -------------
+# --- X-User-ID and X-Forwarded-For from a trusted proxy (auth.trusted_proxies, off by default)
+xlogin() { json POST /v1/auth/login "{\"email\":\"$2\",\"password\":\"$3\"}" -H "X-Forwarded-For: $1" "${@:4}"; }
+failures_of() { scripts/pg.sh psql "$TF_PG_DIR" -tAc "select coalesce(max(failures), 0) from login_failures where key = 'addr:$1'"; }
 cp "$TF_CONF" "$TF_TMP/conf.noproxy"
 { cat "$TF_TMP/conf.noproxy"; printf '  trusted_proxies: ["127.0.0.1"]\n'; } > "$TF_TMP/conf.proxy"
 if reload_to "$TF_TMP/conf.proxy"; then
@@ -140,9 +142,35 @@ if reload_to "$TF_TMP/conf.proxy"; then
   expect_eq "  ... an unknown user through the proxy: 401" "$STATUS" 401
   req -H "X-User-ID: $EMAIL" -H "Authorization: Bearer not.a.jwt" "$(plain /v1/client/tier)"
   expect_eq "  ... a bad token next to it is still refused (credentials win)" "$STATUS" 401
+  req -H "X-User-ID: $EMAIL" -H "X-Forwarded-For: 203.0.113.7" "$(plain /v1/client/tier)"
+  expect_eq "  ... with X-Forwarded-For too: trust is the TCP peer's, not the forwarded address's" "$STATUS $(jqr .user_id)" "200 $USER_ID"
+  # Behind the proxy, the client's address is the right-most X-Forwarded-For
+  # entry (the one the proxy appended): per-address login throttling must not
+  # lump every client of the proxy together.
+  scripts/pg.sh psql "$TF_PG_DIR" -qc "delete from login_failures" >/dev/null
+  for i in 1 2 3 4 5; do xlogin "198.51.100.9, 203.0.113.7" "spray$i$RANDOM@example.com" "wrong password"; done
+  expect_eq "  ... 5 failed logins through it count against the right-most X-Forwarded-For entry only" \
+    "$(failures_of 203.0.113.7) $(failures_of 198.51.100.9) $(failures_of 127.0.0.1)" "5 0 0"
+  xlogin 203.0.113.7 "$EMAIL" "$PW"
+  expect_eq "  ... that client is throttled" "$STATUS $(jqr .error.code)" "429 too_many_login_failures"
+  xlogin 203.0.113.8 "$EMAIL" "$PW"
+  expect_eq "  ... another client of the same proxy is not" "$STATUS" 200
+  xlogin " 2001:DB8:0:0::0001 " "spray$RANDOM@example.com" "wrong password"
+  expect_eq "  ... an IPv6 entry is trimmed and counted in canonical form" "$(failures_of 2001:db8::1)" 1
+  xlogin "203.0.113.7, not-an-address" "spray$RANDOM@example.com" "wrong password"
+  expect_eq "  ... a right-most entry that is no address counts against the proxy itself" "$(failures_of 127.0.0.1) $(failures_of 203.0.113.7)" "1 5"
+  # 127.0.0.2 is another peer on the loopback, not in trusted_proxies.
+  req --interface 127.0.0.2 -H "X-User-ID: $EMAIL" -H "X-Forwarded-For: 127.0.0.1" "$(plain /v1/client/tier)"
+  expect_eq "  ... an untrusted peer naming the proxy in X-Forwarded-For is still untrusted (401)" "$STATUS" 401
+  xlogin 203.0.113.30 "spray$RANDOM@example.com" "wrong password" --interface 127.0.0.2
+  expect_eq "  ... and its X-Forwarded-For is ignored: the failure counts against the peer" \
+    "$(failures_of 127.0.0.2) $(failures_of 203.0.113.30)" "1 0"
   reload_to "$TF_TMP/conf.noproxy"
   req -H "X-User-ID: $EMAIL" "$(plain /v1/client/tier)"
   expect_eq "  ... proxy removed from conf: ignored again (401)" "$STATUS" 401
+  xlogin 203.0.113.40 "spray$RANDOM@example.com" "wrong password"
+  expect_eq "  ... and so is X-Forwarded-For (the failure counts against the peer)" "$(failures_of 127.0.0.1) $(failures_of 203.0.113.40)" "2 0"
+  scripts/pg.sh psql "$TF_PG_DIR" -qc "delete from login_failures" >/dev/null
 else
   fail "reload with auth.trusted_proxies"
   cp "$TF_TMP/conf.noproxy" "$TF_CONF"
@@ -186,9 +214,22 @@ req -X POST -H "Authorization: Bearer $ADMIN" "$(plain /v1/admin/providers/reset
 expect_eq "admin resets provider health" "$STATUS" 200
 req -X POST -H "Authorization: Bearer $ADMIN" "$(plain /v1/admin/reload)"
 expect_eq "admin reloads the configuration" "$STATUS" 200
+RELOAD_MSG=$(jqr .message)
 wait_for "" 3 bash -c "[ \$(scripts/pg.sh psql '$TF_PG_DIR' -tAc \"select count(*) from audit_log where actor='root@example.com' and action in ('reload','reset_providers') and id > $A0\") = 2 ]"
 expect_eq "  ... both in the audit log too (actions without a row of their own)" \
   "$(scripts/pg.sh psql "$TF_PG_DIR" -tAc "select string_agg(action, ',' order by action) from audit_log where actor='root@example.com' and action in ('reload','reset_providers') and id > $A0")" "reload,reset_providers"
+# The reload's row is written once it is done, with its outcome.
+last_reload() { scripts/pg.sh psql "$TF_PG_DIR" -tAc "select details->>'outcome', coalesce(details->>'message', details->>'error') from audit_log where action = 'reload' and actor = 'root@example.com' and id > $1 order by id desc limit 1"; }
+expect_eq "  ... the reload's entry says how it went: ok, and the server's message" "$(last_reload "$A0")" "ok|$RELOAD_MSG"
+A1=$(scripts/pg.sh psql "$TF_PG_DIR" -tAc "select coalesce(max(id), 0) from audit_log")
+cp "$TF_CONF" "$TF_TMP/conf.good"
+printf 'threads: many\n' >> "$TF_CONF"
+req -X POST -H "Authorization: Bearer $ADMIN" "$(plain /v1/admin/reload)"
+expect_eq "a reload of a broken conf is refused (422)" "$STATUS $(jqr .error.code)" "422 invalid_configuration"
+REFUSAL=$(jqr .error.message)
+cp "$TF_TMP/conf.good" "$TF_CONF"
+wait_for "" 3 bash -c "[ -n \"\$(scripts/pg.sh psql '$TF_PG_DIR' -tAc \"select 1 from audit_log where action = 'reload' and id > $A1\")\" ]"
+expect_eq "  ... and audited as an error, with the reason" "$(last_reload "$A1")" "error|$REFUSAL"
 
 # --- nothing secret in the logs -------------------------------------------------------
 sleep 0.3

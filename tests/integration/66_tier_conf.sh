@@ -71,6 +71,29 @@ mesh_user pro
 mcp_init "$U_TOKEN"
 expect_eq "  ... pro still may" "$STATUS" 200
 expect_eq "  ... /v1/tiers says so" "$(tier_field registered .mcp_access) $(tier_field pro .mcp_access)" "false true"
+# A conf that opens MCP to a tier opens the default catalogue too (tools,
+# prompts and resources whose spec names no min_tier); an entry with its own
+# min_tier (web_search, web_crawl: registered) keeps it.
+mcp_call() { req -X POST -H 'content-type: application/json' -H "Authorization: Bearer $1" --data "$2" "$(plain /v1/mcp/call)"; }
+mesh_user guest
+GUEST=$U_TOKEN
+mcp_init "$GUEST"
+expect_eq "a guest-tier user under the spec's tiers: 403 mcp_not_allowed" "$STATUS $(jqr .error.code)" "403 mcp_not_allowed"
+check "reload with guest mcp_access: true" tiers_conf '  - {tier: guest, mcp_access: true}'
+mcp_init "$GUEST"
+expect_eq "  ... the guest may initialize" "$STATUS" 200
+req -H "Authorization: Bearer $GUEST" "$(plain /v1/mcp/tools)"
+expect_eq "  ... and lists the default-tier tools (whoami, find_tools)" \
+  "$STATUS $(jqr '[.tools[].name | select(. == "whoami" or . == "find_tools")] | sort | join(",")')" "200 find_tools,whoami"
+expect_eq "  ... but not the tools whose spec says min_tier: registered" "$(jqr '[.tools[].name | select(startswith("web_"))] | length')" 0
+mcp_call "$GUEST" '{"name":"whoami","arguments":{}}'
+expect_eq "  ... calls whoami (as a guest)" "$STATUS $(jqr '.isError // false') $(jqr .structuredContent.tier)" "200 false guest"
+mcp_call "$GUEST" '{"name":"web_search","arguments":{"query":"x"}}'
+expect_eq "  ... and cannot call web_search (unknown to it)" "$STATUS $(jqr .error.message)" "400 Unknown tool: web_search"
+req -H "Authorization: Bearer $GUEST" "$(plain /v1/mcp/prompts)"
+expect_match "  ... lists the default-tier prompts" "$STATUS $(jqr '[.prompts[].name] | join(",")')" '^200 .*brumo'
+req -H "Authorization: Bearer $REG" "$(plain /v1/mcp/tools)"
+expect_eq "  ... registered still lists web_search and web_crawl" "$(jqr '[.tools[].name | select(startswith("web_"))] | sort | join(",")')" "web_crawl,web_search"
 check "reload with pro priority: true" tiers_conf '  - {tier: pro, priority: true}'
 expect_eq "  ... /v1/tiers shows pro with priority" "$(tier_field pro .priority)" true
 mcp_init "$REG"

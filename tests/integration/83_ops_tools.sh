@@ -103,8 +103,21 @@ expect_eq "admin_audit_log: the last actions, newest first" "$(sc '.entries | ma
 bad admin_audit_log '{"limit":"x"}' /limit type
 a admin_reset_providers '{}'
 expect_eq "admin_reset_providers" "$(sc .reset)" true
+A0=$(psql "$TRIFORCE_DATABASE_URL" -tAc "select coalesce(max(id), 0) from audit_log")
 a admin_reload '{}'
 expect_eq "admin_reload: the configuration reloaded" "$(sc .reloaded)" true
+last_reload() { psql "$TRIFORCE_DATABASE_URL" -tAc "select details->>'outcome', coalesce(details->>'message', details->>'error') from audit_log where action = 'reload' and id > $1 order by id desc limit 1"; }
+wait_for "" 3 bash -c "[ -n \"\$(psql '$TRIFORCE_DATABASE_URL' -tAc \"select 1 from audit_log where action = 'reload' and id > $A0\")\" ]"
+expect_eq "  ... audited once done, with the outcome" "$(last_reload "$A0")" "ok|$(sc .message)"
+A1=$(psql "$TRIFORCE_DATABASE_URL" -tAc "select coalesce(max(id), 0) from audit_log")
+cp "$TF_CONF" "$TF_TMP/conf.good"
+printf 'threads: many\n' >> "$TF_CONF"
+a admin_reload '{}'
+expect_match "admin_reload of a broken conf: a tool error naming the file" "$(jqr '[.result.isError, .result.content[0].text] | join(",")')" \
+  '^true,the configuration was refused: .*:[0-9]+: '
+cp "$TF_TMP/conf.good" "$TF_CONF"
+wait_for "" 3 bash -c "[ -n \"\$(psql '$TRIFORCE_DATABASE_URL' -tAc \"select 1 from audit_log where action = 'reload' and id > $A1\")\" ]"
+expect_match "  ... audited as an error, with the reason" "$(last_reload "$A1")" '^error\|.*:[0-9]+: '
 
 # --- account, estimates, metrics, logs -----------------------------------------------------
 u estimate_tokens '{"text":"hello world!"}'

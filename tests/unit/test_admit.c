@@ -9,10 +9,12 @@
  */
 #include "tap.h"
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tf_admit.h"
@@ -239,6 +241,24 @@ int main(void)
     for (int i = 0; i < 3; i++)
         tf_admit_leave(a);
     ok(view("test/a")->inflight == 0 && nbox == 0, "all slots back");
+
+    /* --- a double leave is a bug, caught: the process aborts ---------------------- */
+    {
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid == 0) {
+            freopen("/dev/null", "w", stderr); /* the assertion message is expected */
+            tf_admit_t *d = tf_admit_get("test/double");
+            tf_admit_wait_t *w;
+            tf_admit_enter(d, 1, 0, NULL, NULL, NULL, &w);
+            tf_admit_leave(d);
+            tf_admit_leave(d);
+            _exit(0);
+        }
+        int st = 0;
+        waitpid(pid, &st, 0);
+        ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "a second leave for one slot aborts (status %d), not absorbed", st);
+    }
 
     /* --- threads ----------------------------------------------------------------- */
     threaded = 1;

@@ -1,8 +1,9 @@
 /*
  * tf_keycache unit test: hits and misses, the epoch (a revocation anywhere
  * voids every entry), the TTL, negative entries, the once-a-minute
- * last_used_at rule (ours and the database's word), and the per-address
- * budget for unknown keys (burst, refill, Retry-After, valid keys free).
+ * last_used_at rule (ours and the database's word), the per-address
+ * budget for unknown keys (burst, refill, Retry-After, valid keys free,
+ * shared slots inherit their balance, IPv6 by /64), and the hash-tail index.
  *
  * Build: cc -Iruntime tests/unit/test_keycache.c runtime/tf_keycache.c
  */
@@ -94,6 +95,70 @@ int main(void)
     ok(refused && ra >= 2, "a concurrent flood leaves a debt: refused 1 s later (Retry-After %u)", ra);
     ok(tf_keycache_miss_allowed(c, "10.0.0.3", u + S * (2 * TF_KEYCACHE_MISS_BURST / TF_KEYCACHE_MISS_PER_S + 1), &ra),
        "  ... but the debt is bounded: allowed again after %d s", 2 * TF_KEYCACHE_MISS_BURST / TF_KEYCACHE_MISS_PER_S + 1);
+
+    /* Budget slots are shared: an address that lands in a drained slot
+     * inherits its balance, so rotating through colliding addresses buys no
+     * fresh burst. The first of 2000 addresses refused right after 10.5.0.1
+     * drained its budget is one that shares its slot. */
+    {
+        tf_keycache_t *k = tf_keycache_create();
+        uint64_t v = 7000 * S;
+        while (tf_keycache_miss_allowed(k, "10.5.0.1", v, &ra))
+            tf_keycache_miss_charge(k, "10.5.0.1", v);
+        char other[48] = "";
+        for (int i = 0; i < 2000 && other[0] == '\0'; i++) {
+            char a[48];
+            snprintf(a, sizeof(a), "10.6.%d.%d", i / 256, i % 256);
+            if (!tf_keycache_miss_allowed(k, a, v, &ra))
+                snprintf(other, sizeof(other), "%s", a);
+        }
+        ok(other[0] != '\0', "an address sharing a drained slot (%s) starts with its empty balance, not a fresh burst", other);
+        ok(!tf_keycache_miss_allowed(k, "10.5.0.1", v, &ra), "  ... and its visit gave the first address no fresh burst either");
+        allowed = 0;
+        for (int i = 0; i < 100; i++)
+            if (tf_keycache_miss_allowed(k, other, v + S, &ra)) {
+                allowed++;
+                tf_keycache_miss_charge(k, other, v + S);
+            }
+        ok(allowed == TF_KEYCACHE_MISS_PER_S, "  ... 1 s later it may look up what the slot refilled: %d (rate %d/s, burst %d)", allowed,
+           TF_KEYCACHE_MISS_PER_S, TF_KEYCACHE_MISS_BURST);
+        tf_keycache_free(k);
+    }
+
+    /* IPv6: one budget per /64 (a subscriber owns the whole /64). */
+    {
+        tf_keycache_t *k = tf_keycache_create();
+        uint64_t v = 8000 * S;
+        allowed = 0;
+        for (int i = 0; i < 1000; i++) {
+            char a[64];
+            snprintf(a, sizeof(a), "2001:db8:1:2:%x:%x::%x", i * 7 % 65536, i, i + 1);
+            while (tf_keycache_miss_allowed(k, a, v, &ra)) {
+                allowed++;
+                tf_keycache_miss_charge(k, a, v);
+            }
+        }
+        ok(allowed == TF_KEYCACHE_MISS_BURST, "1000 addresses of one IPv6 /64, each until refused: %d lookups in all (one burst)", allowed);
+        ok(tf_keycache_miss_allowed(k, "2001:db8:1:3::1", v, &ra), "  ... the next /64 has its own budget");
+        while (tf_keycache_miss_allowed(k, "10.7.7.7", v, &ra))
+            tf_keycache_miss_charge(k, "10.7.7.7", v);
+        ok(!tf_keycache_miss_allowed(k, "::ffff:10.7.7.7", v, &ra), "an IPv4-mapped IPv6 address shares its IPv4 address's budget");
+        tf_keycache_free(k);
+    }
+
+    /* The key table is indexed by the hash's tail: two hashes ending in the
+     * same 8 hex digits share a slot, and a live key replaces a live key. */
+    {
+        tf_keycache_t *k = tf_keycache_create();
+        char a[TF_KEYCACHE_HASH_LEN + 1], b[TF_KEYCACHE_HASH_LEN + 1];
+        snprintf(a, sizeof(a), "\\x%056d%s", 1, "deadbeef");
+        snprintf(b, sizeof(b), "\\x%056d%s", 2, "deadbeef");
+        tf_keycache_put(k, a, "user-a", "key-a", 1, t, -1);
+        tf_keycache_put(k, b, "user-b", "key-b", 1, t, -1);
+        ok(tf_keycache_get(k, a, 1, t, uid, kid, &touch) == TF_KEY_MISS && tf_keycache_get(k, b, 1, t, uid, kid, &touch) == TF_KEY_VALID,
+           "hashes with the same last 8 hex digits share a slot (the tail is the index)");
+        tf_keycache_free(k);
+    }
 
     /* A flood of unknown keys must not push a live key out: its slot is
      * shared with some of them (2000 hashes over 512 slots). */
