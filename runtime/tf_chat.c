@@ -640,18 +640,29 @@ static void http_release(void *p)
     free(p);
 }
 
-/* The node's http2 setting (tf_conf.h). Where HTTP/2 may come, a call
- * waits for a connection being opened to the node rather than opening its
- * own, so concurrent calls become streams of one connection. */
-static void set_http_version(CURL *e, const tf_mesh_node_t *n)
+/* The node's http2 setting (tf_conf.h). Where HTTP/2 may come over TLS, a
+ * call waits for a connection being opened to the node rather than opening
+ * its own, so concurrent calls become streams of one connection; h2c nodes
+ * go through tf_curl_h2c_prepare, which upgrades one connection at a time.
+ *
+ * On an h2c node only streams take HTTP/2. curl 7.88 sends an HTTP/2
+ * request's body in a second write after its headers, which wakes a local
+ * upstream twice per call (about 30 us more p50 at concurrency 1 in
+ * tests/bench/chat.sh), while a whole answer gains nothing from sharing a
+ * connection (the same requests/s at concurrency 64). A stream's many
+ * small events are what multiplexing saves. */
+static void set_http_version(chat_t *ch, CURL *e, const tf_mesh_node_t *n)
 {
     int tls = strncmp(n->base_url, "https://", 8) == 0;
-    long v = n->http2 == TF_CONF_HTTP2_OFF   ? CURL_HTTP_VERSION_1_1
-             : n->http2 == TF_CONF_HTTP2_H2C ? CURL_HTTP_VERSION_2_0
-                                             : CURL_HTTP_VERSION_2TLS;
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, v);
-    if (v != CURL_HTTP_VERSION_1_1 && (tls || v == CURL_HTTP_VERSION_2_0))
-        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    if (n->http2 == TF_CONF_HTTP2_OFF || (n->http2 == TF_CONF_HTTP2_H2C && !tls && !ch->stream)) {
+        curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    } else if (n->http2 == TF_CONF_HTTP2_H2C && !tls) {
+        tf_curl_h2c_prepare(ch->thr->curl, e, n->key);
+    } else {
+        curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+        if (tls)
+            curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    }
 }
 
 static int start_attempt(chat_t *ch, const tf_candidate_t *c)
@@ -689,7 +700,7 @@ static int start_attempt(chat_t *ch, const tf_candidate_t *c)
     /* Our timer ends the attempt; curl's total timeout is only a backstop
      * (none for streams, which may run long: the idle timer covers them). */
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, ch->stream ? 0L : (long)attempt + 1000L);
-    set_http_version(e, c->node);
+    set_http_version(ch, e, c->node);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");

@@ -26,8 +26,9 @@ typedef struct tf_conf_listen {
  * How a node's calls use HTTP/2 (providers.settings[].http2, per node too):
  * AUTO, the default, negotiates it by ALPN on https:// and speaks HTTP/1.1
  * on http://; OFF keeps to HTTP/1.1; H2C also upgrades http:// connections
- * (Upgrade: h2c; curl 7.88's prior-knowledge mode fails on connection reuse).
- * Either way the calls to one node share its connections as streams.
+ * for streamed calls (Upgrade: h2c; curl 7.88's prior-knowledge mode fails
+ * on connection reuse; whole answers stay on HTTP/1.1, see tf_chat.c).
+ * Calls that take HTTP/2 share a node's connections as streams.
  */
 enum { TF_CONF_HTTP2_AUTO = 0, TF_CONF_HTTP2_OFF = 1, TF_CONF_HTTP2_H2C = 2 };
 

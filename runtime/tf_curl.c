@@ -36,7 +36,17 @@ struct tf_curl_req {
     void *release_arg;
     struct tf_curl_req *next_dead;
     h2o_linklist_t link; /* in tf_curl.reqs while added to the multi handle */
+    int h2c;             /* TF_CURL_H2C_* token of tf_curl_h2c_prepare, -1: none */
 };
+
+/* tf_curl_h2c_prepare's state per cleartext origin (a node key). */
+typedef struct h2c_origin {
+    char key[128];
+    int upgraded; /* a call here completed over HTTP/2: others may join */
+    int probing;  /* a call here is upgrading a connection now */
+} h2c_origin_t;
+
+enum { H2C_H1 = 0, H2C_PROBE = 1, H2C_JOIN = 2 }; /* the token's low two bits */
 
 struct tf_curl {
     h2o_loop_t *loop;
@@ -58,6 +68,9 @@ struct tf_curl {
     int closing; /* tf_curl_destroy: the tick is gone */
     CURL *spare[64]; /* easy handles kept for reuse (curl_easy_reset) */
     size_t nspare;
+    h2c_origin_t *h2c;
+    size_t nh2c;
+    int h2c_pending; /* tf_curl_h2c_prepare's token for the next tf_curl_start */
 };
 
 static void schedule_tick(tf_curl_t *c)
@@ -81,6 +94,27 @@ static void req_free(tf_curl_req_t *r)
     free(r);
 }
 
+/* What a finished or dropped call tells about its origin's HTTP/2. */
+static void h2c_done(tf_curl_t *c, tf_curl_req_t *r, CURLcode rc)
+{
+    if (r->h2c < 0)
+        return;
+    h2c_origin_t *o = &c->h2c[r->h2c >> 2];
+    int role = r->h2c & 3;
+    r->h2c = -1;
+    if (role == H2C_PROBE) {
+        long v = 0;
+        o->probing = 0;
+        if (rc == CURLE_OK)
+            curl_easy_getinfo(r->easy, CURLINFO_HTTP_VERSION, &v);
+        o->upgraded = v == CURL_HTTP_VERSION_2_0;
+    } else if (role == H2C_JOIN && rc != CURLE_OK && rc != CURLE_WRITE_ERROR) {
+        /* The shared connection may be gone (a failure, or our own close of
+         * a cancelled call's connection): the next call upgrades anew. */
+        o->upgraded = 0;
+    }
+}
+
 /* Reports finished transfers; never called from inside a curl callback. */
 static void check_done(tf_curl_t *c)
 {
@@ -92,6 +126,7 @@ static void check_done(tf_curl_t *c)
         tf_curl_req_t *r = NULL;
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
         CURLcode rc = m->data.result;
+        h2c_done(c, r, rc);
         curl_multi_remove_handle(c->multi, r->easy);
         h2o_linklist_unlink(&r->link);
         c->active--;
@@ -283,6 +318,7 @@ static void on_tick(h2o_timeout_entry_t *entry)
         tf_curl_req_t *r = c->dead_reqs;
         c->dead_reqs = r->next_dead;
         if (!r->finished) {
+            h2c_done(c, r, CURLE_ABORTED_BY_CALLBACK);
             /* An HTTP/2 stream's RST_STREAM waits in curl 7.88's output
              * buffer until the connection next reads or sends, so upstream
              * would go on answering nobody. Forbidding reuse makes curl
@@ -330,6 +366,7 @@ tf_curl_t *tf_curl_create(h2o_loop_t *loop)
     tf_curl_t *c = calloc(1, sizeof(*c));
     c->loop = loop;
     c->multi = curl_multi_init();
+    c->h2c_pending = -1;
     curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
     curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
     curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
@@ -389,6 +426,8 @@ tf_curl_req_t *tf_curl_start(tf_curl_t *c, CURL *easy, size_t max_body, tf_curl_
     tf_curl_req_t *r = calloc(1, sizeof(*r));
     r->c = c;
     r->easy = easy;
+    r->h2c = c->h2c_pending;
+    c->h2c_pending = -1;
     r->done = done;
     r->ud = ud;
     r->max = max_body;
@@ -399,12 +438,40 @@ tf_curl_req_t *tf_curl_start(tf_curl_t *c, CURL *easy, size_t max_body, tf_curl_
     curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, close_cb);
     curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, c);
     if (curl_multi_add_handle(c->multi, easy) != CURLM_OK) {
+        h2c_done(c, r, CURLE_FAILED_INIT);
         req_free(r);
         return NULL;
     }
     h2o_linklist_insert(&c->reqs, &r->link);
     c->active++;
     return r;
+}
+
+int tf_curl_h2c_prepare(tf_curl_t *c, CURL *easy, const char *key)
+{
+    size_t i = 0;
+    while (i < c->nh2c && strcmp(c->h2c[i].key, key) != 0)
+        i++;
+    if (i == c->nh2c) {
+        h2c_origin_t *n = realloc(c->h2c, (c->nh2c + 1) * sizeof(*n));
+        if (n == NULL) {
+            curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+            return 0;
+        }
+        c->h2c = n;
+        memset(&c->h2c[i], 0, sizeof(c->h2c[i]));
+        snprintf(c->h2c[i].key, sizeof(c->h2c[i].key), "%s", key);
+        c->nh2c++;
+    }
+    h2c_origin_t *o = &c->h2c[i];
+    int role = o->upgraded ? H2C_JOIN : o->probing ? H2C_H1 : H2C_PROBE;
+    if (role == H2C_PROBE)
+        o->probing = 1;
+    curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, role == H2C_H1 ? (long)CURL_HTTP_VERSION_1_1 : (long)CURL_HTTP_VERSION_2_0);
+    if (role == H2C_JOIN)
+        curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+    c->h2c_pending = (int)(i << 2) | role;
+    return role != H2C_H1;
 }
 
 tf_curl_req_t *tf_curl_start_stream(tf_curl_t *c, CURL *easy, size_t max_error_body, tf_curl_data_fn data, tf_curl_done_fn done,
@@ -471,6 +538,7 @@ void tf_curl_destroy(tf_curl_t *c)
         free(x);
     }
     free(c->byfd);
+    free(c->h2c);
     while (c->nspare > 0)
         curl_easy_cleanup(c->spare[--c->nspare]);
     free(c);

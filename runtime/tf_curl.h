@@ -53,6 +53,20 @@ typedef int (*tf_curl_data_fn)(void *ud, const char *data, size_t len);
 tf_curl_req_t *tf_curl_start_stream(tf_curl_t *c, CURL *easy, size_t max_error_body, tf_curl_data_fn data, tf_curl_done_fn done,
                                     void *ud);
 
+/*
+ * HTTP/2 to a cleartext origin (a provider node with http2: h2c), by
+ * Upgrade: h2c. curl 7.88 breaks a connection (framing errors, partial
+ * answers for every stream on it) when a second transfer joins it while
+ * its upgrade is under way, which concurrent calls do. So per thread and
+ * origin (`key`) one call at a time upgrades a connection while the others
+ * take HTTP/1.1; once one has completed over HTTP/2 the calls join its
+ * connection as streams, until one of them fails for want of it.
+ * Sets CURLOPT_HTTP_VERSION (and PIPEWAIT) on `easy`; the next
+ * tf_curl_start on this thread must be this easy handle's. Returns 1 when
+ * the call may take HTTP/2, 0 when it takes HTTP/1.1.
+ */
+int tf_curl_h2c_prepare(tf_curl_t *c, CURL *easy, const char *key);
+
 /* The requester went away: done is not called, the transfer is dropped. */
 void tf_curl_cancel(tf_curl_req_t *r);
 

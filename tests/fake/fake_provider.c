@@ -1550,6 +1550,11 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     h2o_config_init(&config);
     config.max_request_entity_size = 8 << 20;
+    /* h2o closes idle connections after 10 s, far sooner than providers do;
+     * a new call on a connection closing that moment fails (curl 7.88 does
+     * not retry streams a GOAWAY refused), and tests would race it. */
+    config.http1.req_timeout = 120000;
+    config.http2.idle_timeout = 120000;
     h2o_hostconf_t *host = h2o_config_register_host(&config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *pc = h2o_config_register_path(host, "/", 0);
     h2o_create_handler(pc, sizeof(h2o_handler_t))->on_req = on_req;
