@@ -53,13 +53,17 @@ hdr() { tr -d '\r' < "$TF_TMP/q-$1.hdrs" 2>/dev/null | awk -v n="$2" 'BEGIN{FS="
 finish_order() { local n; for n in "$@"; do echo "$(end "$n") $n"; done | sort -n | awk '{printf "%s%s", s, $2; s=" "}'; }
 metric() { curl -s -m 3 "$(plain /metrics)" | awk -v k="$1" '$1 == k {print $2}'; }
 ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+# held : the first request has reached the provider, so it holds the node's
+# slot (a fixed sleep was too short under ASan: the next one overtook it).
+upstream_busy() { [ "$(fake_stat ollama1 .active)" -ge 1 ]; }
+held() { wait_for "" 5 upstream_busy || fail "the first request reached the provider"; }
 
 # --- priority before the queue, FIFO within a class ---------------------------------------
 mesh_reset
 q_apply 1 false 5000 || fail "conf with max_concurrent: 1 applied"
 fake_config ollama1 '{"latency_ms":400}'
 prio0=$(metric 'tf_upstream_queued_total{node="ollama/primary",class="priority"}')
-bg H "$UNL" "$QP"; sleep 0.15
+bg H "$UNL" "$QP"; held
 bg R1 "$REG" "$QP"; sleep 0.05
 bg R2 "$REG" "$QP"; sleep 0.05
 bg R3 "$REG" "$QP"; sleep 0.1
@@ -83,7 +87,7 @@ expect_eq "  ... and the queue is empty again" \
 mesh_reset
 q_apply 1 true 300
 fake_config ollama1 '{"latency_ms":1000}'
-bg H "$UNL" "$QP"; sleep 0.15
+bg H "$UNL" "$QP"; held
 t0=$(date +%s%N)
 U_TOKEN=$UNL chat "$QP"
 el=$(ms "$t0")
@@ -97,7 +101,7 @@ mesh_reset
 q_apply 1 false 300
 fake_config ollama1 '{"latency_ms":1000}'
 to0=$(metric 'tf_upstream_queue_exits_total{node="ollama/primary",outcome="timeout"}')
-bg H "$UNL" "$QP"; sleep 0.15
+bg H "$UNL" "$QP"; held
 t0=$(date +%s%N)
 U_TOKEN=$UNL chat "$QP"
 el=$(ms "$t0")
@@ -115,7 +119,7 @@ expect_eq "  ... counted as a timeout in /metrics" "$((to1 - to0))" 1
 mesh_reset
 MESH_DEADLINE_MS=1000 q_apply 1 false 5000
 fake_config ollama1 '{"chunk_delay_ms":200,"completion_tokens":10}'
-bg S "$UNL" "$QS"; sleep 0.15
+bg S "$UNL" "$QS"; held
 t0=$(date +%s%N)
 U_TOKEN=$UNL chat "$QP"
 el=$(ms "$t0")
@@ -129,7 +133,7 @@ expect_eq "  ... the stream holding the slot finished" "$(st S) $(grep -c '^data
 mesh_reset
 q_apply 1 false 5000
 fake_config ollama1 '{"chunk_delay_ms":100,"completion_tokens":8}'
-bg S "$UNL" "$QS"; sleep 0.15
+bg S "$UNL" "$QS"; held
 bg B "$UNL" "$QP"
 bg_wait
 b_q=$(hdr B x-triforce-queued-ms)
@@ -141,7 +145,7 @@ expect_match "  ... having waited for it (${b_q} ms)" "${b_q:-0}" '^([5-9][0-9][
 mesh_reset
 q_apply 1 false 5000
 fake_config ollama1 '{"hang":true}'
-bg H "$UNL" "$QP"; sleep 0.15
+bg H "$UNL" "$QP"; held
 fake_config ollama1 '{"reset":true}'
 bg B "$UNL" "$QP"
 bg_wait
@@ -155,7 +159,7 @@ mesh_reset
 q_apply 1 false 5000
 fake_config ollama1 '{"latency_ms":800}'
 gone0=$(metric 'tf_upstream_queue_exits_total{node="ollama/primary",outcome="gone"}')
-bg H "$UNL" "$QP"; sleep 0.1
+bg H "$UNL" "$QP"; held
 bg A "$UNL" "$QP" -m 0.3 --http2-prior-knowledge; sleep 0.1
 bg B "$REG" "$QP"
 bg_wait
