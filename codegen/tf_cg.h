@@ -177,6 +177,9 @@ int tf_cg_scan_handlers(tf_cg_spec_t *s, const char *dir);
 char *tf_cg_read_code(const char *path);
 void tf_cg_check(tf_cg_spec_t *s);
 int tf_cg_tier_index(const tf_cg_spec_t *s, const char *id);
+/* An entry's min_tier as C: the tier's index, or TF_MIN_TIER_MCP when the
+ * spec names none (whichever tiers the running conf gives MCP access). */
+const char *tf_cg_min_tier_c(const tf_cg_spec_t *s, const char *id, char buf[24]);
 /* tf_cg_check_providers.c: providers.yaml alone and against tiers.yaml. */
 void tf_cg_check_providers(tf_cg_spec_t *s);
 

@@ -319,16 +319,6 @@ int tf_cg_load_catalog(tf_cg_spec_t *s, const char *spec_dir)
 
 /* --- emission ------------------------------------------------------------------------------- */
 
-/* An entry's min_tier as C: the tier's index, or TF_MIN_TIER_MCP when the
- * spec names none (the running conf's MCP tiers, as for tools). */
-static const char *tier_of(const tf_cg_spec_t *s, json_t *o, char buf[24])
-{
-    const char *t = json_string_value(json_object_get(o, "min_tier"));
-    if (t == NULL)
-        return "TF_MIN_TIER_MCP";
-    snprintf(buf, 24, "%d", tf_cg_tier_index(s, t));
-    return buf;
-}
 
 static void cstr_or_null(tf_cg_buf_t *c, const char *v)
 {
@@ -434,7 +424,7 @@ int tf_cg_emit_catalog(const tf_cg_spec_t *s, const char *out)
         tf_cg_printf(&c, ",\n     ");
         cstr_or_null(&c, json_string_value(json_object_get(p, "persona")));
         char tb[24];
-        tf_cg_printf(&c, ", %s, %d},\n", tier_of(s, p, tb), json_is_true(json_object_get(p, "fixture")));
+        tf_cg_printf(&c, ", %s, %d},\n", tf_cg_min_tier_c(s, json_string_value(json_object_get(p, "min_tier")), tb), json_is_true(json_object_get(p, "fixture")));
         json_decref(listing);
         json_decref(msgs);
         json_decref(required);
@@ -477,7 +467,7 @@ int tf_cg_emit_catalog(const tf_cg_spec_t *s, const char *out)
             else
                 tf_cg_printf(&c, "NULL");
             char tb[24];
-            tf_cg_printf(&c, ", %s, %d},\n", tier_of(s, r, tb), json_is_true(json_object_get(r, "fixture")));
+            tf_cg_printf(&c, ", %s, %d},\n", tf_cg_min_tier_c(s, json_string_value(json_object_get(r, "min_tier")), tb), json_is_true(json_object_get(r, "fixture")));
             json_decref(listing);
             nr++;
         }

@@ -21,6 +21,14 @@ int tf_cg_tier_index(const tf_cg_spec_t *s, const char *id)
     return -1;
 }
 
+const char *tf_cg_min_tier_c(const tf_cg_spec_t *s, const char *id, char buf[24])
+{
+    if (id == NULL)
+        return "TF_MIN_TIER_MCP";
+    snprintf(buf, 24, "%d", tf_cg_tier_index(s, id));
+    return buf;
+}
+
 /*
  * A C source with comments and string/character literals blanked to
  * spaces (newlines kept), so "int tf_api_x(" inside a comment, a string or

@@ -68,11 +68,9 @@ int tf_cg_emit_tools(const tf_cg_spec_t *s, const char *out)
         char *txt = json_dumps(l, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(l);
         /* No min_tier: whichever tiers the running conf gives MCP access,
-         * decided per request (the conf may open MCP to more tiers than
-         * spec/tiers.yaml, and a baked-in index would not follow). */
-        char tier[24] = "TF_MIN_TIER_MCP";
-        if (t->min_tier != NULL)
-            snprintf(tier, sizeof(tier), "%d", tf_cg_tier_index(s, t->min_tier));
+         * decided per request (a baked-in index would not follow the conf). */
+        char tb[24];
+        const char *tier = tf_cg_min_tier_c(s, t->min_tier, tb);
         tf_cg_printf(&c, "    {\"%s\", \"", t->name);
         tf_cg_cstr(&c, t->title);
         tf_cg_printf(&c, "\",\n     \"");
