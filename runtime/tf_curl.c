@@ -36,7 +36,8 @@ struct tf_curl_req {
     void *release_arg;
     struct tf_curl_req *next_dead;
     h2o_linklist_t link; /* in tf_curl.reqs while added to the multi handle */
-    int h2c;             /* TF_CURL_H2C_* token of tf_curl_h2c_prepare, -1: none */
+    int h2c_origin;      /* index in tf_curl.h2c when tf_curl_h2c_prepare chose for it, else -1 */
+    int h2c_role;        /* H2C_* */
 };
 
 /* tf_curl_h2c_prepare's state per cleartext origin (a node key). */
@@ -46,7 +47,7 @@ typedef struct h2c_origin {
     int probing;  /* a call here is upgrading a connection now */
 } h2c_origin_t;
 
-enum { H2C_H1 = 0, H2C_PROBE = 1, H2C_JOIN = 2 }; /* the token's low two bits */
+enum { H2C_H1, H2C_PROBE, H2C_JOIN };
 
 struct tf_curl {
     h2o_loop_t *loop;
@@ -70,7 +71,9 @@ struct tf_curl {
     size_t nspare;
     h2c_origin_t *h2c;
     size_t nh2c;
-    int h2c_pending; /* tf_curl_h2c_prepare's token for the next tf_curl_start */
+    /* tf_curl_h2c_prepare's choice, taken up by tf_curl_start of that easy handle */
+    CURL *h2c_easy;
+    int h2c_origin, h2c_role;
 };
 
 static void schedule_tick(tf_curl_t *c)
@@ -97,11 +100,11 @@ static void req_free(tf_curl_req_t *r)
 /* What a finished or dropped call tells about its origin's HTTP/2. */
 static void h2c_done(tf_curl_t *c, tf_curl_req_t *r, CURLcode rc)
 {
-    if (r->h2c < 0)
+    if (r->h2c_origin < 0)
         return;
-    h2c_origin_t *o = &c->h2c[r->h2c >> 2];
-    int role = r->h2c & 3;
-    r->h2c = -1;
+    h2c_origin_t *o = &c->h2c[r->h2c_origin];
+    int role = r->h2c_role;
+    r->h2c_origin = -1;
     if (role == H2C_PROBE) {
         long v = 0;
         o->probing = 0;
@@ -366,7 +369,6 @@ tf_curl_t *tf_curl_create(h2o_loop_t *loop)
     tf_curl_t *c = calloc(1, sizeof(*c));
     c->loop = loop;
     c->multi = curl_multi_init();
-    c->h2c_pending = -1;
     curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
     curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
     curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
@@ -421,13 +423,29 @@ CURL *tf_curl_easy(tf_curl_t *c)
     return e;
 }
 
+/* A choice tf_curl_h2c_prepare made for a handle other than `easy` was
+ * never started: a probe it reserved is released. */
+static void h2c_drop_other(tf_curl_t *c, CURL *easy)
+{
+    if (c->h2c_easy != NULL && c->h2c_easy != easy) {
+        if (c->h2c_role == H2C_PROBE)
+            c->h2c[c->h2c_origin].probing = 0;
+        c->h2c_easy = NULL;
+    }
+}
+
 tf_curl_req_t *tf_curl_start(tf_curl_t *c, CURL *easy, size_t max_body, tf_curl_done_fn done, void *ud)
 {
     tf_curl_req_t *r = calloc(1, sizeof(*r));
     r->c = c;
     r->easy = easy;
-    r->h2c = c->h2c_pending;
-    c->h2c_pending = -1;
+    h2c_drop_other(c, easy);
+    r->h2c_origin = -1;
+    if (c->h2c_easy == easy) {
+        r->h2c_origin = c->h2c_origin;
+        r->h2c_role = c->h2c_role;
+        c->h2c_easy = NULL;
+    }
     r->done = done;
     r->ud = ud;
     r->max = max_body;
@@ -449,6 +467,7 @@ tf_curl_req_t *tf_curl_start(tf_curl_t *c, CURL *easy, size_t max_body, tf_curl_
 
 int tf_curl_h2c_prepare(tf_curl_t *c, CURL *easy, const char *key)
 {
+    h2c_drop_other(c, easy);
     size_t i = 0;
     while (i < c->nh2c && strcmp(c->h2c[i].key, key) != 0)
         i++;
@@ -470,7 +489,9 @@ int tf_curl_h2c_prepare(tf_curl_t *c, CURL *easy, const char *key)
     curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, role == H2C_H1 ? (long)CURL_HTTP_VERSION_1_1 : (long)CURL_HTTP_VERSION_2_0);
     if (role == H2C_JOIN)
         curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
-    c->h2c_pending = (int)(i << 2) | role;
+    c->h2c_easy = easy;
+    c->h2c_origin = (int)i;
+    c->h2c_role = role;
     return role != H2C_H1;
 }
 

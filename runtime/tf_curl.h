@@ -61,8 +61,8 @@ tf_curl_req_t *tf_curl_start_stream(tf_curl_t *c, CURL *easy, size_t max_error_b
  * origin (`key`) one call at a time upgrades a connection while the others
  * take HTTP/1.1; once one has completed over HTTP/2 the calls join its
  * connection as streams, until one of them fails for want of it.
- * Sets CURLOPT_HTTP_VERSION (and PIPEWAIT) on `easy`; the next
- * tf_curl_start on this thread must be this easy handle's. Returns 1 when
+ * Sets CURLOPT_HTTP_VERSION (and PIPEWAIT) on `easy`, and the choice is
+ * taken up by tf_curl_start(easy), which should come next. Returns 1 when
  * the call may take HTTP/2, 0 when it takes HTTP/1.1.
  */
 int tf_curl_h2c_prepare(tf_curl_t *c, CURL *easy, const char *key);
