@@ -134,7 +134,10 @@ expect_eq "  ... the stream holding the slot finished" "$(st S) $(grep -c '^data
 # --- a stream holds its slot to its end -------------------------------------------------------
 mesh_reset
 q_apply 1 false 5000
-fake_config ollama1 '{"chunk_delay_ms":100,"completion_tokens":8}'
+# B answers 300 ms after it gets the slot: its client must not finish first
+# just because the stream's own client is still taking its last bytes
+# (seen under ASan). Its queued-ms below shows the wait itself.
+fake_config ollama1 '{"chunk_delay_ms":100,"completion_tokens":8,"latency_ms":300}'
 bg S "$UNL" "$QS"; held
 bg B "$UNL" "$QP"
 bg_wait
