@@ -640,10 +640,12 @@ static void http_release(void *p)
     free(p);
 }
 
-/* The node's http2 setting (tf_conf.h). Where HTTP/2 may come over TLS, a
- * call waits for a connection being opened to the node rather than opening
- * its own, so concurrent calls become streams of one connection; h2c nodes
- * go through tf_curl_h2c_prepare, which upgrades one connection at a time.
+/* The node's http2 setting (tf_conf.h); returns the tf_curl_t to start the
+ * call on. Where HTTP/2 may come over TLS, a call waits for a connection
+ * being opened to the node rather than opening its own, so concurrent
+ * calls become streams of one connection; h2c nodes go through
+ * tf_curl_h2c_prepare, which upgrades one connection at a time on the
+ * thread's tf_curl_t for h2c (curl_h2c, see tf_curl.h for why it is apart).
  *
  * On an h2c node only streams take HTTP/2. curl 7.88 sends an HTTP/2
  * request's body in a second write after its headers, which wakes a local
@@ -651,18 +653,20 @@ static void http_release(void *p)
  * tests/bench/chat.sh), while a whole answer gains nothing from sharing a
  * connection (the same requests/s at concurrency 64). A stream's many
  * small events are what multiplexing saves. */
-static void set_http_version(chat_t *ch, CURL *e, const tf_mesh_node_t *n)
+static tf_curl_t *set_http_version(chat_t *ch, CURL *e, const tf_mesh_node_t *n)
 {
     int tls = strncmp(n->base_url, "https://", 8) == 0;
     if (n->http2 == TF_CONF_HTTP2_OFF || (n->http2 == TF_CONF_HTTP2_H2C && !tls && !ch->stream)) {
         curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     } else if (n->http2 == TF_CONF_HTTP2_H2C && !tls) {
-        tf_curl_h2c_prepare(ch->thr->curl, e, n->key);
+        if (tf_curl_h2c_prepare(ch->thr->curl_h2c, e, n->key))
+            return ch->thr->curl_h2c;
     } else {
         curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
         if (tls)
             curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     }
+    return ch->thr->curl;
 }
 
 static int start_attempt(chat_t *ch, const tf_candidate_t *c)
@@ -700,7 +704,7 @@ static int start_attempt(chat_t *ch, const tf_candidate_t *c)
     /* Our timer ends the attempt; curl's total timeout is only a backstop
      * (none for streams, which may run long: the idle timer covers them). */
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, ch->stream ? 0L : (long)attempt + 1000L);
-    set_http_version(ch, e, c->node);
+    tf_curl_t *tc = set_http_version(ch, e, c->node);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -709,8 +713,8 @@ static int start_attempt(chat_t *ch, const tf_candidate_t *c)
     ch->cur = c;
     ch->attempts++;
     ch->attempt_ns = tf_now_ns();
-    ch->xfer = ch->stream ? tf_curl_start_stream(ch->thr->curl, e, MAX_ERROR_BYTES, on_data, on_done, ch)
-                          : tf_curl_start(ch->thr->curl, e, MAX_ANSWER_BYTES, on_done, ch);
+    ch->xfer = ch->stream ? tf_curl_start_stream(tc, e, MAX_ERROR_BYTES, on_data, on_done, ch)
+                          : tf_curl_start(tc, e, MAX_ANSWER_BYTES, on_done, ch);
     if (ch->xfer == NULL) { /* the easy handle is gone already: nothing points at http */
         http_release(http);
         note_tried(ch, c->node->key, "could not start the transfer");

@@ -3,6 +3,7 @@
  */
 #include "tf_curl.h"
 #include "tf_clock.h"
+#include "tf_log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,9 +44,14 @@ struct tf_curl_req {
 /* tf_curl_h2c_prepare's state per cleartext origin (a node key). */
 typedef struct h2c_origin {
     char key[128];
-    int upgraded; /* a call here completed over HTTP/2: others may join */
-    int probing;  /* a call here is upgrading a connection now */
+    int upgraded;              /* a call here completed over HTTP/2: others may join */
+    int probing;               /* a call here is upgrading a connection now */
+    uint64_t refused_until_ns; /* it answered a probe over HTTP/1.1: no probe before then */
 } h2c_origin_t;
+
+/* How long an origin that ignored the upgrade is called over HTTP/1.1
+ * before it is asked again (it may be restarted with h2c on). */
+#define H2C_RETRY_NS (60ull * 1000000000ull)
 
 enum { H2C_H1, H2C_PROBE, H2C_JOIN };
 
@@ -105,15 +111,25 @@ static void h2c_done(tf_curl_t *c, tf_curl_req_t *r, CURLcode rc)
     h2c_origin_t *o = &c->h2c[r->h2c_origin];
     int role = r->h2c_role;
     r->h2c_origin = -1;
-    if (role == H2C_PROBE) {
-        long v = 0;
+    long v = 0;
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(r->easy, CURLINFO_HTTP_VERSION, &v);
+    if (role == H2C_PROBE)
         o->probing = 0;
-        if (rc == CURLE_OK)
-            curl_easy_getinfo(r->easy, CURLINFO_HTTP_VERSION, &v);
-        o->upgraded = v == CURL_HTTP_VERSION_2_0;
-    } else if (role == H2C_JOIN && rc != CURLE_OK && rc != CURLE_WRITE_ERROR) {
-        /* The shared connection may be gone (a failure, or our own close of
-         * a cancelled call's connection): the next call upgrades anew. */
+    if (rc == CURLE_OK && v != CURL_HTTP_VERSION_2_0) {
+        /* Answered over HTTP/1.1: a probe whose upgrade was ignored, or a
+         * join that found no HTTP/2 connection (the upstream restarted
+         * without h2c) and asked on a new one. */
+        o->upgraded = 0;
+        o->refused_until_ns = tf_now_ns() + H2C_RETRY_NS;
+        tf_log(TF_LOG_WARN, "upstream", NULL, "%s has http2: h2c but answered the upgrade over HTTP/1.1; calling it over HTTP/1.1 for %llu s",
+               o->key, H2C_RETRY_NS / 1000000000ull);
+    } else if (role == H2C_PROBE) {
+        o->upgraded = rc == CURLE_OK;
+    } else if (rc != CURLE_OK && rc != CURLE_WRITE_ERROR) {
+        /* A join failed: the shared connection may be gone (a failure, or
+         * our own close of a cancelled call's connection): the next call
+         * upgrades anew. */
         o->upgraded = 0;
     }
 }
@@ -483,16 +499,26 @@ int tf_curl_h2c_prepare(tf_curl_t *c, CURL *easy, const char *key)
         c->nh2c++;
     }
     h2c_origin_t *o = &c->h2c[i];
-    int role = o->upgraded ? H2C_JOIN : o->probing ? H2C_H1 : H2C_PROBE;
-    if (role == H2C_PROBE)
+    int role = o->upgraded ? H2C_JOIN : o->probing || tf_now_ns() < o->refused_until_ns ? H2C_H1 : H2C_PROBE;
+    if (role == H2C_H1) {
+        /* Started on the thread's other tf_curl_t: nothing to take up here. */
+        curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+        return 0;
+    }
+    curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_0);
+    if (role == H2C_PROBE) {
+        /* On a new connection: one kept alive here may be one that
+         * answered over HTTP/1.1, which would mark the bundle "cannot
+         * multiplex" again when it answers this probe the same way. */
         o->probing = 1;
-    curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, role == H2C_H1 ? (long)CURL_HTTP_VERSION_1_1 : (long)CURL_HTTP_VERSION_2_0);
-    if (role == H2C_JOIN)
+        curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+    } else {
         curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+    }
     c->h2c_easy = easy;
     c->h2c_origin = (int)i;
     c->h2c_role = role;
-    return role != H2C_H1;
+    return 1;
 }
 
 tf_curl_req_t *tf_curl_start_stream(tf_curl_t *c, CURL *easy, size_t max_error_body, tf_curl_data_fn data, tf_curl_done_fn done,

@@ -55,15 +55,28 @@ tf_curl_req_t *tf_curl_start_stream(tf_curl_t *c, CURL *easy, size_t max_error_b
 
 /*
  * HTTP/2 to a cleartext origin (a provider node with http2: h2c), by
- * Upgrade: h2c. curl 7.88 breaks a connection (framing errors, partial
- * answers for every stream on it) when a second transfer joins it while
- * its upgrade is under way, which concurrent calls do. So per thread and
- * origin (`key`) one call at a time upgrades a connection while the others
- * take HTTP/1.1; once one has completed over HTTP/2 the calls join its
- * connection as streams, until one of them fails for want of it.
- * Sets CURLOPT_HTTP_VERSION (and PIPEWAIT) on `easy`, and the choice is
- * taken up by tf_curl_start(easy), which should come next. Returns 1 when
- * the call may take HTTP/2, 0 when it takes HTTP/1.1.
+ * Upgrade: h2c. `c` is a tf_curl_t that makes only these calls (each
+ * thread has one besides its general one): curl 7.88 keeps one multi
+ * handle's connections to a host:port in one bundle and marks the bundle
+ * "cannot multiplex" whenever an answer there comes over HTTP/1.1, so the
+ * whole answers that go to the same node over HTTP/1.1 kept streams from
+ * joining the upgraded connection and made them open (and upgrade) new
+ * ones: 3 to 14 connections for 24 concurrent streams in 75_h2c_upstream,
+ * one per server thread since.
+ *
+ * curl 7.88 also breaks a connection (framing errors, partial answers for
+ * every stream on it) when a second transfer joins it while its upgrade is
+ * under way, which concurrent calls do. So per thread and origin (`key`)
+ * one call at a time upgrades a fresh connection (the probe) while the
+ * others take HTTP/1.1; once one has completed over HTTP/2 the calls join
+ * its connection as streams, until one of them fails for want of it. An
+ * origin that answers a probe over HTTP/1.1 is called over HTTP/1.1 for a
+ * minute before the next probe (logged as a warning).
+ *
+ * Sets CURLOPT_HTTP_VERSION (and PIPEWAIT or FRESH_CONNECT) on `easy`.
+ * Returns 1 when the call takes HTTP/2: start it next with tf_curl_start
+ * on `c`, which takes up the choice. Returns 0 when it takes HTTP/1.1:
+ * start it on the thread's general tf_curl_t.
  */
 int tf_curl_h2c_prepare(tf_curl_t *c, CURL *easy, const char *key);
 

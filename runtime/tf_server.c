@@ -324,6 +324,7 @@ static void *thread_main(void *arg)
     thr->metrics = tf_metrics_thread_new();
     thr->db = tf_db_pool_create(thr->ctx.loop, thr->conf->db_url, (int)thr->conf->db_connections_per_thread);
     thr->curl = tf_curl_create(thr->ctx.loop);
+    thr->curl_h2c = tf_curl_create(thr->ctx.loop);
     thr->usage = tf_usage_batch_create(thr->ctx.loop, thr->db);
     for (size_t i = 0; i < ts->nfds; i++) {
         h2o_socket_t *sock = h2o_evloop_socket_create(thr->ctx.loop, ts->fds[i], H2O_SOCKET_FLAG_DONT_READ);
@@ -357,6 +358,8 @@ static void *thread_main(void *arg)
     h2o_evloop_run(thr->ctx.loop, 0);
     h2o_multithread_unregister_receiver(thr->ctx.queue, &thr->calls);
     close_listeners(thr);
+    tf_curl_destroy(thr->curl_h2c);
+    thr->curl_h2c = NULL;
     tf_curl_destroy(thr->curl);
     thr->curl = NULL;
     /* Connections have drained: write the usage still held, then close the pool. */

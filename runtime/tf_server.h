@@ -43,6 +43,7 @@ typedef struct tf_thread {
     tf_conf_hold_t *hold;        /* requests hold this while they run */
     struct tf_db_pool *db;
     struct tf_curl *curl;        /* upstream HTTP (providers) */
+    struct tf_curl *curl_h2c;    /* HTTP/2 to h2c nodes only (tf_curl_h2c_prepare) */
     struct tf_usage_batch *usage; /* usage no limit depends on, written every 100 ms */
     tf_metrics_thread_t *metrics;
     h2o_multithread_receiver_t ctl;  /* control messages from the main thread */

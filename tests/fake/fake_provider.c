@@ -26,6 +26,7 @@
  *   --reset-after-chunks N    cut streams abruptly after N token events
  *   --error-mid-stream N      send the protocol's in-stream error after N token events, then end
  *   --no-usage                leave out every usage/count field
+ *   --no-h2c                  answer Upgrade: h2c over HTTP/1.1 (no upgrade)
  *
  * CHAT ROUTES (matched by path suffix, so any base-URL prefix works)
  *   openai     POST .../chat/completions
@@ -76,7 +77,7 @@
  *   GET  /_fake/config  the current settings
  *   GET  /_fake/stats   {"name","requests","completed","client_closed","aborted","errors",
  *                        "by_protocol":{"openai","anthropic","gemini","ollama"},"active",
- *                        "by_version":{"1.1","2"},"connections"}
+ *                        "by_version":{"1.1","2"},"connections","upgrade_asked"}
  *                       requests = completed + client_closed + aborted + active (chat routes only).
  *                       completed: answered to the end by the fake (error answers and
  *                       error_mid_stream included); errors: those of them with a non-2xx status
@@ -84,6 +85,8 @@
  *                       the client left first; active: in progress now. by_version: chat
  *                       requests by HTTP version (an h2c upgrade's first request counts as 2);
  *                       connections: distinct connections they came on (up to 4096).
+ *                       upgrade_asked: HTTP/1.1 chat requests that asked for h2c (Upgrade)
+ *                       and were answered over HTTP/1.1 (--no-h2c).
  *   POST /_fake/stats/reset  zeroes the counters (not active)
  *   GET  /_fake/last    the last chat request: {"protocol","method","path" (with query),
  *                       "version" ("1.1" or "2"),"headers":{lower-case name: value},
@@ -146,6 +149,7 @@ static const char *const proto_names[P_COUNT] = {"openai", "anthropic", "gemini"
 static struct {
     long requests, completed, client_closed, aborted, errors, by_proto[P_COUNT];
     long h1, h2;               /* chat requests by HTTP version */
+    long upgrade_asked;        /* HTTP/1.1 ones with an Upgrade header (--no-h2c) */
     uint64_t conn_ids[4096];   /* the distinct connections chat requests came on */
     long connections;
 } stats;
@@ -1109,6 +1113,8 @@ static int handle_chat(h2o_req_t *req, int proto, h2o_iovec_t path_model, int ge
         stats.h2++;
     else
         stats.h1++;
+    if (req->version < 0x200 && req->upgrade.base != NULL)
+        stats.upgrade_asked++;
     count_connection(req->conn);
     active++;
 
@@ -1322,13 +1328,13 @@ static void fake_config(h2o_req_t *req)
 static void fake_stats(h2o_req_t *req)
 {
     send_json(req, 200,
-              json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:I, s:{s:I, s:I}, s:I}", "name", g_name, "requests",
+              json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:I, s:{s:I, s:I}, s:I, s:I}", "name", g_name, "requests",
                         (json_int_t)stats.requests, "completed", (json_int_t)stats.completed, "client_closed",
                         (json_int_t)stats.client_closed, "aborted", (json_int_t)stats.aborted, "errors", (json_int_t)stats.errors,
                         "by_protocol", "openai", (json_int_t)stats.by_proto[P_OPENAI], "anthropic",
                         (json_int_t)stats.by_proto[P_ANTHROPIC], "gemini", (json_int_t)stats.by_proto[P_GEMINI], "ollama",
                         (json_int_t)stats.by_proto[P_OLLAMA], "active", (json_int_t)active, "by_version", "1.1",
-                        (json_int_t)stats.h1, "2", (json_int_t)stats.h2, "connections", (json_int_t)stats.connections));
+                        (json_int_t)stats.h1, "2", (json_int_t)stats.h2, "connections", (json_int_t)stats.connections, "upgrade_asked", (json_int_t)stats.upgrade_asked));
 }
 
 /* --- routing ------------------------------------------------------------------------ */
@@ -1434,7 +1440,7 @@ static int usage_exit(const char *why)
             "fake_provider: %s\n"
             "usage: fake_provider --port P [--name NAME] [--model M] [--models a,b,c] [--require-key] [--api-key K]\n"
             "         [--latency-ms N] [--chunk-delay-ms N] [--fail-status S] [--prompt-tokens N] [--completion-tokens N]\n"
-            "         [--hang] [--reset-after-chunks N] [--error-mid-stream N] [--no-usage]\n",
+            "         [--hang] [--reset-after-chunks N] [--error-mid-stream N] [--no-usage] [--no-h2c]\n",
             why);
     return 2;
 }
@@ -1453,6 +1459,7 @@ static int cli_long(const char *s, long min, long max, long *out)
 int main(int argc, char **argv)
 {
     long port = 0;
+    int no_h2c = 0;
     const char *models = NULL;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -1484,6 +1491,8 @@ int main(int argc, char **argv)
             continue;
         if (!strcmp(o, "--hang")) {
             cfg.hang = 1;
+        } else if (!strcmp(o, "--no-h2c")) {
+            no_h2c = 1;
         } else if (!strcmp(o, "--no-usage")) {
             cfg.no_usage = 1;
         } else if (!strcmp(o, "--require-key")) {
@@ -1555,6 +1564,8 @@ int main(int argc, char **argv)
      * not retry streams a GOAWAY refused), and tests would race it. */
     config.http1.req_timeout = 120000;
     config.http2.idle_timeout = 120000;
+    /* --no-h2c: an upstream that ignores Upgrade: h2c, as most do. */
+    config.http1.upgrade_to_http2 = !no_h2c;
     h2o_hostconf_t *host = h2o_config_register_host(&config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *pc = h2o_config_register_path(host, "/", 0);
     h2o_create_handler(pc, sizeof(h2o_handler_t))->on_req = on_req;

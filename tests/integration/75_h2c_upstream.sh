@@ -61,8 +61,8 @@ expect_eq "  ... the next chat is answered" "$STATUS" 200
 # Concurrent streams: per server thread one call upgrades a connection
 # while the others take HTTP/1.1 (curl 7.88 breaks a connection that a
 # second stream joins mid-upgrade); once it completed over HTTP/2, the
-# thread's calls join upgraded connections (curl opens a few more when it
-# sees fit). Each stream takes 80 ms, so the 24 of a burst overlap: over
+# thread's calls join its upgraded connection (they opened 3 to 14 when
+# whole answers shared their curl handle, see tf_curl.h). Each stream takes 80 ms, so the 24 of a burst overlap: over
 # HTTP/1.1 they would need 24 connections.
 fake_config groq '{"chunk_delay_ms":20}'
 burst() {
@@ -85,8 +85,42 @@ burst
 expect_eq "another 24 once both threads upgraded: all answered in full" "$good" 24
 expect_eq "  ... all over HTTP/2" "$(fake_stat groq '[.by_version["2"], .by_version["1.1"]] | join(",")')" "24,0"
 conns=$(fake_stat groq .connections)
-expect_match "  ... sharing connections: fewer than the streams ($conns)" "$conns" '^([1-9]|1[0-9])$'
+expect_match "  ... on one connection per server thread ($conns)" "$conns" '^[12]$'
 fake_config groq '{"reset":true}'
+
+# --- whole answers and streams to the same node ----------------------------------------
+# Whole answers leave idle HTTP/1.1 connections to the node; clients that
+# leave streams get their upgraded connections closed. Streams still take
+# HTTP/2 afterwards: the next one upgrades a new connection (on the curl
+# handle kept for h2c calls, see tf_curl.h) and the others join it.
+fake_config groq '{"latency_ms":150}'
+pids=()
+for i in $(seq 1 8); do
+  curl -s -m 10 -o "$TF_TMP/h2c-w$i.json" -H 'content-type: application/json' -H "Authorization: Bearer $U_TOKEN" --data "$P" "$(plain /v1/chat/completions)" &
+  pids+=($!)
+done
+wait "${pids[@]}"
+good=0
+for i in $(seq 1 8); do [ "$(jq -r '.choices[0].message.content' "$TF_TMP/h2c-w$i.json")" = "w1 w2 w3 w4 " ] && good=$((good + 1)); done
+expect_eq "8 concurrent whole answers from the h2c node" "$good" 8
+fake_config groq '{"chunk_delay_ms":200,"completion_tokens":50}'
+c0=$(fake_stat groq .client_closed)
+pids=()
+for i in 1 2 3 4; do
+  curl -sN -m 1 -H 'content-type: application/json' -H "Authorization: Bearer $U_TOKEN" --data "$PS" "$(plain /v1/chat/completions)" >/dev/null &
+  pids+=($!)
+done
+wait "${pids[@]}"
+wait_for "" 3 closed_over $((c0 + 3))
+expect_eq "  ... 4 streams whose clients leave: the provider sees them end" "$(fake_stat groq .client_closed)" $((c0 + 4))
+fake_config groq '{"reset":true}'
+curl -s -m 3 -XPOST "$(fake_url groq /_fake/stats/reset)" >/dev/null
+good=0
+for i in $(seq 1 6); do [ "$(text_of "$(stream "$PS")")" = "w1 w2 w3 w4 " ] && good=$((good + 1)); done
+expect_eq "  ... then 6 streams, one after another: all over HTTP/2" \
+  "$good $(fake_stat groq '[.by_version["2"], .by_version["1.1"]] | join(",")')" "6 6,0"
+chat "$P"
+expect_eq "  ... and a whole answer still over HTTP/1.1" "$STATUS $(fake_stat groq '.by_version["1.1"]')" "200 1"
 
 # --- faults fail over as over HTTP/1.1 -----------------------------------------------
 for code in 500 429; do
@@ -126,3 +160,17 @@ req -H "Authorization: Bearer $U_TOKEN" "$(plain /v1/client/models/availability)
 expect_eq "availability shows each node's http2 when not auto" \
   "$(jqr '[.models[] | .providers[] | select(.provider == "groq" or .provider == "ollama") | "\(.provider)/\(.node)=\(.http2 // "auto")"] | unique | join(" ")')" \
   "groq/default=h2c ollama/backup=off ollama/primary=h2c"
+
+# --- an h2c node whose upstream ignores the upgrade ------------------------------------
+# It answers the upgrade's call over HTTP/1.1: that is logged, and the
+# thread calls it over HTTP/1.1 for a minute instead of asking each time.
+fake_kill groq
+fake_start groq --completion-tokens 4 --no-h2c
+mesh_reset
+good=0
+for i in $(seq 1 6); do [ "$(text_of "$(stream "$PS")")" = "w1 w2 w3 w4 " ] && good=$((good + 1)); done
+expect_eq "h2c node whose upstream ignores Upgrade: h2c: 6 streams answered over HTTP/1.1" \
+  "$good $(fake_stat groq '[.by_version["2"], .by_version["1.1"]] | join(",")')" "6 0,6"
+asked=$(fake_stat groq .upgrade_asked)
+expect_match "  ... the upgrade asked at most once per server thread ($asked of 6)" "$asked" '^[12]$'
+expect_match "  ... and a warning logged" "$(grep -c 'groq/default has http2: h2c but answered the upgrade over HTTP/1.1' "$TF_TMP/triforce.log")" '^[12]$'
