@@ -54,7 +54,7 @@ build "$B/test_adapt" tests/unit/test_adapt.c runtime/tf_adapt.c runtime/tf_adap
   runtime/tf_adapt_anthropic.c runtime/tf_adapt_gemini.c runtime/tf_adapt_ollama.c runtime/tf_jscan.c && run adapt "$B/test_adapt"
 
 # tf_curl on an h2o loop against a local server (the bench's minimal h2o).
-if build "$B/minimal_h2o" tests/bench/minimal_h2o.c && build "$B/curl_probe" tests/unit/curl_probe.c runtime/tf_curl.c; then
+if build "$B/minimal_h2o" tests/bench/minimal_h2o.c && build "$B/curl_probe" tests/unit/curl_probe.c runtime/tf_curl.c runtime/tf_log.c; then
   PORT=${TF_CURL_PROBE_PORT:-19310}
   "$B/minimal_h2o" --port "$PORT" --threads 1 & MPID=$!
   for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
