@@ -19,6 +19,21 @@ PS='{"model":"groq/llama-3.3-70b","stream":true,"stream_options":{"include_usage
 stream() { curl -sN -m 15 -D "$TF_TMP/h2c-hdrs" -H 'content-type: application/json' -H "Authorization: Bearer $U_TOKEN" --data "$1" "$(plain /v1/chat/completions)"; }
 provider() { tr -d '\r' < "$TF_TMP/h2c-hdrs" | awk -F': ' 'tolower($1) == "x-triforce-provider" {print $2}'; }
 text_of() { grep '^data: {"id"' <<<"$1" | sed 's/^data: //' | jq -rj '.choices[0].delta.content // empty'; }
+# at_once N BODY SECONDS NAME : N concurrent chats, each answer in $TF_TMP/NAME<i>
+at_once() {
+  local pids=() i
+  for i in $(seq 1 "$1"); do
+    curl -sN -m "$3" -o "$TF_TMP/$4$i" -H 'content-type: application/json' -H "Authorization: Bearer $U_TOKEN" --data "$2" "$(plain /v1/chat/completions)" &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+}
+# in_a_row N : N streams one after another; sets good to those answered in full
+in_a_row() {
+  local i
+  good=0
+  for i in $(seq 1 "$1"); do [ "$(text_of "$(stream "$PS")")" = "w1 w2 w3 w4 " ] && good=$((good + 1)); done
+}
 
 mesh_reset
 out=$(stream "$PS")
@@ -62,19 +77,15 @@ expect_eq "  ... the next chat is answered" "$STATUS" 200
 # while the others take HTTP/1.1 (curl 7.88 breaks a connection that a
 # second stream joins mid-upgrade); once it completed over HTTP/2, the
 # thread's calls join its upgraded connection (they opened 3 to 14 when
-# whole answers shared their curl handle, see tf_curl.h). Each stream takes 80 ms, so the 24 of a burst overlap: over
-# HTTP/1.1 they would need 24 connections.
+# whole answers shared their curl handle, see tf_curl.h). Each stream
+# takes 80 ms, so the 24 of a burst overlap: over HTTP/1.1 they would need
+# 24 connections.
 fake_config groq '{"chunk_delay_ms":20}'
 burst() {
-  local pids=() i
-  for i in $(seq 1 24); do
-    curl -sN -m 10 -o "$TF_TMP/h2c-s$i.txt" -H 'content-type: application/json' -H "Authorization: Bearer $U_TOKEN" --data "$PS" "$(plain /v1/chat/completions)" &
-    pids+=($!)
-  done
-  wait "${pids[@]}"
+  at_once 24 "$PS" 10 h2c-s
   good=0
   for i in $(seq 1 24); do
-    [ "$(text_of "$(cat "$TF_TMP/h2c-s$i.txt")")" = "w1 w2 w3 w4 " ] && good=$((good + 1))
+    [ "$(text_of "$(cat "$TF_TMP/h2c-s$i")")" = "w1 w2 w3 w4 " ] && good=$((good + 1))
   done
 }
 burst
@@ -94,29 +105,18 @@ fake_config groq '{"reset":true}'
 # HTTP/2 afterwards: the next one upgrades a new connection (on the curl
 # handle kept for h2c calls, see tf_curl.h) and the others join it.
 fake_config groq '{"latency_ms":150}'
-pids=()
-for i in $(seq 1 8); do
-  curl -s -m 10 -o "$TF_TMP/h2c-w$i.json" -H 'content-type: application/json' -H "Authorization: Bearer $U_TOKEN" --data "$P" "$(plain /v1/chat/completions)" &
-  pids+=($!)
-done
-wait "${pids[@]}"
+at_once 8 "$P" 10 h2c-w
 good=0
-for i in $(seq 1 8); do [ "$(jq -r '.choices[0].message.content' "$TF_TMP/h2c-w$i.json")" = "w1 w2 w3 w4 " ] && good=$((good + 1)); done
+for i in $(seq 1 8); do [ "$(jq -r '.choices[0].message.content' "$TF_TMP/h2c-w$i")" = "w1 w2 w3 w4 " ] && good=$((good + 1)); done
 expect_eq "8 concurrent whole answers from the h2c node" "$good" 8
 fake_config groq '{"chunk_delay_ms":200,"completion_tokens":50}'
 c0=$(fake_stat groq .client_closed)
-pids=()
-for i in 1 2 3 4; do
-  curl -sN -m 1 -H 'content-type: application/json' -H "Authorization: Bearer $U_TOKEN" --data "$PS" "$(plain /v1/chat/completions)" >/dev/null &
-  pids+=($!)
-done
-wait "${pids[@]}"
+at_once 4 "$PS" 1 h2c-gone
 wait_for "" 3 closed_over $((c0 + 3))
 expect_eq "  ... 4 streams whose clients leave: the provider sees them end" "$(fake_stat groq .client_closed)" $((c0 + 4))
 fake_config groq '{"reset":true}'
 curl -s -m 3 -XPOST "$(fake_url groq /_fake/stats/reset)" >/dev/null
-good=0
-for i in $(seq 1 6); do [ "$(text_of "$(stream "$PS")")" = "w1 w2 w3 w4 " ] && good=$((good + 1)); done
+in_a_row 6
 expect_eq "  ... then 6 streams, one after another: all over HTTP/2" \
   "$good $(fake_stat groq '[.by_version["2"], .by_version["1.1"]] | join(",")')" "6 6,0"
 chat "$P"
@@ -167,8 +167,7 @@ expect_eq "availability shows each node's http2 when not auto" \
 fake_kill groq
 fake_start groq --completion-tokens 4 --no-h2c
 mesh_reset
-good=0
-for i in $(seq 1 6); do [ "$(text_of "$(stream "$PS")")" = "w1 w2 w3 w4 " ] && good=$((good + 1)); done
+in_a_row 6
 expect_eq "h2c node whose upstream ignores Upgrade: h2c: 6 streams answered over HTTP/1.1" \
   "$good $(fake_stat groq '[.by_version["2"], .by_version["1.1"]] | join(",")')" "6 0,6"
 asked=$(fake_stat groq .upgrade_asked)
