@@ -299,6 +299,13 @@ static int run_once(tf_thread_t *thr, uint64_t *poll_until)
     size_t seen = loop->exec_time_counter.prev.index;
     int32_t wait = *poll_until != 0 && tf_now_ns() < *poll_until ? 0 : INT32_MAX;
     int rc = h2o_evloop_run(loop, wait);
+    /* HTTP/2 writes wait on the context's zero timeout, which h2o runs
+     * first among the loop's timeouts. An answer finished from one of our
+     * own zero timers (curl's "run now", a chat's flush) comes after it and
+     * would wait for the next turn: one more epoll_wait, and the log write,
+     * before the client sees its last bytes. Write it now. */
+    if (rc == 0)
+        h2o_timeout_run(loop, &thr->ctx.zero_timeout, h2o_now(loop));
     if (loop->exec_time_counter.prev.index != seen && thr->conf->busy_poll_us != 0)
         *poll_until = tf_now_ns() + (uint64_t)thr->conf->busy_poll_us * 1000u;
     return rc;
