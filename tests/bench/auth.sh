@@ -60,6 +60,7 @@ cleanup() {
 trap cleanup EXIT
 
 . tests/bench/lib.sh
+bench_ports_free "$MIN_PORT" || exit 1
 bench_triforce "$PORT" || exit 1
 PID=$TF_PID
 TOKEN=$(bench_user)

@@ -56,6 +56,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
+. tests/bench/lib.sh
+bench_ports_free "$FAKE_PORT" "$PROXY_PORT" "$TF_PORT" || exit 1
 cc -std=gnu11 -O2 -DH2O_USE_LIBUV=0 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -o "$TMP/fake" \
   tests/fake/fake_provider.c -lh2o-evloop -ljansson -lssl -lcrypto -lz -lpthread || exit 1
 "$TMP/fake" --port "$FAKE_PORT" --completion-tokens 16 --prompt-tokens 8 --chunk-delay-ms 0 >"$TMP/fake.log" 2>&1 &
@@ -66,7 +68,6 @@ cc -O2 -std=gnu11 -DH2O_USE_LIBUV=0 -D_GNU_SOURCE -w $(pkg-config --cflags libh2
   tests/bench/minimal_h2o.c -lh2o-evloop -lssl -lcrypto -lz -lpthread || exit 1
 "$TMP/minimal_h2o" --port "$PROXY_PORT" --threads "$THREADS" --proxy "http://127.0.0.1:$FAKE_PORT/v1" 2>"$TMP/proxy.log" &
 PIDS+=($!)
-. tests/bench/lib.sh
 bench_triforce "$TF_PORT" "providers:
   only: [groq]
   settings:

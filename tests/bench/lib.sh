@@ -7,10 +7,26 @@
 #                               DBURL; returns 1 when /health never says 200
 #   bench_user [TIER]           registers bench@example.com (the CLI sets
 #                               TIER when given) and prints its JWT
+#   bench_ports_free PORT...    returns 1 (and says which) when something
+#                               already listens on one of them
 # The caller's cleanup stops TF_PID and `scripts/pg.sh stop "$TMP/pg"`.
+
+# A server left over from an earlier run answers in place of the one this
+# script starts (whose bind fails), and every figure is then someone else's:
+# an old fake in another session, say, gets its own share of the CPU.
+bench_ports_free() {
+  local p
+  for p in "$@"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      printf '# port %s is in use; stop what listens there\n' "$p"
+      return 1
+    fi
+  done
+}
 
 bench_triforce() {
   local port=$1
+  bench_ports_free "$port" || return 1
   scripts/pg.sh start "$TMP/pg" >"$TMP/pg.out" 2>&1 || { printf '# PostgreSQL did not start\n'; return 1; }
   DBURL=$(scripts/pg.sh url "$TMP/pg")
   cat >"$TMP/triforce.yaml" <<CONF

@@ -85,8 +85,8 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # With SO_REUSEPORT a leftover server on the port would silently share it, so
-# refuse to start on a port something already listens on.
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# refuse to start on a port something already listens on (bench_ports_free).
+. tests/bench/lib.sh
 
 # wait_ready PORT PID : any HTTP status on /health means the server is up
 # (TriForce answers 503 while its database is not ready).
@@ -154,7 +154,7 @@ build_minimal() {
 }
 
 run_minimal() {
-  if port_busy "$MIN_PORT"; then log "port $MIN_PORT is in use; stop what listens there"; return 1; fi
+  bench_ports_free "$MIN_PORT" || return 1
   "$MIN_BIN" --port "$MIN_PORT" --threads "$THREADS" 2>"$TMP/minimal.stderr" &
   SERVER_PID=$!
   if ! wait_ready "$MIN_PORT" "$SERVER_PID"; then
@@ -200,7 +200,7 @@ CONF
 run_triforce() {
   if [ ! -x "$TF_BIN" ]; then log "TriForce skipped: $TF_BIN does not exist (run make build)"; return 2; fi
   if [ ! -x scripts/pg.sh ]; then log "TriForce skipped: scripts/pg.sh does not exist"; return 2; fi
-  if port_busy "$TF_PORT"; then log "port $TF_PORT is in use; stop what listens there"; return 1; fi
+  bench_ports_free "$TF_PORT" || return 1
   start_triforce "$TF_PORT" || return 1
   bench triforce h1 "$TF_PORT"
   bench triforce h2c "$TF_PORT"
