@@ -52,7 +52,7 @@ typedef struct chat {
     size_t ncand, next;
     tf_pick_t pick;
     uint64_t start_ns, deadline_ns, attempt_ns;
-    unsigned connect_ms, attempt_ms, idle_ms, breaker_failures, breaker_open_ms;
+    unsigned connect_ms, attempt_ms, idle_ms, coalesce_ms, breaker_failures, breaker_open_ms;
     tf_usage_admit_t admit;
 
     /* the attempt in flight */
@@ -88,7 +88,8 @@ typedef struct chat {
     int committed, upstream_done, sending, final_queued, db_pending, recorded, failed_midstream;
     h2o_generator_t gen;
     outbuf_t pending, inflight;
-    h2o_timeout_entry_t flush_timer; /* hands `pending` to h2o at the end of this loop turn */
+    h2o_timeout_entry_t flush_timer; /* hands `pending` to h2o (on_data says when) */
+    int sends;                       /* h2o_send calls made for this answer */
     char id[64];
     long long created;
     /* `data: {"id":..,"object":..,"created":..,"model":..,"choices":[`,
@@ -337,7 +338,10 @@ static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
     chat_t *ch = H2O_STRUCT_FROM_MEMBER(chat_t, gen, gen);
     ch->sending = 0;
     ch->inflight.len = 0;
-    flush(ch);
+    /* What came during the write waits for its timer (on_data), unless the
+     * answer has ended or the timer fired while the write was out. */
+    if (ch->final_queued || !h2o_timeout_is_linked(&ch->flush_timer))
+        flush(ch);
 }
 
 static void on_stop(h2o_generator_t *gen, h2o_req_t *req)
@@ -362,6 +366,7 @@ static void flush(chat_t *ch)
     ch->sending = st == H2O_SEND_STATE_IN_PROGRESS;
     if (st == H2O_SEND_STATE_FINAL)
         ch->final_queued = 2; /* sent */
+    ch->sends++;
     h2o_send(ch->r->h2o, &b, b.len ? 1 : 0, st);
 }
 
@@ -541,11 +546,15 @@ static int on_data(void *ud, const char *data, size_t len)
     /* Not sent yet: curl hands over one HTTP chunk per call, and an answer
      * that arrived in one read would otherwise leave in two writes (the
      * first chunk now, the rest after h2o's proceed), which the client
-     * wakes up for twice. At the end of this loop turn, or sooner with the
-     * end of the answer, everything read so far goes in one write. */
+     * wakes up for twice. The answer's first write goes at the end of this
+     * loop turn (time to first token is what a reader sees); later chunks
+     * wait up to coalesce_ms for the ones behind them (a provider sends a
+     * token per event, often several per millisecond: one write and one
+     * client wake-up each otherwise, measured at 5-7 writes for a 16-token
+     * answer against 2 now). The end of the answer flushes at once. */
     if (ch->pending.len > 0 && !h2o_timeout_is_linked(&ch->flush_timer)) {
         ch->flush_timer.cb = on_flush_timer;
-        h2o_timeout_link(ch->thr->ctx.loop, timeout_for(ch->thr->ctx.loop, 0), &ch->flush_timer);
+        h2o_timeout_link(ch->thr->ctx.loop, timeout_for(ch->thr->ctx.loop, ch->sends > 0 ? ch->coalesce_ms : 0), &ch->flush_timer);
     }
     return 0;
 }
@@ -1173,6 +1182,7 @@ static chat_t *start(tf_req_t *r, json_t *req, int shape, tf_chat_done_fn cb, vo
     ch->connect_ms = conf->connect_timeout_ms;
     ch->attempt_ms = conf->attempt_timeout_ms;
     ch->idle_ms = conf->stream_idle_ms;
+    ch->coalesce_ms = conf->stream_coalesce_ms;
     ch->breaker_failures = conf->breaker_failures;
     ch->breaker_open_ms = conf->breaker_open_ms;
     ch->max_attempts = conf->max_attempts ? conf->max_attempts : 4;

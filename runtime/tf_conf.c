@@ -71,6 +71,7 @@ typedef struct conf_file {
         char *strategy;
         unsigned connect_timeout_ms, attempt_timeout_ms, stream_idle_ms, deadline_ms, max_attempts;
         unsigned breaker_failures, breaker_open_ms, queue_timeout_ms;
+        unsigned *stream_coalesce_ms; /* NULL: the default; 0 is a value */
         char **only;
         unsigned only_count;
         struct conf_provider_file *settings;
@@ -228,6 +229,7 @@ static const cyaml_schema_field_t providers_fields[] = {
     CYAML_FIELD_UINT("connect_timeout_ms", CYAML_FLAG_OPTIONAL, providers_t, connect_timeout_ms),
     CYAML_FIELD_UINT("attempt_timeout_ms", CYAML_FLAG_OPTIONAL, providers_t, attempt_timeout_ms),
     CYAML_FIELD_UINT("stream_idle_ms", CYAML_FLAG_OPTIONAL, providers_t, stream_idle_ms),
+    CYAML_FIELD_UINT_PTR("stream_coalesce_ms", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, providers_t, stream_coalesce_ms),
     CYAML_FIELD_UINT("deadline_ms", CYAML_FLAG_OPTIONAL, providers_t, deadline_ms),
     CYAML_FIELD_UINT("max_attempts", CYAML_FLAG_OPTIONAL, providers_t, max_attempts),
     CYAML_FIELD_UINT("breaker_failures", CYAML_FLAG_OPTIONAL, providers_t, breaker_failures),
@@ -435,6 +437,10 @@ static void build_providers(tf_conf_t *c, const conf_file_t *f, const tf_yaml_li
     c->connect_timeout_ms = p->connect_timeout_ms ? p->connect_timeout_ms : 3000;
     c->attempt_timeout_ms = p->attempt_timeout_ms ? p->attempt_timeout_ms : 30000;
     c->stream_idle_ms = p->stream_idle_ms ? p->stream_idle_ms : 30000;
+    c->stream_coalesce_ms = p->stream_coalesce_ms != NULL ? *p->stream_coalesce_ms : TF_CONF_STREAM_COALESCE_MS;
+    if (c->stream_coalesce_ms > 1000)
+        err_add(e, tf_yaml_lines_get(yl, "providers.stream_coalesce_ms"),
+                "providers.stream_coalesce_ms: %u is more than 1000 (a second); tokens would arrive in bursts", c->stream_coalesce_ms);
     c->deadline_ms = p->deadline_ms ? p->deadline_ms : 60000;
     c->max_attempts = p->max_attempts ? p->max_attempts : 4;
     c->breaker_failures = p->breaker_failures ? p->breaker_failures : 3;

@@ -13,6 +13,12 @@
  * an upstream (tests/bench/chat.sh), so neither wake-up needs the kernel. */
 #define TF_CONF_BUSY_POLL_US 100
 
+/* Default of providers.stream_coalesce_ms. Providers send a token per
+ * event, often several per millisecond; writing each to the client costs a
+ * write and a client wake-up apiece. A millisecond is far below what a
+ * reader notices, and the first chunk and the end never wait. */
+#define TF_CONF_STREAM_COALESCE_MS 1
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -93,6 +99,7 @@ typedef struct tf_conf {
     unsigned connect_timeout_ms;    /* TCP + TLS to an upstream */
     unsigned attempt_timeout_ms;    /* one attempt: to the whole answer, or to a stream's first event */
     unsigned stream_idle_ms;        /* a stream that says nothing this long has failed */
+    unsigned stream_coalesce_ms;    /* after a stream's first write, chunks wait up to this long to leave together */
     unsigned deadline_ms;           /* one request, every attempt included, to its first byte */
     unsigned max_attempts;          /* candidates tried per request */
     unsigned breaker_failures;      /* consecutive failures that open a circuit */
