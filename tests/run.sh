@@ -16,21 +16,21 @@ ONLY=${TF_ONLY:-}          # run only integration files matching this pattern
 # TF_VERBOSE=1 also prints the passing checks (with the figures some of them carry).
 PASSES=${TF_PASSES:-"plain asan"}
 
-tally() { # tally LABEL OUTPUT RC
+tally() { # tally LABEL OUTPUT RC [SECONDS]
   local p f
   p=$(grep -c '^ok ' <<<"$2")
   f=$(grep -c '^not ok ' <<<"$2")
   if [ "$3" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; echo "not ok - $1 exited with status $3"; fi
   PASSED=$((PASSED + p)); FAILED=$((FAILED + f))
-  printf '# %s: %d passed, %d failed\n' "$1" "$p" "$f"
+  printf '# %s: %d passed, %d failed%s\n' "$1" "$p" "$f" "${4:+ (${4} s)}"
 }
 
 run_capture() { # run_capture LABEL CMD... : streams output, then tallies it
-  local label=$1 out rc; shift
+  local label=$1 out rc t0=$SECONDS; shift
   out=$("$@" 2>&1); rc=$?
   if [ -n "${TF_VERBOSE:-}" ]; then printf '%s\n' "$out" | grep -E '^(ok|not ok|#)'
   else printf '%s\n' "$out" | grep -E '^(ok|not ok|#)' | grep -vE '^ok ' || true; fi
-  tally "$label" "$out" "$rc"
+  tally "$label" "$out" "$rc" $((SECONDS - t0))
 }
 
 export TF_PG_DIR=${TF_PG_DIR:-$ROOT/var/test-pg}   # several runs at once: give each its own (and TF_PLAIN/TF_TLS)
@@ -159,5 +159,6 @@ for pass in $PASSES; do
   rm -rf "$TF_TMP"; TF_TMP=
 done
 
+printf '# the suite took %d min %d s (budget: 10 min)\n' $((SECONDS / 60)) $((SECONDS % 60))
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]
