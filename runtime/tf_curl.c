@@ -196,7 +196,7 @@ static void cork_all(tf_curl_t *c, int on)
 static void cork_run(tf_curl_t *c, curl_socket_t s, int what)
 {
     int running;
-    int cork = c->joins > 0 && c->nlive > 0 && c->nlive <= CORK_MAX_SOCKETS;
+    int cork = c->joins > 0 && c->nlive <= CORK_MAX_SOCKETS;
     c->joins = 0;
     if (cork)
         cork_all(c, 1);
@@ -204,7 +204,6 @@ static void cork_run(tf_curl_t *c, curl_socket_t s, int what)
     if (cork)
         cork_all(c, 0); /* curl may have closed some: those left the list */
 }
-
 
 static void action(tf_curl_t *c, sock_ctx_t *x, int what)
 {

@@ -13,7 +13,8 @@
 # upstream connections as streams, the way the direct h2c clients share
 # theirs. Over HTTP/1.1 the fake (one thread, on the same two CPUs) pays a
 # write per SSE event per connection (stream h2c at c=64, 4 streams per
-# connection, was 0.20 of direct then, 0.76 with h2c). Whole answers keep HTTP/1.1 (tf_chat.c).
+# connection, was 0.20 of direct then, 0.76 with h2c). Whole answers keep
+# HTTP/1.1 (tf_chat.c).
 #
 # For each of non-streamed and streamed, over HTTP/1.1 and h2c:
 #   concurrency 1:  ROUNDS rounds of h2load -c 1 -n N1/ROUNDS, direct and
@@ -57,7 +58,7 @@ cleanup() {
 trap cleanup EXIT
 
 . tests/bench/lib.sh
-bench_ports_free "$FAKE_PORT" "$PROXY_PORT" "$TF_PORT" || exit 1
+bench_ports_free "$FAKE_PORT" "$PROXY_PORT" || exit 1 # and bench_triforce checks its own
 cc -std=gnu11 -O2 -DH2O_USE_LIBUV=0 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -o "$TMP/fake" \
   tests/fake/fake_provider.c -lh2o-evloop -ljansson -lssl -lcrypto -lz -lpthread || exit 1
 "$TMP/fake" --port "$FAKE_PORT" --completion-tokens 16 --prompt-tokens 8 --chunk-delay-ms 0 >"$TMP/fake.log" 2>&1 &
