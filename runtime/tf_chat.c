@@ -656,20 +656,19 @@ static void http_release(void *p)
  * tf_curl_h2c_prepare, which upgrades one connection at a time on the
  * thread's tf_curl_t for h2c (curl_h2c, see tf_curl.h for why it is apart).
  *
- * On an h2c node only streams take HTTP/2. curl 7.88 sends an HTTP/2
- * request's body in a second write after its headers, which wakes a local
- * upstream twice per call (about 30 us more p50 at concurrency 1 in
- * tests/bench/chat.sh), while a whole answer gains nothing from sharing a
- * connection (the same requests/s at concurrency 64). A stream's many
- * small events are what multiplexing saves. */
+ * On an h2c node only streams take HTTP/2, and only those that overlap
+ * others to the node on this thread (a lone one takes HTTP/1.1, see
+ * tf_curl.h). curl 7.88's HTTP/2 path costs a call about 25-30 us p50 at
+ * concurrency 1 in tests/bench/chat.sh, and a whole answer gains nothing
+ * from sharing a connection (the same requests/s at concurrency 64). A
+ * stream's many small events are what multiplexing saves. */
 static tf_curl_t *set_http_version(chat_t *ch, CURL *e, const tf_mesh_node_t *n)
 {
     int tls = strncmp(n->base_url, "https://", 8) == 0;
     if (n->http2 == TF_CONF_HTTP2_OFF || (n->http2 == TF_CONF_HTTP2_H2C && !tls && !ch->stream)) {
         curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     } else if (n->http2 == TF_CONF_HTTP2_H2C && !tls) {
-        if (tf_curl_h2c_prepare(ch->thr->curl_h2c, e, n->key))
-            return ch->thr->curl_h2c;
+        return tf_curl_h2c_prepare(ch->thr->curl_h2c, ch->thr->curl, e, n->key);
     } else {
         curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
         if (tls)

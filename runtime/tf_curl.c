@@ -41,7 +41,8 @@ struct tf_curl_req {
     void *release_arg;
     struct tf_curl_req *next_dead;
     h2o_linklist_t link; /* in tf_curl.reqs while added to the multi handle */
-    int h2c_origin;      /* index in tf_curl.h2c when tf_curl_h2c_prepare chose for it, else -1 */
+    tf_curl_t *h2c_home; /* whose h2c table h2c_origin indexes (the thread's h2c tf_curl_t) */
+    int h2c_origin;      /* index there when tf_curl_h2c_prepare chose for it, else -1 */
     int h2c_role;        /* H2C_* */
 };
 
@@ -51,6 +52,7 @@ typedef struct h2c_origin {
     int upgraded;              /* a call here completed over HTTP/2: others may join */
     int probing;               /* a call here is upgrading a connection now */
     uint64_t refused_until_ns; /* it answered a probe over HTTP/1.1: no probe before then */
+    unsigned calls;            /* calls to it in flight on this thread, over either protocol */
 } h2c_origin_t;
 
 /* How long an origin that ignored the upgrade is called over HTTP/1.1
@@ -84,8 +86,11 @@ struct tf_curl {
     size_t nspare;
     h2c_origin_t *h2c;
     size_t nh2c;
-    /* tf_curl_h2c_prepare's choice, taken up by tf_curl_start of that easy handle */
+    /* tf_curl_h2c_prepare's choice, taken up by tf_curl_start of that easy
+     * handle on this tf_curl_t (the h2c one, or the thread's general one for
+     * HTTP/1.1); the choice's origin is in h2c_home's table */
     CURL *h2c_easy;
+    tf_curl_t *h2c_home;
     int h2c_origin, h2c_role;
 };
 
@@ -115,9 +120,12 @@ static void h2c_done(tf_curl_t *c, tf_curl_req_t *r, CURLcode rc)
 {
     if (r->h2c_origin < 0)
         return;
-    h2c_origin_t *o = &c->h2c[r->h2c_origin];
+    h2c_origin_t *o = &r->h2c_home->h2c[r->h2c_origin];
     int role = r->h2c_role;
     r->h2c_origin = -1;
+    o->calls--;
+    if (role == H2C_H1)
+        return; /* asked for HTTP/1.1: tells nothing about the origin's HTTP/2 */
     long v = 0;
     if (rc == CURLE_OK)
         curl_easy_getinfo(r->easy, CURLINFO_HTTP_VERSION, &v);
@@ -486,13 +494,13 @@ CURL *tf_curl_easy(tf_curl_t *c)
     return e;
 }
 
-/* A choice tf_curl_h2c_prepare made for a handle other than `easy` was
- * never started: a probe it reserved is released. */
+/* A choice tf_curl_h2c_prepare made for a handle other than `easy` (any,
+ * when NULL) was never started: a probe it reserved is released. */
 static void h2c_drop_other(tf_curl_t *c, CURL *easy)
 {
     if (c->h2c_easy != NULL && c->h2c_easy != easy) {
         if (c->h2c_role == H2C_PROBE)
-            c->h2c[c->h2c_origin].probing = 0;
+            c->h2c_home->h2c[c->h2c_origin].probing = 0;
         c->h2c_easy = NULL;
     }
 }
@@ -505,8 +513,10 @@ tf_curl_req_t *tf_curl_start(tf_curl_t *c, CURL *easy, size_t max_body, tf_curl_
     h2c_drop_other(c, easy);
     r->h2c_origin = -1;
     if (c->h2c_easy == easy) {
+        r->h2c_home = c->h2c_home;
         r->h2c_origin = c->h2c_origin;
         r->h2c_role = c->h2c_role;
+        r->h2c_home->h2c[r->h2c_origin].calls++;
         c->h2c_easy = NULL;
         c->joins += r->h2c_role == H2C_JOIN;
     }
@@ -529,9 +539,10 @@ tf_curl_req_t *tf_curl_start(tf_curl_t *c, CURL *easy, size_t max_body, tf_curl_
     return r;
 }
 
-int tf_curl_h2c_prepare(tf_curl_t *c, CURL *easy, const char *key)
+tf_curl_t *tf_curl_h2c_prepare(tf_curl_t *c, tf_curl_t *h1, CURL *easy, const char *key)
 {
-    h2c_drop_other(c, easy);
+    h2c_drop_other(c, NULL);
+    h2c_drop_other(h1, NULL);
     size_t i = 0;
     while (i < c->nh2c && strcmp(c->h2c[i].key, key) != 0)
         i++;
@@ -539,7 +550,7 @@ int tf_curl_h2c_prepare(tf_curl_t *c, CURL *easy, const char *key)
         h2c_origin_t *n = realloc(c->h2c, (c->nh2c + 1) * sizeof(*n));
         if (n == NULL) {
             curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-            return 0;
+            return h1;
         }
         c->h2c = n;
         memset(&c->h2c[i], 0, sizeof(c->h2c[i]));
@@ -547,26 +558,33 @@ int tf_curl_h2c_prepare(tf_curl_t *c, CURL *easy, const char *key)
         c->nh2c++;
     }
     h2c_origin_t *o = &c->h2c[i];
-    int role = o->upgraded ? H2C_JOIN : o->probing || tf_now_ns() < o->refused_until_ns ? H2C_H1 : H2C_PROBE;
+    int role;
+    if (o->calls == 0)
+        role = H2C_H1; /* alone: see tf_curl.h */
+    else if (o->upgraded)
+        role = H2C_JOIN;
+    else
+        role = o->probing || tf_now_ns() < o->refused_until_ns ? H2C_H1 : H2C_PROBE;
+    tf_curl_t *on = role == H2C_H1 ? h1 : c;
     if (role == H2C_H1) {
-        /* Started on the thread's other tf_curl_t: nothing to take up here. */
         curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-        return 0;
-    }
-    curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_0);
-    if (role == H2C_PROBE) {
-        /* On a new connection: one kept alive here may be one that
-         * answered over HTTP/1.1, which would mark the bundle "cannot
-         * multiplex" again when it answers this probe the same way. */
-        o->probing = 1;
-        curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
     } else {
-        curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+        curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_0);
+        if (role == H2C_PROBE) {
+            /* On a new connection: one kept alive here may be one that
+             * answered over HTTP/1.1, which would mark the bundle "cannot
+             * multiplex" again when it answers this probe the same way. */
+            o->probing = 1;
+            curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+        } else {
+            curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+        }
     }
-    c->h2c_easy = easy;
-    c->h2c_origin = (int)i;
-    c->h2c_role = role;
-    return 1;
+    on->h2c_easy = easy;
+    on->h2c_home = c;
+    on->h2c_origin = (int)i;
+    on->h2c_role = role;
+    return on;
 }
 
 tf_curl_req_t *tf_curl_start_stream(tf_curl_t *c, CURL *easy, size_t max_error_body, tf_curl_data_fn data, tf_curl_done_fn done,

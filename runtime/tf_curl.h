@@ -64,21 +64,29 @@ tf_curl_req_t *tf_curl_start_stream(tf_curl_t *c, CURL *easy, size_t max_error_b
  * ones: 3 to 14 connections for 24 concurrent streams in 75_h2c_upstream,
  * one per server thread since.
  *
+ * A call alone to its origin on the thread (no other in flight there, over
+ * either protocol) takes HTTP/1.1: HTTP/2 gains it nothing to share, and
+ * costs it ~25 us p50 at concurrency 1 in tests/bench/chat.sh (curl 7.88's
+ * HTTP/2 path: the request in two sends and more polls, the answer's
+ * frames through nghttp2), measured side by side with http2: off.
+ *
  * curl 7.88 also breaks a connection (framing errors, partial answers for
  * every stream on it) when a second transfer joins it while its upgrade is
  * under way, which concurrent calls do. So per thread and origin (`key`)
  * one call at a time upgrades a fresh connection (the probe) while the
- * others take HTTP/1.1; once one has completed over HTTP/2 the calls join
- * its connection as streams, until one of them fails for want of it. An
- * origin that answers a probe over HTTP/1.1 is called over HTTP/1.1 for a
- * minute before the next probe (logged as a warning).
+ * others take HTTP/1.1; once one has completed over HTTP/2 the calls that
+ * overlap others join its connection as streams, until one of them fails
+ * for want of it. An origin that answers a probe over HTTP/1.1 is called
+ * over HTTP/1.1 for a minute before the next probe (logged as a warning).
  *
- * Sets CURLOPT_HTTP_VERSION (and PIPEWAIT or FRESH_CONNECT) on `easy`.
- * Returns 1 when the call takes HTTP/2: start it next with tf_curl_start
- * on `c`, which takes up the choice. Returns 0 when it takes HTTP/1.1:
- * start it on the thread's general tf_curl_t.
+ * Sets CURLOPT_HTTP_VERSION (and PIPEWAIT or FRESH_CONNECT) on `easy` and
+ * returns the tf_curl_t to start it on next with tf_curl_start: `c` when
+ * the call takes HTTP/2, `h1` (the thread's general one) when it takes
+ * HTTP/1.1. That start takes up the choice: the call counts as in flight
+ * to the origin until it ends. `h1`'s calls point into `c`'s table, so
+ * `h1` is destroyed first.
  */
-int tf_curl_h2c_prepare(tf_curl_t *c, CURL *easy, const char *key);
+tf_curl_t *tf_curl_h2c_prepare(tf_curl_t *c, tf_curl_t *h1, CURL *easy, const char *key);
 
 /* The requester went away: done is not called, the transfer is dropped. */
 void tf_curl_cancel(tf_curl_req_t *r);

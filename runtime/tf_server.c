@@ -365,10 +365,11 @@ static void *thread_main(void *arg)
     h2o_evloop_run(thr->ctx.loop, 0);
     h2o_multithread_unregister_receiver(thr->ctx.queue, &thr->calls);
     close_listeners(thr);
-    tf_curl_destroy(thr->curl_h2c);
-    thr->curl_h2c = NULL;
+    /* curl first: its HTTP/1.1 calls to h2c nodes count in curl_h2c's table. */
     tf_curl_destroy(thr->curl);
     thr->curl = NULL;
+    tf_curl_destroy(thr->curl_h2c);
+    thr->curl_h2c = NULL;
     /* Connections have drained: write the usage still held, then close the pool. */
     tf_usage_batch_destroy(thr->usage, 5000);
     thr->usage = NULL;
