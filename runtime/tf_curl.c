@@ -24,6 +24,7 @@ typedef struct sock_ctx {
     int dead;           /* curl is done with s; closed on the next tick */
     int idle;           /* curl watches nothing on s (a kept-alive connection) */
     int corked;         /* TCP_CORK set for the duration of one curl call (cork_run) */
+    int repoke;         /* HTTP/2 answers came in on it: run curl on it again (on_repoke) */
     struct sock_ctx *next_dead;
     h2o_linklist_t live; /* in tf_curl.live until buried */
 } sock_ctx_t;
@@ -37,6 +38,7 @@ struct tf_curl_req {
     char *body;
     size_t len, cap, max;
     int cancelled, finished;
+    int h2;               /* 0: not known yet, 1: its answer comes over HTTP/2, 2: not */
     void (*release)(void *); /* tf_curl_attach */
     void *release_arg;
     struct tf_curl_req *next_dead;
@@ -69,6 +71,8 @@ struct tf_curl {
     h2o_timeout_t zero;   /* "next tick" for deferred work */
     h2o_timeout_entry_t zero_entry;
     h2o_timeout_entry_t kick_entry; /* curl's "timeout 0": run it next tick, no timerfd */
+    h2o_timeout_entry_t repoke_entry; /* on_repoke */
+    int h2_read;                      /* a transfer got HTTP/2 answer bytes during this curl call */
     sock_ctx_t *dead_socks;
     tf_curl_req_t *dead_reqs;
     h2o_linklist_t reqs;
@@ -213,9 +217,58 @@ static void cork_run(tf_curl_t *c, curl_socket_t s, int what)
         cork_all(c, 0); /* curl may have closed some: those left the list */
 }
 
+/*
+ * curl 7.88 can leave HTTP/2 answer bytes it has read with no call coming
+ * to hand them over: when a stream's buffer fills while another stream is
+ * being read, nghttp2 is paused and that stream marked "drained" but not
+ * scheduled, and the rest of what was read waits behind it. With no more
+ * bytes arriving on the socket, the streams stalled until curl's next
+ * timer for one of them: the connect timeout, 3 s, measured on 64-token
+ * answers at 4 concurrent streams (fixed in curl 8.x). So after a call in
+ * which HTTP/2 bytes came in on a socket, curl runs on that socket once
+ * more in the same loop turn (every transfer on it gets a turn), and again
+ * while that hands over more.
+ */
+static void repoke_later(tf_curl_t *c, sock_ctx_t *x)
+{
+    x->repoke = 1;
+    if (!c->closing && !h2o_timeout_is_linked(&c->repoke_entry))
+        h2o_timeout_link(c->loop, &c->zero, &c->repoke_entry);
+}
+
+static void on_repoke(h2o_timeout_entry_t *entry)
+{
+    tf_curl_t *c = H2O_STRUCT_FROM_MEMBER(tf_curl_t, repoke_entry, entry);
+    sock_ctx_t *again[16];
+    size_t nagain = 0;
+    for (;;) {
+        /* From the head each time: curl may close sockets (bury unlinks them). */
+        sock_ctx_t *x = NULL;
+        for (h2o_linklist_t *n = c->live.next; n != &c->live && x == NULL; n = n->next) {
+            sock_ctx_t *y = H2O_STRUCT_FROM_MEMBER(sock_ctx_t, live, n);
+            if (y->repoke)
+                x = y;
+        }
+        if (x == NULL)
+            break;
+        x->repoke = 0;
+        c->h2_read = 0;
+        cork_run(c, x->s, CURL_CSELECT_IN);
+        if (c->h2_read && !x->dead && nagain < sizeof(again) / sizeof(again[0]))
+            again[nagain++] = x;
+    }
+    for (size_t i = 0; i < nagain; i++)
+        if (!again[i]->dead)
+            repoke_later(c, again[i]);
+    check_done(c);
+}
+
 static void action(tf_curl_t *c, sock_ctx_t *x, int what)
 {
+    c->h2_read = 0;
     cork_run(c, x->s, what);
+    if (c->h2_read && !x->dead)
+        repoke_later(c, x);
     /* notify_write is one-shot in h2o 2.2: re-arm while curl wants it. */
     if (!x->dead && x->want_write && !h2o_socket_is_writing(x->sock))
         h2o_socket_notify_write(x->sock, on_writable);
@@ -350,9 +403,15 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
+static void repoke_later(tf_curl_t *c, sock_ctx_t *x);
+
 static void run_timeouts(tf_curl_t *c)
 {
+    c->h2_read = 0;
     cork_run(c, CURL_SOCKET_TIMEOUT, 0);
+    if (c->h2_read) /* read on some socket: which one, curl does not say */
+        for (h2o_linklist_t *n = c->live.next; n != &c->live; n = n->next)
+            repoke_later(c, H2O_STRUCT_FROM_MEMBER(sock_ctx_t, live, n));
     long next = -1;
     curl_multi_timeout(c->multi, &next);
     if (next > 0)
@@ -413,6 +472,13 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
     size_t n = size * nmemb;
     if (r->cancelled)
         return 0; /* abort: nobody wants it */
+    if (r->h2 == 0) {
+        long v = 0;
+        curl_easy_getinfo(r->easy, CURLINFO_HTTP_VERSION, &v);
+        r->h2 = v == CURL_HTTP_VERSION_2_0 ? 1 : 2;
+    }
+    if (r->h2 == 1)
+        r->c->h2_read = 1; /* see on_repoke */
     if (r->data != NULL) {
         long status = 0;
         curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -456,6 +522,7 @@ tf_curl_t *tf_curl_create(h2o_loop_t *loop)
     h2o_timeout_init(loop, &c->zero, 0);
     c->zero_entry.cb = on_tick;
     c->kick_entry.cb = on_kick;
+    c->repoke_entry.cb = on_repoke;
     h2o_linklist_init_anchor(&c->reqs);
     h2o_linklist_init_anchor(&c->live);
     return c;
@@ -635,6 +702,8 @@ void tf_curl_destroy(tf_curl_t *c)
         h2o_timeout_unlink(&c->zero_entry);
     if (h2o_timeout_is_linked(&c->kick_entry))
         h2o_timeout_unlink(&c->kick_entry);
+    if (h2o_timeout_is_linked(&c->repoke_entry))
+        h2o_timeout_unlink(&c->repoke_entry);
     h2o_timeout_dispose(c->loop, &c->zero);
     c->closing = 1;
     h2o_socket_read_stop(c->timer);

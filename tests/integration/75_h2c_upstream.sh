@@ -119,6 +119,26 @@ conns=$(fake_stat groq .connections)
 expect_match "  ... on one connection per server thread ($((conns - h1)), and $h1 for HTTP/1.1)" "$((conns - h1))" '^[12]$'
 fake_config groq '{"reset":true}'
 
+# --- long answers on shared connections never wait for a timer ----------------------
+# curl 7.88 could leave a stream's bytes read but not handed over when
+# another stream's buffer filled first (tf_curl.c on_repoke): the stream
+# then waited for curl's next timer, the connect timeout (500 ms here, 3 s
+# by default). 64-token answers (~18 KB) from 4 clients: about every second
+# run of 200 had two such waits before the fix; 1000 showed it twice in
+# two runs here.
+fake_config groq '{"completion_tokens":64,"chunk_delay_ms":0}'
+curl -s -m 3 -XPOST "$(fake_url groq /_fake/stats/reset)" >/dev/null
+rm -f "$TF_TMP/h2c-long.log"
+printf '%s' "$PS" > "$TF_TMP/h2c-long.json" # h2load reads the body from a file, once per request
+h2load --h1 -c 4 -n 1000 -d "$TF_TMP/h2c-long.json" -H 'content-type: application/json' -H "Authorization: Bearer $U_TOKEN" \
+  --log-file="$TF_TMP/h2c-long.log" "$(plain /v1/chat/completions)" > "$TF_TMP/h2c-long.out" 2>&1
+slow=$(awk '$3 > 400000' "$TF_TMP/h2c-long.log" | wc -l)
+echo "# $(grep -E "^finished" "$TF_TMP/h2c-long.out") max $(sort -n -k3 "$TF_TMP/h2c-long.log" | tail -1 | cut -f3) us"
+expect_eq "1000 streamed 64-token answers from 4 clients: all 200, none slower than 400 ms" \
+  "$(awk '$2 == 200' "$TF_TMP/h2c-long.log" | wc -l) $slow" "1000 0"
+expect_match "  ... many of them over HTTP/2 ($(fake_stat groq '.by_version["2"]'))" "$(fake_stat groq '.by_version["2"]')" '^[1-9][0-9]+$'
+fake_config groq '{"reset":true}'
+
 # --- whole answers and streams to the same node ----------------------------------------
 # Whole answers leave idle HTTP/1.1 connections to the node; clients that
 # leave streams get their upgraded connections closed. Streams still take
