@@ -24,7 +24,7 @@ typedef struct sock_ctx {
     int dead;           /* curl is done with s; closed on the next tick */
     int idle;           /* curl watches nothing on s (a kept-alive connection) */
     int corked;         /* TCP_CORK set for the duration of one curl call (cork_run) */
-    int repoke;         /* HTTP/2 answers came in on it: run curl on it again (on_repoke) */
+    int repoke;         /* HTTP/2 answers came in on it: run curl on it again (on_repoke); 2: next round */
     struct sock_ctx *next_dead;
     h2o_linklist_t live; /* in tf_curl.live until buried */
 } sock_ctx_t;
@@ -239,14 +239,13 @@ static void repoke_later(tf_curl_t *c, sock_ctx_t *x)
 static void on_repoke(h2o_timeout_entry_t *entry)
 {
     tf_curl_t *c = H2O_STRUCT_FROM_MEMBER(tf_curl_t, repoke_entry, entry);
-    sock_ctx_t *again[16];
-    size_t nagain = 0;
+    int again = 0;
     for (;;) {
         /* From the head each time: curl may close sockets (bury unlinks them). */
         sock_ctx_t *x = NULL;
         for (h2o_linklist_t *n = c->live.next; n != &c->live && x == NULL; n = n->next) {
             sock_ctx_t *y = H2O_STRUCT_FROM_MEMBER(sock_ctx_t, live, n);
-            if (y->repoke)
+            if (y->repoke == 1)
                 x = y;
         }
         if (x == NULL)
@@ -254,12 +253,17 @@ static void on_repoke(h2o_timeout_entry_t *entry)
         x->repoke = 0;
         c->h2_read = 0;
         cork_run(c, x->s, CURL_CSELECT_IN);
-        if (c->h2_read && !x->dead && nagain < sizeof(again) / sizeof(again[0]))
-            again[nagain++] = x;
+        if (c->h2_read && !x->dead) {
+            x->repoke = 2; /* handed over more: another round after this one */
+            again = 1;
+        }
     }
-    for (size_t i = 0; i < nagain; i++)
-        if (!again[i]->dead)
-            repoke_later(c, again[i]);
+    if (again)
+        for (h2o_linklist_t *n = c->live.next; n != &c->live; n = n->next) {
+            sock_ctx_t *y = H2O_STRUCT_FROM_MEMBER(sock_ctx_t, live, n);
+            if (y->repoke == 2)
+                repoke_later(c, y);
+        }
     check_done(c);
 }
 
