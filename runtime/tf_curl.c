@@ -413,9 +413,15 @@ static void run_timeouts(tf_curl_t *c)
 {
     c->h2_read = 0;
     cork_run(c, CURL_SOCKET_TIMEOUT, 0);
-    if (c->h2_read) /* read on some socket: which one, curl does not say */
-        for (h2o_linklist_t *n = c->live.next; n != &c->live; n = n->next)
-            repoke_later(c, H2O_STRUCT_FROM_MEMBER(sock_ctx_t, live, n));
+    /* Read on some socket: which one, curl does not say. Not the idle ones
+     * (kept-alive connections no transfer uses: the general handle may hold
+     * hundreds, and a kick runs this for every stream's "run now"). */
+    if (c->h2_read)
+        for (h2o_linklist_t *n = c->live.next; n != &c->live; n = n->next) {
+            sock_ctx_t *x = H2O_STRUCT_FROM_MEMBER(sock_ctx_t, live, n);
+            if (!x->idle)
+                repoke_later(c, x);
+        }
     long next = -1;
     curl_multi_timeout(c->multi, &next);
     if (next > 0)

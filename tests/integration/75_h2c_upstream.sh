@@ -42,6 +42,13 @@ behind() {
   B_OUT=$(jq -r .body "$TF_TMP/behind.json" 2>/dev/null)
   [ -n "$B_STATUS" ] || echo "# DIAG behind: $(head -c 300 "$TF_TMP/behind.json")"
 }
+# behind_times N : N groq streams behind holders, one after another; sets
+# good to those answered in full
+behind_times() {
+  local i
+  good=0
+  for i in $(seq 1 "$1"); do behind groq "$PS" "$PS"; [ "$(text_of "$B_OUT")" = "w1 w2 w3 w4 " ] && good=$((good + 1)); done
+}
 
 mesh_reset
 out=$(stream "$PS")
@@ -157,8 +164,7 @@ wait_for "" 3 closed_over $((c0 + 3))
 expect_eq "  ... 4 streams whose clients leave: the provider sees them end" "$(fake_stat groq .client_closed)" $((c0 + 4))
 fake_config groq '{"reset":true}'
 curl -s -m 3 -XPOST "$(fake_url groq /_fake/stats/reset)" >/dev/null
-good=0
-for i in 1 2 3; do behind groq "$PS" "$PS"; [ "$(text_of "$B_OUT")" = "w1 w2 w3 w4 " ] && good=$((good + 1)); done
+behind_times 3
 expect_eq "  ... then 3 streams behind others, one after another: all over HTTP/2 (their holders alone, HTTP/1.1)" \
   "$good $(fake_stat groq '[.by_version["2"], .by_version["1.1"]] | join(",")')" "3 3,3"
 chat "$P"
@@ -213,8 +219,7 @@ expect_eq "availability shows each node's http2 when not auto" \
 fake_kill groq
 fake_start groq --completion-tokens 4 --no-h2c
 mesh_reset
-good=0
-for i in 1 2 3; do behind groq "$PS" "$PS"; [ "$(text_of "$B_OUT")" = "w1 w2 w3 w4 " ] && good=$((good + 1)); done
+behind_times 3
 expect_eq "h2c node whose upstream ignores Upgrade: h2c: 3 streams behind others answered over HTTP/1.1" \
   "$good $(fake_stat groq '[.by_version["2"], .by_version["1.1"]] | join(",")')" "3 0,6"
 asked=$(fake_stat groq .upgrade_asked)
