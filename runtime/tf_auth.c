@@ -261,7 +261,7 @@ static void on_user_row(void *ud, PGresult *res, const char *err)
         if (lk->key_hash != NULL) {
             /* Unknown or revoked: remembered, and counted against the address. */
             tf_keycache_put(key_cache(), lk->key_hash, NULL, NULL, lk->epoch, tf_now_ns(), -1);
-            tf_keycache_miss_charge(key_cache(), tf_req_client_addr(r), tf_now_ns());
+            tf_keycache_miss_charge(key_cache(), tf_req_limit_key(r), tf_now_ns());
         }
         unauthorized(r, "invalid_credentials", "the credentials are not valid");
         return;
@@ -330,7 +330,7 @@ static int identify_key(tf_req_t *r, tf_auth_done_fn done, const char *tok, size
         break;
     }
     unsigned retry_after;
-    if (!tf_keycache_was_valid(kc, hash) && !tf_keycache_miss_allowed(kc, tf_req_client_addr(r), now, &retry_after)) {
+    if (!tf_keycache_was_valid(kc, hash) && !tf_keycache_miss_allowed(kc, tf_req_limit_key(r), now, &retry_after)) {
         char ra[16];
         snprintf(ra, sizeof(ra), "%u", retry_after);
         tf_add_header(r, "retry-after", ra);
@@ -349,11 +349,7 @@ int tf_auth_peer_is_trusted_proxy(tf_req_t *r)
     if (r->conf->trusted_proxies_count == 0)
         return 0;
     /* The connection's own peer: a forwarded address must never make itself trusted. */
-    const char *addr = tf_req_peer_addr(r);
-    for (unsigned i = 0; i < r->conf->trusted_proxies_count; i++)
-        if (strcmp(r->conf->trusted_proxies[i], addr) == 0)
-            return 1;
-    return 0;
+    return tf_addr_in_nets(r->conf->trusted_proxies, r->conf->trusted_proxies_count, tf_req_peer(r));
 }
 
 static int is_mcp_path(h2o_req_t *req)

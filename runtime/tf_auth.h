@@ -32,8 +32,9 @@ void tf_auth_thread_exit(void);
 void tf_auth_invalidate_all(void);
 
 /*
- * 1 when r's TCP peer (never a forwarded address) is listed in
- * auth.trusted_proxies: its X-User-ID and X-Forwarded-For are believed.
+ * 1 when r's TCP peer (never a forwarded address) is inside one of
+ * auth.trusted_proxies (addresses or networks): its X-User-ID and
+ * X-Forwarded-For are believed.
  */
 int tf_auth_peer_is_trusted_proxy(tf_req_t *r);
 

@@ -1175,7 +1175,7 @@ static chat_t *start(tf_req_t *r, json_t *req, int shape, tf_chat_done_fn cb, vo
     if (r->who.authenticated)
         copy_str(ch->subject, sizeof(ch->subject), r->who.user_id);
     else
-        snprintf(ch->subject, sizeof(ch->subject), "guest:%s", tf_req_client_addr(r));
+        snprintf(ch->subject, sizeof(ch->subject), "guest:%s", tf_req_limit_key(r));
     ch->start_ns = tf_now_ns();
     ch->deadline_ns = ch->start_ns + (uint64_t)conf->deadline_ms * 1000000ull;
     ch->connect_ms = conf->connect_timeout_ms;

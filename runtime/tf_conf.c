@@ -623,9 +623,14 @@ static int build(tf_conf_t *c, const conf_file_t *f, const tf_yaml_lines_t *yl, 
     c->login_max_failures = f->auth.login_max_failures ? f->auth.login_max_failures : 5;
     c->login_window_seconds = f->auth.login_window_seconds ? f->auth.login_window_seconds : 900;
     c->trusted_proxies_count = f->auth.trusted_proxies_count;
-    c->trusted_proxies = calloc(f->auth.trusted_proxies_count + 1, sizeof(char *));
-    for (unsigned i = 0; i < f->auth.trusted_proxies_count; i++)
-        c->trusted_proxies[i] = strdup(f->auth.trusted_proxies[i]);
+    c->trusted_proxies = calloc(f->auth.trusted_proxies_count + 1, sizeof(*c->trusted_proxies));
+    for (unsigned i = 0; i < f->auth.trusted_proxies_count; i++) {
+        char why[200], path[48];
+        if (tf_addr_net_parse(f->auth.trusted_proxies[i], &c->trusted_proxies[i], why, sizeof(why)) != 0) {
+            snprintf(path, sizeof(path), "auth.trusted_proxies[%u]", i);
+            err_add(e, tf_yaml_lines_get(yl, path), "%s: %s", path, why);
+        }
+    }
     c->admins_count = f->auth.admins_count;
     c->admins = calloc(f->auth.admins_count + 1, sizeof(char *));
     for (unsigned i = 0; i < f->auth.admins_count; i++)
@@ -744,8 +749,6 @@ static void conf_free(tf_conf_t *c)
     free(c->jwt_private_key_file);
     free(c->jwt_public_key_file);
     free(c->jwt_issuer);
-    for (unsigned i = 0; c->trusted_proxies != NULL && i < c->trusted_proxies_count; i++)
-        free(c->trusted_proxies[i]);
     free(c->trusted_proxies);
     for (unsigned i = 0; c->admins != NULL && i < c->admins_count; i++)
         free(c->admins[i]);

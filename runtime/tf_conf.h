@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tf_addr.h"
+
 typedef struct tf_conf_listen {
     char *address; /* "127.0.0.1", "::1", "0.0.0.0" */
     unsigned port;
@@ -87,7 +89,7 @@ typedef struct tf_conf {
     char *jwt_private_key_file, *jwt_public_key_file; /* RS256/ES256 */
     char *jwt_issuer;
     unsigned access_ttl_seconds, refresh_ttl_seconds;
-    char **trusted_proxies;   /* peers whose X-User-ID and X-Forwarded-For are believed */
+    tf_addr_net_t *trusted_proxies; /* peers (addresses or networks) whose X-User-ID and X-Forwarded-For are believed */
     unsigned trusted_proxies_count;
     char **admins;            /* emails that are admins whatever the database says */
     unsigned admins_count;

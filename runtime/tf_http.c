@@ -208,66 +208,70 @@ static void make_request_id(tf_req_t *r)
     *p = '\0';
 }
 
-const char *tf_req_peer_addr(tf_req_t *r)
+static void peer_compute(tf_req_t *r)
 {
     if (r->peer_addr[0] != '\0' || r->h2o == NULL)
-        return r->peer_addr;
+        return;
     struct sockaddr_storage ss;
     h2o_conn_t *conn = r->h2o->conn;
     socklen_t sl = conn->callbacks->get_peername != NULL ? conn->callbacks->get_peername(conn, (struct sockaddr *)&ss) : 0;
-    if (sl > 0 && ss.ss_family == AF_INET)
-        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, r->peer_addr, sizeof(r->peer_addr));
-    else if (sl > 0 && ss.ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, r->peer_addr, sizeof(r->peer_addr));
-    else
-        snprintf(r->peer_addr, sizeof(r->peer_addr), "unknown");
+    if (sl == 0 || tf_addr_from_sockaddr((struct sockaddr *)&ss, sl, &r->peer) != 0)
+        memset(&r->peer, 0, sizeof(r->peer));
+    tf_addr_format(&r->peer, r->peer_addr, sizeof(r->peer_addr));
+}
+
+const char *tf_req_peer_addr(tf_req_t *r)
+{
+    peer_compute(r);
     return r->peer_addr;
 }
 
-/*
- * The right-most X-Forwarded-For entry, in canonical text, into out; -1
- * when there is none or it is not an address. Only the right-most one: the
- * trusted proxy appended it from its own TCP peer, while everything to its
- * left came from the client (or proxies nobody vouches for) and may be made
- * up to dodge a limit.
- */
-static int forwarded_addr(h2o_req_t *req, char *out, size_t cap)
+const tf_addr_t *tf_req_peer(tf_req_t *r)
 {
-    ssize_t last = -1;
-    for (ssize_t i = -1; (i = h2o_find_header(&req->headers, H2O_TOKEN_X_FORWARDED_FOR, i)) >= 0;)
-        last = i;
-    if (last < 0)
-        return -1;
-    h2o_iovec_t v = req->headers.entries[last].value;
-    const char *b = v.base + v.len, *e = v.base + v.len;
-    while (b > v.base && b[-1] != ',')
-        b--;
-    while (b < e && (*b == ' ' || *b == '\t'))
-        b++;
-    while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
-        e--;
-    char text[INET6_ADDRSTRLEN];
-    unsigned char bin[sizeof(struct in6_addr)];
-    if (e == b || (size_t)(e - b) >= sizeof(text))
-        return -1;
-    memcpy(text, b, (size_t)(e - b));
-    text[e - b] = '\0';
-    if (inet_pton(AF_INET, text, bin) == 1)
-        return inet_ntop(AF_INET, bin, out, (socklen_t)cap) != NULL ? 0 : -1;
-    if (inet_pton(AF_INET6, text, bin) == 1)
-        return inet_ntop(AF_INET6, bin, out, (socklen_t)cap) != NULL ? 0 : -1;
-    return -1;
+    peer_compute(r);
+    return &r->peer;
+}
+
+/* At most this many X-Forwarded-For header lines are read, the last ones:
+ * a proxy merges its own into one line, so more are the client's. */
+#define XFF_LINES_MAX 16
+
+static void client_compute(tf_req_t *r)
+{
+    if (r->client_addr[0] != '\0' || r->h2o == NULL)
+        return;
+    tf_addr_t client = *tf_req_peer(r);
+    /* Behind a trusted proxy every client shares the proxy's address: the
+     * proxy says whom it is forwarding. Anyone else's word is ignored. */
+    if (tf_auth_peer_is_trusted_proxy(r)) {
+        tf_addr_span_t lines[XFF_LINES_MAX];
+        size_t n = 0;
+        for (ssize_t i = -1; (i = h2o_find_header(&r->h2o->headers, H2O_TOKEN_X_FORWARDED_FOR, i)) >= 0;) {
+            if (n == XFF_LINES_MAX) {
+                memmove(lines, lines + 1, sizeof(lines[0]) * (XFF_LINES_MAX - 1));
+                n--;
+            }
+            h2o_iovec_t v = r->h2o->headers.entries[i].value;
+            lines[n++] = (tf_addr_span_t){v.base, v.len};
+        }
+        tf_addr_t fwd;
+        if (n > 0 && tf_addr_forwarded_client(lines, n, r->conf->trusted_proxies, r->conf->trusted_proxies_count, &fwd))
+            client = fwd;
+    }
+    tf_addr_format(&client, r->client_addr, sizeof(r->client_addr));
+    tf_addr_limit_key(&client, r->limit_key, sizeof(r->limit_key));
 }
 
 const char *tf_req_client_addr(tf_req_t *r)
 {
-    if (r->client_addr[0] != '\0' || r->h2o == NULL)
-        return r->client_addr;
-    /* Behind a trusted proxy every client shares the proxy's address: the
-     * proxy says whom it is forwarding. Anyone else's word is ignored. */
-    if (!tf_auth_peer_is_trusted_proxy(r) || forwarded_addr(r->h2o, r->client_addr, sizeof(r->client_addr)) != 0)
-        snprintf(r->client_addr, sizeof(r->client_addr), "%s", tf_req_peer_addr(r));
+    client_compute(r);
     return r->client_addr;
+}
+
+const char *tf_req_limit_key(tf_req_t *r)
+{
+    client_compute(r);
+    return r->limit_key;
 }
 
 static int is_json_content_type(const h2o_req_t *req)

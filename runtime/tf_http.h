@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "tf_addr.h"
 #include "tf_clock.h"
 #include "tf_conf.h"
 #include "tf_spec.h"
@@ -45,8 +46,10 @@ struct tf_req {
     unsigned body_defaults;   /* schema defaults the validator added to body (tf_verr_t.defaults) */
     tf_identity_t who;
     char id[32];              /* request id, also in X-Request-Id */
-    char client_addr[48];     /* tf_req_client_addr's cache */
-    char peer_addr[48];       /* tf_req_peer_addr's cache */
+    char client_addr[TF_ADDR_TEXT_MAX]; /* tf_req_client_addr's cache */
+    char limit_key[TF_ADDR_TEXT_MAX];   /* tf_req_limit_key's, filled with client_addr */
+    char peer_addr[TF_ADDR_TEXT_MAX];   /* tf_req_peer_addr's cache */
+    tf_addr_t peer;           /* the TCP peer (family 0: none), with peer_addr */
     uint64_t start_ns;
     int status;               /* 0 until answered */
     struct tf_db_query *dbq;  /* pending query, cancelled if the client leaves */
@@ -95,18 +98,24 @@ void tf_add_header(tf_req_t *r, const char *name, const char *value);
 const char *tf_req_param(tf_req_t *r, const char *name);
 
 /*
- * The client's address as text ("127.0.0.1", "::1"), computed on first use:
- * what per-address limits and guest subjects are keyed by. It is the TCP
- * peer, except when the peer is a trusted proxy (auth.trusted_proxies) and
- * the request carries X-Forwarded-For: then it is the right-most entry of
- * that header (the address the proxy itself saw), if it is an IPv4 or IPv6
- * address; otherwise the peer again.
+ * The client's address as text ("127.0.0.1", "2001:db8::1"), computed on
+ * first use. It is the TCP peer, except when the peer is a trusted proxy
+ * (auth.trusted_proxies): then X-Forwarded-For is walked from the right past
+ * the entries that are trusted proxies too, and the first one that is not is
+ * the client (tf_addr_forwarded_client); the peer again when the header is
+ * missing or its right-most entry is no address.
  */
 const char *tf_req_client_addr(tf_req_t *r);
 
-/* The TCP peer's address as text, whatever headers say: for decisions about
- * the connection itself, such as whether it comes from a trusted proxy. */
+/* What per-address limits (login throttle, unknown-key limit) and guest
+ * subjects count under: the client's address, an IPv6 one as its /64. */
+const char *tf_req_limit_key(tf_req_t *r);
+
+/* The TCP peer's address as text ("unknown" when it has none), whatever
+ * headers say: for decisions about the connection itself. */
 const char *tf_req_peer_addr(tf_req_t *r);
+/* The same, as an address (family 0 when it has none). */
+const tf_addr_t *tf_req_peer(tf_req_t *r);
 
 
 #endif

@@ -211,7 +211,7 @@ int tf_api_auth_login(tf_req_t *r)
     l->r = r;
     tf_api_lower_email(l->email, sizeof(l->email), email);
     snprintf(l->keys[0], sizeof(l->keys[0]), "user:%s", l->email);
-    snprintf(l->keys[1], sizeof(l->keys[1]), "addr:%s", tf_req_client_addr(r));
+    snprintf(l->keys[1], sizeof(l->keys[1]), "addr:%s", tf_req_limit_key(r));
     l->password = strdup(password);
     r->hctx = l;
     r->on_dispose = login_dispose;

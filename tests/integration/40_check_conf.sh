@@ -46,6 +46,16 @@ printf "${L}busy_poll_us: 20000\n" > "$TF_TMP/bad.yaml"
 bad "busy_poll_us over 10 ms" "bad.yaml:4: busy_poll_us: 20000 is more than 10000"
 printf "${L}busy_poll_us: -5\n" > "$TF_TMP/bad.yaml"
 bad "a negative busy_poll_us" "bad.yaml:4: "
+printf "${L}auth:\n  trusted_proxies:\n    - 127.0.0.1\n    - 10.0.0.1/8\n" > "$TF_TMP/bad.yaml"
+bad "a trusted proxy network with bits set after its prefix" \
+  "bad.yaml:7: auth.trusted_proxies\[1\]: '10.0.0.1/8' has bits set after the prefix: write 10.0.0.0/8"
+printf "${L}auth:\n  trusted_proxies: [proxy.internal]\n" > "$TF_TMP/bad.yaml"
+bad "a trusted proxy that is a host name" "bad.yaml:5: auth.trusted_proxies\[0\]: 'proxy.internal' is not an IPv4 or IPv6 address"
+printf "${L}auth:\n  trusted_proxies: [\"2001:db8::/129\"]\n" > "$TF_TMP/bad.yaml"
+bad "a trusted proxy prefix too long" "bad.yaml:5: .*prefix 129 is more than 128 for an IPv6 address"
+printf "${L}auth:\n  trusted_proxies: [127.0.0.1, 10.0.0.0/8, \"2001:db8::/32\", \"::1\", \"::ffff:192.0.2.0/120\"]\n" > "$TF_TMP/bad.yaml"
+out=$(TRIFORCE_DATABASE_URL=x "$TF_BIN" --check-conf "$TF_TMP/bad.yaml" 2>&1)
+expect_eq "trusted proxies as addresses and networks, IPv4 and IPv6, are valid" "$?" 0
 printf "${L}providers:\n  only: [groq, nobody]\n" > "$TF_TMP/bad.yaml"
 bad "only: an unknown provider" "bad.yaml:5: providers.only: no provider 'nobody'"
 printf "${L}providers:\n  settings:\n    - id: groq\n      api_key: \"\${TF_SURELY_UNSET_KEY}\"\n" > "$TF_TMP/bad.yaml"

@@ -134,7 +134,7 @@ expect_eq "  ... and that account itself was never blocked" "$STATUS" 200
 xlogin() { json POST /v1/auth/login "{\"email\":\"$2\",\"password\":\"$3\"}" -H "X-Forwarded-For: $1" "${@:4}"; }
 failures_of() { scripts/pg.sh psql "$TF_PG_DIR" -tAc "select coalesce(max(failures), 0) from login_failures where key = 'addr:$1'"; }
 cp "$TF_CONF" "$TF_TMP/conf.noproxy"
-{ cat "$TF_TMP/conf.noproxy"; printf '  trusted_proxies: ["127.0.0.1"]\n'; } > "$TF_TMP/conf.proxy"
+{ cat "$TF_TMP/conf.noproxy"; printf '  trusted_proxies: ["127.0.0.1", "10.0.0.0/8"]\n'; } > "$TF_TMP/conf.proxy"
 if reload_to "$TF_TMP/conf.proxy"; then
   req -H "X-User-ID: $(tr a-z A-Z <<<"$EMAIL")" "$(plain /v1/client/tier)"
   expect_eq "X-User-ID from a configured trusted proxy names the user" "$STATUS $(jqr .user_id)" "200 $USER_ID"
@@ -156,7 +156,21 @@ if reload_to "$TF_TMP/conf.proxy"; then
   xlogin 203.0.113.8 "$EMAIL" "$PW"
   expect_eq "  ... another client of the same proxy is not" "$STATUS" 200
   xlogin " 2001:DB8:0:0::0001 " "spray$RANDOM@example.com" "wrong password"
-  expect_eq "  ... an IPv6 entry is trimmed and counted in canonical form" "$(failures_of 2001:db8::1)" 1
+  expect_eq "  ... an IPv6 entry is trimmed and counted under its /64" "$(failures_of 2001:db8::/64)" 1
+  # A chain of proxies of ours (10.0.0.0/8 is trusted too): the walk goes
+  # past them to the first address outside; the forged one left of it is ignored.
+  xlogin "198.51.100.9, 203.0.113.9, 10.9.9.9, 10.1.2.3" "spray$RANDOM@example.com" "wrong password"
+  expect_eq "  ... behind two trusted hops (a network entry) the client is the first untrusted entry" \
+    "$(failures_of 203.0.113.9) $(failures_of 198.51.100.9) $(failures_of 10.1.2.3) $(failures_of 10.9.9.9)" "1 0 0 0"
+  xlogin "[2001:db8:9::1]:443" "spray$RANDOM@example.com" "wrong password"
+  expect_eq "  ... an entry with a port counts under its address" "$(failures_of 2001:db8:9::/64)" 1
+  # One /64 is one client: rotating through its addresses does not escape the throttle.
+  for i in 1 2 3 4 5; do xlogin "2001:db8:5:5::$i" "spray$i$RANDOM@example.com" "wrong password"; done
+  expect_eq "  ... 5 failures from 5 addresses of one IPv6 /64 count together" "$(failures_of 2001:db8:5:5::/64)" 5
+  xlogin "2001:db8:5:5:abcd::99" "$EMAIL" "$PW"
+  expect_eq "  ... a sixth address of that /64 is throttled" "$STATUS $(jqr .error.code)" "429 too_many_login_failures"
+  xlogin "2001:db8:5:6::1" "$EMAIL" "$PW"
+  expect_eq "  ... the next /64 is not" "$STATUS" 200
   xlogin "203.0.113.7, not-an-address" "spray$RANDOM@example.com" "wrong password"
   expect_eq "  ... a right-most entry that is no address counts against the proxy itself" "$(failures_of 127.0.0.1) $(failures_of 203.0.113.7)" "1 5"
   # 127.0.0.2 is another peer on the loopback, not in trusted_proxies.

@@ -31,6 +31,27 @@ expect_eq "guest usage recorded under the address: 10 x 8 tokens" \
 req -X POST -H 'content-type: application/json' --data '{"message":"hi","model":"ollama/gpt-oss:20b-cloud"}' "$(plain /v1/client/chat)"
 expect_eq "  ... every metered route shares the limit (/v1/client/chat: 429)" "$STATUS" 429
 
+# --- guests behind a trusted proxy: by client address, an IPv6 one per /64 --------------
+cp "$TF_TMP/conf.orig" "$TF_TMP/conf.orig.noproxy"
+{ cat "$TF_TMP/conf.orig.noproxy"; printf '  trusted_proxies: ["127.0.0.1"]\n'; } > "$TF_TMP/conf.orig"
+if mesh_apply; then
+  PSQL "DELETE FROM rate_windows WHERE subject LIKE 'guest:2001:db8:%'; DELETE FROM usage_daily WHERE subject LIKE 'guest:2001:db8:%'"
+  gchat() { req -X POST -H 'content-type: application/json' -H "X-Forwarded-For: $1" --data "$OLLAMA" "$(plain /v1/chat/completions)"; }
+  codes=""
+  for i in $(seq 1 10); do gchat "2001:db8:7:7::$i"; codes="$codes$STATUS "; done
+  expect_eq "guests from 10 addresses of one IPv6 /64 (through the proxy) are answered" "$codes" "200 200 200 200 200 200 200 200 200 200 "
+  gchat "2001:db8:7:7:ffff::1"
+  expect_eq "  ... an 11th address of that /64 shares their hourly limit (429)" "$STATUS $(jqr .error.code)" "429 rate_limit_exceeded"
+  gchat "2001:db8:7:8::1"
+  expect_eq "  ... the next /64 is another guest" "$STATUS" 200
+  expect_eq "  ... usage recorded under the /64" \
+    "$(PSQL "SELECT sum(prompt_tokens + completion_tokens) || ' ' || sum(requests) FROM usage_daily WHERE subject = 'guest:2001:db8:7:7::/64'")" "80 10"
+else
+  fail "reload with a trusted proxy"
+fi
+cp "$TF_TMP/conf.orig.noproxy" "$TF_TMP/conf.orig"
+mesh_apply || fail "reload without the trusted proxy"
+
 # --- registered: 30 per hour ----------------------------------------------------------------
 mesh_user registered
 codes=0

@@ -50,6 +50,8 @@ build "$B/test_keycache" tests/unit/test_keycache.c runtime/tf_keycache.c && run
 build "$B/test_admit" tests/unit/test_admit.c runtime/tf_admit.c && run admit "$B/test_admit"
 # The outbound address filter (SSRF): classification only, no traffic.
 build "$B/test_netguard" tests/unit/test_netguard.c runtime/tf_netguard.c && run netguard "$B/test_netguard"
+# Client addresses: trusted-proxy networks, the X-Forwarded-For walk, /64 limit keys.
+build "$B/test_addr" tests/unit/test_addr.c runtime/tf_addr.c && run addr "$B/test_addr"
 build "$B/test_adapt" tests/unit/test_adapt.c runtime/tf_adapt.c runtime/tf_adapt_lines.c runtime/tf_adapt_openai.c \
   runtime/tf_adapt_anthropic.c runtime/tf_adapt_gemini.c runtime/tf_adapt_ollama.c runtime/tf_jscan.c && run adapt "$B/test_adapt"
 
