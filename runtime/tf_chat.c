@@ -26,6 +26,7 @@
 #include "tf_server.h"
 #include "tf_tiers.h"
 #include "tf_usage.h"
+#include "tf_utf8.h"
 
 #define MAX_CANDIDATES 16
 #define MAX_ANSWER_BYTES (16u << 20)
@@ -291,11 +292,13 @@ static void detach(chat_t *ch);
 static void chat_fail(chat_t *ch, int status, const char *retry_after, json_t *extra, const char *code, const char *param,
                       const char *fmt, ...)
 {
-    char msg[700];
+    char raw[700], msg[sizeof(raw) * 3];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    vsnprintf(raw, sizeof(raw), fmt, ap);
     va_end(ap);
+    /* A model name near the cut could leave half a sequence: jansson takes only UTF-8. */
+    tf_utf8_fix(msg, sizeof(msg), raw, strlen(raw));
     if (ch->r == NULL) {
         json_decref(extra);
         return;

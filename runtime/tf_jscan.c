@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "tf_jscan.h"
+#include "tf_utf8.h"
 
 /* A real's significant digits handed to strtod when its size is close to
  * DBL_MAX; more cannot change the answer (see real_overflows). */
@@ -111,39 +112,6 @@ static int hex4(const unsigned char *p, size_t avail)
             return -1;
     }
     return v;
-}
-
-/* The length of the well-formed UTF-8 sequence at p (a byte >= 0x80), or
- * 0. The second byte's range excludes overlong forms (E0, F0), encoded
- * surrogates (ED) and code points above U+10FFFF (F4), as jansson's
- * utf8_check_full does after decoding. */
-static size_t utf8_len(const unsigned char *p, size_t avail)
-{
-    unsigned char c = p[0], lo = 0x80, hi = 0xBF;
-    size_t n;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else {
-        return 0; /* a continuation byte, C0, C1, F5..FF */
-    }
-    if (avail < n || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t k = 2; k < n; k++)
-        if (p[k] < 0x80 || p[k] > 0xBF)
-            return 0;
-    return n;
 }
 
 /* The escape at s[*i] (a backslash); *i moves past it. */
@@ -244,7 +212,7 @@ static int string(scan_t *sc, size_t *i)
         } else if (s[at] < 0x20) {
             return refuse(sc, at, "control character in a string");
         } else {
-            size_t n = utf8_len(s + at, sc->len - at);
+            size_t n = tf_utf8_seq(s + at, sc->len - at); /* as jansson's utf8_check_full */
             if (n == 0)
                 return refuse(sc, at, "invalid UTF-8");
             at += n;

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tf_utf8.h"
+
 static int log_level = TF_LOG_INFO;
 static int log_fd = 2;
 
@@ -55,8 +57,9 @@ int tf_log_open(const char *path)
 size_t tf_log_json_escape(char *buf, size_t len, size_t cap, const char *s, size_t slen)
 {
     static const char hex[] = "0123456789abcdef";
+    const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < slen && len + 7 < cap; i++) {
-        unsigned char c = (unsigned char)s[i];
+        unsigned char c = u[i];
         switch (c) {
         case '"': buf[len++] = '\\'; buf[len++] = '"'; break;
         case '\\': buf[len++] = '\\'; buf[len++] = '\\'; break;
@@ -69,10 +72,22 @@ size_t tf_log_json_escape(char *buf, size_t len, size_t cap, const char *s, size
                 buf[len + 4] = hex[c >> 4];
                 buf[len + 5] = hex[c & 15];
                 len += 6;
-            } else {
-                /* Bytes >= 0x80 pass through: paths are percent-encoded and
-                 * messages are ours; a JSON reader treats stray bytes as data. */
+            } else if (c < 0x80) {
                 buf[len++] = (char)c;
+            } else {
+                /* A request path or a client's header can hold any bytes; a
+                 * log line must stay valid JSON (UTF-8) for every reader, so
+                 * a byte that does not start a well-formed sequence becomes
+                 * U+FFFD. The loop's bound leaves room for 4 bytes. */
+                size_t n = tf_utf8_seq(u + i, slen - i);
+                if (n == 0) {
+                    memcpy(buf + len, "\\ufffd", 6);
+                    len += 6;
+                } else {
+                    memcpy(buf + len, u + i, n);
+                    len += n;
+                    i += n - 1;
+                }
             }
         }
     }

@@ -22,6 +22,7 @@
 #include "tf_tool.h"
 #include "tf_toolprof.h"
 #include "tf_tools.h"
+#include "tf_utf8.h"
 
 #ifndef TF_VERSION
 #define TF_VERSION "0.1.0"
@@ -94,11 +95,14 @@ static void rpc_result(mcp_req_t *m, json_t *result)
 static void rpc_error(mcp_req_t *m, int status, int code, json_t *data, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 static void rpc_error(mcp_req_t *m, int status, int code, json_t *data, const char *fmt, ...)
 {
-    char msg[512];
+    char raw[512], msg[sizeof(raw) * 3];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    vsnprintf(raw, sizeof(raw), fmt, ap);
     va_end(ap);
+    /* Messages quote headers (MCP-Protocol-Version) and may be cut
+     * mid-sequence: jansson takes only UTF-8, and would leave no answer. */
+    tf_utf8_fix(msg, sizeof(msg), raw, strlen(raw));
     if (m->rest) {
         json_decref(data);
         int st = code == TF_RPC_NOT_FOUND ? 404 : status == 200 ? 400 : status;

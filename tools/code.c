@@ -26,6 +26,7 @@
 #include "code_int.h"
 #include "tf_server.h"
 #include "tf_tool.h"
+#include "tf_utf8.h"
 #include "tf_work.h"
 
 /* --- the job (code_int.h) ---------------------------------------------------------------------- */
@@ -137,38 +138,12 @@ const char *tf_code_arg_path(code_job_t *j, tf_fsbox_t *b, const char *field, in
     return out;
 }
 
-/* The length of the valid UTF-8 sequence at s (no overlongs, surrogates or > U+10FFFF), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0], cp, len;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF)
-        len = 3, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4)
-        len = 4, cp = c & 0x07;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    for (unsigned k = 1; k < len; k++) {
-        if ((s[k] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[k] & 0x3F);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
-}
-
 /* Text the tools may return as a JSON string: no NUL byte, valid UTF-8. */
 static int text_ok(const char *data, size_t n)
 {
     const unsigned char *s = (const unsigned char *)data;
     for (size_t i = 0, l; i < n; i += l)
-        if (s[i] == 0 || (l = utf8_seq(s + i, n - i)) == 0)
+        if (s[i] == 0 || (l = tf_utf8_seq(s + i, n - i)) == 0)
             return 0;
     return 1;
 }
@@ -186,7 +161,7 @@ json_t *tf_code_text(const char *s)
     char *c = malloc(n + 1);
     size_t o = 0;
     for (size_t i = 0, l; i < n; i += l) {
-        l = utf8_seq((const unsigned char *)s + i, n - i);
+        l = tf_utf8_seq((const unsigned char *)s + i, n - i);
         if (l == 0) {
             c[o++] = '?';
             l = 1;

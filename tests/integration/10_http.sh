@@ -11,6 +11,28 @@ RID=$(header x-request-id)
 # Lines are written once per event-loop iteration: allow a moment.
 check "  ... and the access log has that request id with category api" wait_for "" 3 grep -q "\"cat\":\"api\",\"req\":\"$RID\"" "$TF_LOG"
 
+# A path with bytes that are not UTF-8 (raw, as a client may send them): its
+# access-log line must still be valid JSON, each bad byte as U+FFFD.
+RAW=$(node -e '
+  const s = require("net").connect(+process.argv[1], "127.0.0.1", () =>
+    s.write(Buffer.from("GET /v1/caf\xc3\xa9\xff\xc0\xaf\"\\x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", "latin1")));
+  let d = ""; s.setEncoding("latin1"); s.on("data", c => d += c);
+  s.on("close", () => {
+    const m = /x-request-id: *(\S+)/i.exec(d);
+    let code = "no-JSON-body";
+    try { code = JSON.parse(Buffer.from(d.slice(d.indexOf("\r\n\r\n") + 4), "latin1").toString("utf8")).error.code; } catch (e) {}
+    console.log(d.split(" ")[1], code, m ? m[1] : "-");
+  });
+  setTimeout(() => process.exit(1), 3000).unref();' "$TF_PLAIN")
+RAW_RID=${RAW##* }
+expect_eq "a raw request whose path is not UTF-8 gets a 404 with a JSON error body" "${RAW% *}" "404 not_found"
+rawline() { grep -a "\"req\":\"$RAW_RID\"" "$TF_LOG" | grep -a '"cat":"api"'; }
+wait_for "" 3 rawline
+U_FFFD=$(printf '\xef\xbf\xbd')
+# (jq reads bad bytes as U+FFFD itself: iconv is the strict check.)
+check "  ... its access-log line is well-formed UTF-8" bash -c "grep -a '\"req\":\"$RAW_RID\"' '$TF_LOG' | iconv -f UTF-8 -t UTF-8"
+expect_eq "  ... its access-log line is valid JSON, bad bytes as U+FFFD" "$(rawline | jq -r .path)" "/v1/café$U_FFFD$U_FFFD$U_FFFD\"\\x"
+
 req --http2-prior-knowledge "$(plain /health)"
 expect_eq "GET /health over h2c (prior knowledge) is 200" "$STATUS" 200
 expect_eq "  ... and really HTTP/2" "$VERSION" 2

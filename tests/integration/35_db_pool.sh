@@ -21,7 +21,7 @@ else
   OUT=build/unit/db_probe
   OPT="-O2"
 fi
-SRC="tests/unit/db_probe.c runtime/tf_db.c runtime/tf_migrate.c runtime/tf_log.c"
+SRC="tests/unit/db_probe.c runtime/tf_db.c runtime/tf_migrate.c runtime/tf_log.c runtime/tf_utf8.c"
 mkdir -p "$(dirname "$OUT")"
 # shellcheck disable=SC2086
 if ! cc -std=gnu11 -g $OPT -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wstrict-prototypes \

@@ -45,6 +45,10 @@ SID=$S0
 
 PV=1900-01-01 rpc '{"jsonrpc":"2.0","id":2,"method":"ping"}'
 expect_eq "MCP-Protocol-Version unsupported: 400" "$STATUS $(jqr .error.code)" "400 -32600"
+# The message quotes the header: bytes that are not UTF-8 must not cost the JSON body.
+PV=$'19\xff\xc0-01' rpc '{"jsonrpc":"2.0","id":2,"method":"ping"}'
+expect_eq "  ... one that is not UTF-8: still a JSON-RPC error, the bytes as U+FFFD" "$STATUS $(jqr .error.code) $(jqr .error.message)" \
+  "400 -32600 Unsupported MCP-Protocol-Version: 19$(printf '\xef\xbf\xbd\xef\xbf\xbd')-01"
 rpc '{"jsonrpc":"2.0","id":2,"method":"ping"}' -H 'origin: https://evil.example'
 expect_eq "a foreign Origin: 403 (DNS rebinding)" "$STATUS" 403
 rpc '{"jsonrpc":"2.0","id":2,"method":"ping"}' -H 'origin: https://agent.example'

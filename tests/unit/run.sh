@@ -44,19 +44,21 @@ fi
 build "$B/test_tls" tests/unit/test_tls.c runtime/tf_tls.c && run tls "$B/test_tls"
 build "$B/test_jwt" tests/unit/test_jwt.c runtime/tf_jwt.c && run jwt "$B/test_jwt"
 build "$B/test_fsbox" tests/unit/test_fsbox.c runtime/tf_fsbox.c && run fsbox "$B/test_fsbox"
-build "$B/test_jscan" tests/unit/test_jscan.c runtime/tf_jscan.c && run jscan "$B/test_jscan"
+build "$B/test_jscan" tests/unit/test_jscan.c runtime/tf_jscan.c runtime/tf_utf8.c && run jscan "$B/test_jscan"
 build "$B/test_keycache" tests/unit/test_keycache.c runtime/tf_keycache.c && run keycache "$B/test_keycache"
 # Per-node concurrency caps and their priority queue (tf_server_post stubbed).
 build "$B/test_admit" tests/unit/test_admit.c runtime/tf_admit.c && run admit "$B/test_admit"
 # The outbound address filter (SSRF): classification only, no traffic.
 build "$B/test_netguard" tests/unit/test_netguard.c runtime/tf_netguard.c && run netguard "$B/test_netguard"
+# What log lines and /health put between JSON quotes: valid UTF-8 whatever the bytes.
+build "$B/test_log" tests/unit/test_log.c runtime/tf_log.c runtime/tf_utf8.c && run log "$B/test_log"
 # Client addresses: trusted-proxy networks, the X-Forwarded-For walk, /64 limit keys.
 build "$B/test_addr" tests/unit/test_addr.c runtime/tf_addr.c && run addr "$B/test_addr"
 build "$B/test_adapt" tests/unit/test_adapt.c runtime/tf_adapt.c runtime/tf_adapt_lines.c runtime/tf_adapt_openai.c \
-  runtime/tf_adapt_anthropic.c runtime/tf_adapt_gemini.c runtime/tf_adapt_ollama.c runtime/tf_jscan.c && run adapt "$B/test_adapt"
+  runtime/tf_adapt_anthropic.c runtime/tf_adapt_gemini.c runtime/tf_adapt_ollama.c runtime/tf_jscan.c runtime/tf_utf8.c && run adapt "$B/test_adapt"
 
 # tf_curl on an h2o loop against a local server (the bench's minimal h2o).
-if build "$B/minimal_h2o" tests/bench/minimal_h2o.c && build "$B/curl_probe" tests/unit/curl_probe.c runtime/tf_curl.c runtime/tf_log.c; then
+if build "$B/minimal_h2o" tests/bench/minimal_h2o.c && build "$B/curl_probe" tests/unit/curl_probe.c runtime/tf_curl.c runtime/tf_log.c runtime/tf_utf8.c; then
   PORT=${TF_CURL_PROBE_PORT:-19310}
   "$B/minimal_h2o" --port "$PORT" --threads 1 & MPID=$!
   for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
