@@ -69,8 +69,8 @@
  *
  * CONTROL (/_fake/..., exact paths, never delayed or failed)
  *   POST /_fake/config  JSON object, any of: latency_ms, chunk_delay_ms, fail_status (0 = off),
- *                       prompt_tokens, completion_tokens, reset_after_chunks, error_mid_stream
- *                       (integers), hang, no_usage, require_key (booleans), reset (true: back to
+ *                       prompt_tokens, completion_tokens, reset_after_chunks, error_mid_stream,
+ *                       garble (integers), hang, no_usage, require_key (booleans), reset (true: back to
  *                       the start-up settings first). Unknown keys or wrong types: 400 and
  *                       nothing changes. Answers {"ok":true,"config":{...}}.
  *                       Settings are read when a request arrives: a request keeps them.
@@ -112,6 +112,11 @@
  *                       {"error":".."}; then the response ends cleanly without the end marker.
  *   (N larger than the token count: no fault. Both set: the smaller N wins, reset on a tie.
  *   Both only apply to streams.)
+ *   garble              non-zero: each piece of an answer (a whole body, each stream event,
+ *                       error bodies too), by a coin toss, has 1 to 3 bytes replaced by bytes that spoil JSON,
+ *                       SSE or UTF-8 (NUL, 0xff, a lone lead or continuation byte, quotes,
+ *                       brackets, newlines...). Lengths stay, so HTTP framing stays valid.
+ *                       Seeded by the value and the request number: a run repeats.
  *   A client leaving mid-answer is counted in client_closed and never crashes the fake.
  *   h2o 2.2.5 advertises at most 100 concurrent streams per h2 connection (fixed in the library).
  */
@@ -134,10 +139,11 @@
 
 typedef struct knobs {
     long latency_ms, chunk_delay_ms, fail_status, prompt_tokens, completion_tokens, reset_after_chunks, error_mid_stream;
+    long garble; /* 0 = off, else the seed of the byte changes (see FAULTS) */
     int hang, no_usage, require_key;
 } knobs_t;
 
-static knobs_t cfg = {0, 5, 0, 12, 30, 0, 0, 0, 0, 0}, cfg0;
+static knobs_t cfg = {0, 5, 0, 12, 30, 0, 0, 0, 0, 0, 0}, cfg0;
 static char g_name[64] = "fake", g_model[128] = "fake-model", g_api_key[256] = "";
 #define MAX_MODELS 32
 static char g_models[MAX_MODELS][128];
@@ -422,6 +428,7 @@ typedef struct pending {
     char qmodel[272]; /* the model as a JSON string, quotes included */
     char *out;        /* the bytes being sent (one h2o_send in flight at a time) */
     size_t out_len, out_cap;
+    uint32_t rng;     /* garble's generator, seeded per request */
 } pending_t;
 
 static void outf(pending_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -479,9 +486,30 @@ static void start(pending_t *p, int status, const char *ctype, size_t content_le
     h2o_start_response(req, &p->gen);
 }
 
+/* xorshift32: garble's byte changes repeat for the same seed and request number. */
+static uint32_t next_rand(pending_t *p)
+{
+    p->rng ^= p->rng << 13;
+    p->rng ^= p->rng >> 17;
+    p->rng ^= p->rng << 5;
+    return p->rng;
+}
+
+/* garble: 1 to 3 bytes of what is about to be sent replaced by bytes that
+ * spoil JSON, SSE or UTF-8. The length stays, so HTTP framing stays valid:
+ * what is tested is the gateway's reading of the answer, not of HTTP. */
+static void garble(pending_t *p)
+{
+    static const unsigned char bad[] = {0x00, 0xff, 0xc0, 0x80, 0xe2, '"', '\\', '{', '}', '[', ']', ',', ':', '\n', '\r', ' ', 'x', '0', '-', 'e'};
+    for (uint32_t n = 1 + next_rand(p) % 3; n > 0; n--)
+        p->out[next_rand(p) % p->out_len] = (char)bad[next_rand(p) % sizeof(bad)];
+}
+
 /* sends p->out; FINAL/ERROR end the request (do not touch the request after) */
 static void send_out(pending_t *p, h2o_send_state_t state)
 {
+    if (p->k.garble != 0 && p->out_len != 0 && (next_rand(p) & 1) != 0)
+        garble(p);
     h2o_iovec_t b = h2o_iovec_init(p->out, p->out_len);
     if (state == H2O_SEND_STATE_IN_PROGRESS)
         p->inflight = 1;
@@ -1128,6 +1156,7 @@ static int handle_chat(h2o_req_t *req, int proto, h2o_iovec_t path_model, int ge
     p->req = req;
     p->tick.cb = on_tick;
     p->k = cfg;
+    p->rng = (uint32_t)((unsigned long)cfg.garble * 2654435761u ^ seq) | 1u; /* never 0: xorshift would stay there */
     p->proto = proto;
     p->gemini_sse = gemini_sse;
     p->t0 = now_ns(CLOCK_MONOTONIC);
@@ -1235,10 +1264,10 @@ static void model_list(h2o_req_t *req, int proto)
 
 static json_t *knobs_json(const knobs_t *k)
 {
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:b, s:b}", "latency_ms", (json_int_t)k->latency_ms, "chunk_delay_ms",
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:b, s:b}", "latency_ms", (json_int_t)k->latency_ms, "chunk_delay_ms",
                      (json_int_t)k->chunk_delay_ms, "fail_status", (json_int_t)k->fail_status, "prompt_tokens",
                      (json_int_t)k->prompt_tokens, "completion_tokens", (json_int_t)k->completion_tokens, "reset_after_chunks",
-                     (json_int_t)k->reset_after_chunks, "error_mid_stream", (json_int_t)k->error_mid_stream, "hang", k->hang,
+                     (json_int_t)k->reset_after_chunks, "error_mid_stream", (json_int_t)k->error_mid_stream, "garble", (json_int_t)k->garble, "hang", k->hang,
                      "no_usage", k->no_usage, "require_key", k->require_key || g_api_key[0] != '\0');
 }
 
@@ -1257,6 +1286,7 @@ static const char *apply_knob(knobs_t *k, const char *key, json_t *v)
         {"completion_tokens", offsetof(knobs_t, completion_tokens), 0, 10000000},
         {"reset_after_chunks", offsetof(knobs_t, reset_after_chunks), 0, 100000000},
         {"error_mid_stream", offsetof(knobs_t, error_mid_stream), 0, 100000000},
+        {"garble", offsetof(knobs_t, garble), 0, 1000000000},
     };
     static const struct {
         const char *name;
