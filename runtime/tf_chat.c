@@ -30,6 +30,11 @@
 
 #define MAX_CANDIDATES 16
 #define MAX_ANSWER_BYTES (16u << 20)
+/* A stream whose client reads slower than its provider writes: past this
+ * many bytes waiting behind the write in flight, the provider's bytes are
+ * refused (curl stops reading its socket) until that write is done, so a
+ * slow or stalled reader costs this much memory, not the whole answer. */
+#define STREAM_PENDING_MAX (256u << 10)
 #define MAX_ERROR_BYTES (64u << 10)
 
 typedef struct outbuf {
@@ -87,6 +92,7 @@ typedef struct chat {
 
     /* streaming out */
     int committed, upstream_done, sending, final_queued, db_pending, recorded, failed_midstream;
+    int upstream_paused; /* the provider's bytes are refused until the client catches up */
     h2o_generator_t gen;
     outbuf_t pending, inflight;
     h2o_timeout_entry_t flush_timer; /* hands `pending` to h2o (on_data says when) */
@@ -343,8 +349,15 @@ static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
     ch->inflight.len = 0;
     /* What came during the write waits for its timer (on_data), unless the
      * answer has ended or the timer fired while the write was out. */
-    if (ch->final_queued || !h2o_timeout_is_linked(&ch->flush_timer))
+    if (ch->final_queued || !h2o_timeout_is_linked(&ch->flush_timer) || ch->upstream_paused)
         flush(ch);
+    if (ch->upstream_paused && ch->xfer != NULL) {
+        /* The client took a write: the provider may go on (its silence
+         * while refused was ours, so the idle timer starts again). */
+        ch->upstream_paused = 0;
+        timer_arm(ch, ch->idle_ms);
+        tf_curl_resume(ch->xfer);
+    }
 }
 
 static void on_stop(h2o_generator_t *gen, h2o_req_t *req)
@@ -540,6 +553,13 @@ static int on_data(void *ud, const char *data, size_t len)
     chat_t *ch = ud;
     if (ch->parser == NULL)
         return -1;
+    if (ch->sending && ch->pending.len >= STREAM_PENDING_MAX) {
+        /* The client is behind: these bytes stay with curl (on_proceed
+         * takes them up again). A paused provider is not an idle one. */
+        ch->upstream_paused = 1;
+        timer_stop(ch);
+        return TF_CURL_PAUSE;
+    }
     if (tf_adapt_stream_feed(ch->parser, data, len, ch->parse_err, sizeof(ch->parse_err)) != 0) {
         ch->parse_failed = 1;
         return -1;

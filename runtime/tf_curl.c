@@ -38,6 +38,7 @@ struct tf_curl_req {
     char *body;
     size_t len, cap, max;
     int cancelled, finished;
+    int paused;           /* the data callback said TF_CURL_PAUSE: curl holds the bytes */
     int h2;               /* 0: not known yet, 1: its answer comes over HTTP/2, 2: not */
     void (*release)(void *); /* tf_curl_attach */
     void *release_arg;
@@ -73,6 +74,9 @@ struct tf_curl {
     h2o_timeout_entry_t kick_entry; /* curl's "timeout 0": run it next tick, no timerfd */
     h2o_timeout_entry_t repoke_entry; /* on_repoke */
     int h2_read;                      /* a transfer got HTTP/2 answer bytes during this curl call */
+    uint64_t turn_ms;                 /* the loop's clock when zero_runs started counting */
+    unsigned zero_runs;               /* kicks and repokes run since (zero_run_allowed) */
+    int repoke_deferred;              /* a repoke waits for the timerfd (on_timer) */
     sock_ctx_t *dead_socks;
     tf_curl_req_t *dead_reqs;
     h2o_linklist_t reqs;
@@ -229,17 +233,60 @@ static void cork_run(tf_curl_t *c, curl_socket_t s, int what)
  * more in the same loop turn (every transfer on it gets a turn), and again
  * while that hands over more.
  */
+static void arm(tf_curl_t *c, long timeout_ms);
+
+/*
+ * Zero-delay runs - curl's "run now" (on_kick) and the HTTP/2 repokes - are
+ * h2o timeouts of 0 ms, and h2o 2.2.5 runs one linked while it runs the
+ * others in the same pass: a chain of them never goes back to the poll. A
+ * provider that always had more to give kept its thread in that chain for
+ * the whole answer: no other socket served, no timer run (the stream's own
+ * flush timer included, so a slow client's bytes piled up unsent: 65 MB
+ * for a 300,000-token answer under ASan). So at most ZERO_RUNS_PER_TURN of
+ * them run per loop turn (per tick of the loop's clock); the next one waits
+ * for the timerfd, set to fire at once, so the loop polls first.
+ */
+#define ZERO_RUNS_PER_TURN 16
+
+static int zero_run_allowed(tf_curl_t *c)
+{
+    uint64_t now = h2o_now(c->loop);
+    if (c->turn_ms != now) {
+        c->turn_ms = now;
+        c->zero_runs = 0;
+    }
+    return c->zero_runs < ZERO_RUNS_PER_TURN;
+}
+
+/* curl wants to run now: this turn while allowed, else the next. */
+static void kick_soon(tf_curl_t *c)
+{
+    if (c->closing || h2o_timeout_is_linked(&c->kick_entry))
+        return;
+    if (zero_run_allowed(c))
+        h2o_timeout_link(c->loop, &c->zero, &c->kick_entry);
+    else
+        arm(c, 0);
+}
+
 static void repoke_later(tf_curl_t *c, sock_ctx_t *x)
 {
     x->repoke = 1;
-    if (!c->closing && !h2o_timeout_is_linked(&c->repoke_entry))
+    if (c->closing || h2o_timeout_is_linked(&c->repoke_entry))
+        return;
+    if (zero_run_allowed(c)) {
         h2o_timeout_link(c->loop, &c->zero, &c->repoke_entry);
+    } else {
+        c->repoke_deferred = 1;
+        arm(c, 0);
+    }
 }
 
 static void on_repoke(h2o_timeout_entry_t *entry)
 {
     tf_curl_t *c = H2O_STRUCT_FROM_MEMBER(tf_curl_t, repoke_entry, entry);
     int again = 0;
+    c->zero_runs++;
     for (;;) {
         /* From the head each time: curl may close sockets (bury unlinks them). */
         sock_ctx_t *x = NULL;
@@ -382,7 +429,10 @@ static void arm(tf_curl_t *c, long timeout_ms)
     uint64_t now = tf_now_ns(), at = now + (uint64_t)timeout_ms * 1000000ull;
     if (c->closing)
         return;
-    if (c->armed_ns != 0 && c->armed_ns <= at && c->armed_ns > now)
+    /* Armed to fire no later (perhaps already due, not yet read): keep it.
+     * Setting it later would drop a due expiry, such as a kick or repoke
+     * deferred to the next turn (kick_soon, repoke_later). */
+    if (c->armed_ns != 0 && c->armed_ns <= at)
         return;
     struct itimerspec its;
     memset(&its, 0, sizeof(its));
@@ -399,8 +449,7 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 {
     tf_curl_t *c = userp;
     if (timeout_ms == 0) {
-        if (!c->closing && !h2o_timeout_is_linked(&c->kick_entry))
-            h2o_timeout_link(c->loop, &c->zero, &c->kick_entry);
+        kick_soon(c);
     } else if (timeout_ms > 0) {
         arm(c, timeout_ms);
     }
@@ -426,14 +475,16 @@ static void run_timeouts(tf_curl_t *c)
     curl_multi_timeout(c->multi, &next);
     if (next > 0)
         arm(c, next);
-    else if (next == 0 && !h2o_timeout_is_linked(&c->kick_entry))
-        h2o_timeout_link(c->loop, &c->zero, &c->kick_entry);
+    else if (next == 0)
+        kick_soon(c);
     check_done(c);
 }
 
 static void on_kick(h2o_timeout_entry_t *entry)
 {
-    run_timeouts(H2O_STRUCT_FROM_MEMBER(tf_curl_t, kick_entry, entry));
+    tf_curl_t *c = H2O_STRUCT_FROM_MEMBER(tf_curl_t, kick_entry, entry);
+    c->zero_runs++;
+    run_timeouts(c);
 }
 
 static void on_timer(h2o_socket_t *sock, const char *err)
@@ -443,6 +494,12 @@ static void on_timer(h2o_socket_t *sock, const char *err)
     if (read(h2o_socket_get_fd(sock), &n, sizeof(n)) < 0 && errno == EAGAIN)
         return;
     c->armed_ns = 0;
+    /* A new loop turn: the repoke that waited for it runs in this one. */
+    if (c->repoke_deferred && !c->closing) {
+        c->repoke_deferred = 0;
+        if (!h2o_timeout_is_linked(&c->repoke_entry))
+            h2o_timeout_link(c->loop, &c->zero, &c->repoke_entry);
+    }
     run_timeouts(c);
 }
 
@@ -493,8 +550,14 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
         long status = 0;
         curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
         /* An error answer is kept whole for the done callback. */
-        if (status >= 200 && status < 300)
-            return r->data(r->ud, p, n) == 0 && !r->cancelled ? n : 0;
+        if (status >= 200 && status < 300) {
+            int rc = r->data(r->ud, p, n);
+            if (rc == TF_CURL_PAUSE && !r->cancelled) {
+                r->paused = 1;
+                return CURL_WRITEFUNC_PAUSE; /* curl keeps these bytes and stops reading */
+            }
+            return rc == 0 && !r->cancelled ? n : 0;
+        }
     }
     if (r->len + n > r->max)
         return 0; /* CURLE_WRITE_ERROR */
@@ -681,6 +744,17 @@ void tf_curl_cancel(tf_curl_req_t *r)
     r->next_dead = r->c->dead_reqs;
     r->c->dead_reqs = r;
     schedule_tick(r->c);
+}
+
+void tf_curl_resume(tf_curl_req_t *r)
+{
+    if (!r->paused || r->cancelled || r->finished)
+        return;
+    r->paused = 0;
+    /* curl may hand the bytes it kept to the data callback before this
+     * returns (which may pause again), and sets a run-now timer for the
+     * rest: the transfer goes on from the loop. */
+    curl_easy_pause(r->easy, CURLPAUSE_CONT);
 }
 
 void tf_curl_attach(tf_curl_req_t *r, void (*release)(void *), void *arg)

@@ -45,13 +45,21 @@ tf_curl_req_t *tf_curl_start(tf_curl_t *c, CURL *easy, size_t max_body, tf_curl_
 /*
  * A streamed transfer: the bytes of a 2xx answer go to `data` as they
  * arrive (return 0 to go on, -1 to abort: the transfer then ends with
- * CURLE_WRITE_ERROR). Any other answer is collected, up to max_error_body,
+ * CURLE_WRITE_ERROR, or TF_CURL_PAUSE to refuse them for now: curl keeps
+ * them, stops reading the answer and hands them again after
+ * tf_curl_resume). Any other answer is collected, up to max_error_body,
  * and handed to `done` like tf_curl_start's body. `data` runs inside curl's
  * callback: it may call tf_curl_cancel (deferred) but no other tf_curl call.
  */
+#define TF_CURL_PAUSE 1
 typedef int (*tf_curl_data_fn)(void *ud, const char *data, size_t len);
 tf_curl_req_t *tf_curl_start_stream(tf_curl_t *c, CURL *easy, size_t max_error_body, tf_curl_data_fn data, tf_curl_done_fn done,
                                     void *ud);
+
+/* Takes a transfer paused by TF_CURL_PAUSE up again; nothing when it is
+ * not paused. Not from inside a tf_curl callback. The data callback may run
+ * before this returns. */
+void tf_curl_resume(tf_curl_req_t *r);
 
 /*
  * HTTP/2 to a cleartext origin (a provider node with http2: h2c), by

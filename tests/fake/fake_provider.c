@@ -77,7 +77,7 @@
  *   GET  /_fake/config  the current settings
  *   GET  /_fake/stats   {"name","requests","completed","client_closed","aborted","errors",
  *                        "by_protocol":{"openai","anthropic","gemini","ollama"},"active",
- *                        "by_version":{"1.1","2"},"connections","upgrade_asked"}
+ *                        "by_version":{"1.1","2"},"connections","upgrade_asked","token_events"}
  *                       requests = completed + client_closed + aborted + active (chat routes only).
  *                       completed: answered to the end by the fake (error answers and
  *                       error_mid_stream included); errors: those of them with a non-2xx status
@@ -86,7 +86,8 @@
  *                       requests by HTTP version (an h2c upgrade's first request counts as 2);
  *                       connections: distinct connections they came on (up to 4096).
  *                       upgrade_asked: HTTP/1.1 chat requests that asked for h2c (Upgrade)
- *                       and were answered over HTTP/1.1 (--no-h2c).
+ *                       and were answered over HTTP/1.1 (--no-h2c). token_events: stream
+ *                       token events written (what a reader that stopped reading let through).
  *   POST /_fake/stats/reset  zeroes the counters (not active)
  *   GET  /_fake/last    the last chat request: {"protocol","method","path" (with query),
  *                       "version" ("1.1" or "2"),"headers":{lower-case name: value},
@@ -156,6 +157,7 @@ static struct {
     long requests, completed, client_closed, aborted, errors, by_proto[P_COUNT];
     long h1, h2;               /* chat requests by HTTP version */
     long upgrade_asked;        /* HTTP/1.1 ones with an Upgrade header (--no-h2c) */
+    long token_events;         /* stream token events written, all requests */
     uint64_t conn_ids[4096];   /* the distinct connections chat requests came on */
     long connections;
 } stats;
@@ -867,6 +869,7 @@ static void on_tick(h2o_timeout_entry_t *entry)
         stream_prelude(p);
     if (p->sent < p->ntok) {
         last = stream_token(p, ++p->sent);
+        stats.token_events++;
     } else {
         stream_end(p);
         last = 1;
@@ -1358,13 +1361,13 @@ static void fake_config(h2o_req_t *req)
 static void fake_stats(h2o_req_t *req)
 {
     send_json(req, 200,
-              json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:I, s:{s:I, s:I}, s:I, s:I}", "name", g_name, "requests",
+              json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:I, s:{s:I, s:I}, s:I, s:I, s:I}", "name", g_name, "requests",
                         (json_int_t)stats.requests, "completed", (json_int_t)stats.completed, "client_closed",
                         (json_int_t)stats.client_closed, "aborted", (json_int_t)stats.aborted, "errors", (json_int_t)stats.errors,
                         "by_protocol", "openai", (json_int_t)stats.by_proto[P_OPENAI], "anthropic",
                         (json_int_t)stats.by_proto[P_ANTHROPIC], "gemini", (json_int_t)stats.by_proto[P_GEMINI], "ollama",
                         (json_int_t)stats.by_proto[P_OLLAMA], "active", (json_int_t)active, "by_version", "1.1",
-                        (json_int_t)stats.h1, "2", (json_int_t)stats.h2, "connections", (json_int_t)stats.connections, "upgrade_asked", (json_int_t)stats.upgrade_asked));
+                        (json_int_t)stats.h1, "2", (json_int_t)stats.h2, "connections", (json_int_t)stats.connections, "upgrade_asked", (json_int_t)stats.upgrade_asked, "token_events", (json_int_t)stats.token_events));
 }
 
 /* --- routing ------------------------------------------------------------------------ */
