@@ -33,7 +33,8 @@
 /* A stream whose client reads slower than its provider writes: past this
  * many bytes waiting behind the write in flight, the provider's bytes are
  * refused (curl stops reading its socket) until that write is done, so a
- * slow or stalled reader costs this much memory, not the whole answer. */
+ * slow or stalled reader costs this much memory, not the whole answer.
+ * Over HTTP/1.1 upstreams only (tf_curl_can_pause). */
 #define STREAM_PENDING_MAX (256u << 10)
 #define MAX_ERROR_BYTES (64u << 10)
 
@@ -553,7 +554,7 @@ static int on_data(void *ud, const char *data, size_t len)
     chat_t *ch = ud;
     if (ch->parser == NULL)
         return -1;
-    if (ch->sending && ch->pending.len >= STREAM_PENDING_MAX) {
+    if (ch->sending && ch->pending.len >= STREAM_PENDING_MAX && ch->xfer != NULL && tf_curl_can_pause(ch->xfer)) {
         /* The client is behind: these bytes stay with curl (on_proceed
          * takes them up again). A paused provider is not an idle one. */
         ch->upstream_paused = 1;

@@ -746,6 +746,11 @@ void tf_curl_cancel(tf_curl_req_t *r)
     schedule_tick(r->c);
 }
 
+int tf_curl_can_pause(const tf_curl_req_t *r)
+{
+    return r->h2 == 2;
+}
+
 void tf_curl_resume(tf_curl_req_t *r)
 {
     if (!r->paused || r->cancelled || r->finished)

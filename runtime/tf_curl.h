@@ -56,6 +56,15 @@ typedef int (*tf_curl_data_fn)(void *ud, const char *data, size_t len);
 tf_curl_req_t *tf_curl_start_stream(tf_curl_t *c, CURL *easy, size_t max_error_body, tf_curl_data_fn data, tf_curl_done_fn done,
                                     void *ud);
 
+/*
+ * 1 when TF_CURL_PAUSE may be returned for r's answer: it comes over
+ * HTTP/1.x (known from its first bytes on). Not over HTTP/2: curl 7.88
+ * holds a paused stream's bytes by pausing its nghttp2 session, which
+ * stops every other stream on the connection too - one slow client would
+ * stall other callers' answers from the same provider.
+ */
+int tf_curl_can_pause(const tf_curl_req_t *r);
+
 /* Takes a transfer paused by TF_CURL_PAUSE up again; nothing when it is
  * not paused. Not from inside a tf_curl callback. The data callback may run
  * before this returns. */
