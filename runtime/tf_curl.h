@@ -58,10 +58,10 @@ tf_curl_req_t *tf_curl_start_stream(tf_curl_t *c, CURL *easy, size_t max_error_b
 
 /*
  * 1 when TF_CURL_PAUSE may be returned for r's answer: it comes over
- * HTTP/1.x (known from its first bytes on). Not over HTTP/2: curl 7.88
- * holds a paused stream's bytes by pausing its nghttp2 session, which
- * stops every other stream on the connection too - one slow client would
- * stall other callers' answers from the same provider.
+ * HTTP/1.x (known from its first bytes on). Not over HTTP/2: as curl
+ * 7.88's http2.c reads, a paused stream whose buffer is full pauses the
+ * connection's nghttp2 session, which would hold every other stream on it
+ * - one slow client stalling other callers' answers (not measured here).
  */
 int tf_curl_can_pause(const tf_curl_req_t *r);
 
