@@ -491,8 +491,14 @@ static void on_timer(h2o_socket_t *sock, const char *err)
 {
     tf_curl_t *c = sock->data;
     uint64_t n;
-    if (read(h2o_socket_get_fd(sock), &n, sizeof(n)) < 0 && errno == EAGAIN)
-        return;
+    if (read(h2o_socket_get_fd(sock), &n, sizeof(n)) < 0 && errno == EAGAIN) {
+        /* Nothing to read: the expiry was replaced by a new one. That is
+         * only wrong when armed_ns is already due: arm() keeps any expiry
+         * no later than the one asked for, so a stale due armed_ns would
+         * keep every later one out. Go on as if it fired. */
+        if (c->armed_ns == 0 || c->armed_ns > tf_now_ns())
+            return;
+    }
     c->armed_ns = 0;
     /* A new loop turn: the repoke that waited for it runs in this one. */
     if (c->repoke_deferred && !c->closing) {
