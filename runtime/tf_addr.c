@@ -77,26 +77,15 @@ static unsigned max_prefix(int family)
     return family == AF_INET ? 32 : 128;
 }
 
-/* Bits after the first `prefix` set in a? */
-static int host_bits_set(const tf_addr_t *a, unsigned prefix)
+/* a with every bit after the first `prefix` cleared: its network. */
+static tf_addr_t network_of(const tf_addr_t *a, unsigned prefix)
 {
-    unsigned n = max_prefix(a->family) / 8;
-    for (unsigned i = 0; i < n; i++) {
+    tf_addr_t n = *a;
+    for (unsigned i = 0; i < sizeof(n.bytes); i++) {
         unsigned keep = prefix >= (i + 1) * 8 ? 8 : prefix > i * 8 ? prefix - i * 8 : 0;
-        uint8_t mask = keep == 8 ? 0xff : (uint8_t)(0xff00 >> keep);
-        if (a->bytes[i] & (uint8_t)~mask)
-            return 1;
+        n.bytes[i] &= (uint8_t)(0xff00 >> keep);
     }
-    return 0;
-}
-
-static void clear_host_bits(tf_addr_t *a, unsigned prefix)
-{
-    unsigned n = max_prefix(a->family) / 8;
-    for (unsigned i = 0; i < n; i++) {
-        unsigned keep = prefix >= (i + 1) * 8 ? 8 : prefix > i * 8 ? prefix - i * 8 : 0;
-        a->bytes[i] &= keep == 8 ? 0xff : (uint8_t)(0xff00 >> keep);
-    }
+    return n;
 }
 
 int tf_addr_net_parse(const char *text, tf_addr_net_t *out, char *why, size_t whylen)
@@ -143,9 +132,8 @@ int tf_addr_net_parse(const char *text, tf_addr_net_t *out, char *why, size_t wh
         }
         out->prefix = (unsigned)v;
     }
-    if (host_bits_set(&out->addr, out->prefix)) {
-        tf_addr_t net = out->addr;
-        clear_host_bits(&net, out->prefix);
+    tf_addr_t net = network_of(&out->addr, out->prefix);
+    if (memcmp(net.bytes, out->addr.bytes, sizeof(net.bytes)) != 0) {
         char t[TF_ADDR_TEXT_MAX];
         tf_addr_format(&net, t, sizeof(t));
         /* A typo here would trust a different network than meant: refuse it
@@ -161,13 +149,9 @@ int tf_addr_net_contains(const tf_addr_net_t *n, const tf_addr_t *a)
 {
     if (n->addr.family != a->family || a->family == 0)
         return 0;
-    unsigned full = n->prefix / 8, rest = n->prefix % 8;
-    if (memcmp(n->addr.bytes, a->bytes, full) != 0)
-        return 0;
-    if (rest == 0)
-        return 1;
-    uint8_t mask = (uint8_t)(0xff00 >> rest);
-    return (n->addr.bytes[full] & mask) == (a->bytes[full] & mask);
+    /* n's own host bits are clear (tf_addr_net_parse refuses others). */
+    tf_addr_t net = network_of(a, n->prefix);
+    return memcmp(net.bytes, n->addr.bytes, sizeof(net.bytes)) == 0;
 }
 
 int tf_addr_in_nets(const tf_addr_net_t *nets, size_t count, const tf_addr_t *a)
@@ -250,8 +234,7 @@ void tf_addr_limit_key(const tf_addr_t *a, char *out, size_t cap)
         tf_addr_format(a, out, cap);
         return;
     }
-    tf_addr_t net = *a;
-    clear_host_bits(&net, 64);
+    tf_addr_t net = network_of(a, 64);
     char t[TF_ADDR_TEXT_MAX];
     tf_addr_format(&net, t, sizeof(t));
     snprintf(out, cap, "%s/64", t);

@@ -299,13 +299,12 @@ static void detach(chat_t *ch);
 static void chat_fail(chat_t *ch, int status, const char *retry_after, json_t *extra, const char *code, const char *param,
                       const char *fmt, ...)
 {
-    char raw[700], msg[sizeof(raw) * 3];
+    char msg[TF_UTF8_FORMAT_CAP];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(raw, sizeof(raw), fmt, ap);
-    va_end(ap);
     /* A model name near the cut could leave half a sequence: jansson takes only UTF-8. */
-    tf_utf8_fix(msg, sizeof(msg), raw, strlen(raw));
+    tf_utf8_vformat(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
     if (ch->r == NULL) {
         json_decref(extra);
         return;

@@ -221,18 +221,6 @@ static void cork_run(tf_curl_t *c, curl_socket_t s, int what)
         cork_all(c, 0); /* curl may have closed some: those left the list */
 }
 
-/*
- * curl 7.88 can leave HTTP/2 answer bytes it has read with no call coming
- * to hand them over: when a stream's buffer fills while another stream is
- * being read, nghttp2 is paused and that stream marked "drained" but not
- * scheduled, and the rest of what was read waits behind it. With no more
- * bytes arriving on the socket, the streams stalled until curl's next
- * timer for one of them: the connect timeout, 3 s, measured on 64-token
- * answers at 4 concurrent streams (fixed in curl 8.x). So after a call in
- * which HTTP/2 bytes came in on a socket, curl runs on that socket once
- * more in the same loop turn (every transfer on it gets a turn), and again
- * while that hands over more.
- */
 static void arm(tf_curl_t *c, long timeout_ms);
 
 /*
@@ -269,6 +257,18 @@ static void kick_soon(tf_curl_t *c)
         arm(c, 0);
 }
 
+/*
+ * curl 7.88 can leave HTTP/2 answer bytes it has read with no call coming
+ * to hand them over: when a stream's buffer fills while another stream is
+ * being read, nghttp2 is paused and that stream marked "drained" but not
+ * scheduled, and the rest of what was read waits behind it. With no more
+ * bytes arriving on the socket, the streams stalled until curl's next
+ * timer for one of them: the connect timeout, 3 s, measured on 64-token
+ * answers at 4 concurrent streams (fixed in curl 8.x). So after a call in
+ * which HTTP/2 bytes came in on a socket, curl runs on that socket once
+ * more in the same loop turn (every transfer on it gets a turn), and again
+ * while that hands over more, within ZERO_RUNS_PER_TURN.
+ */
 static void repoke_later(tf_curl_t *c, sock_ctx_t *x)
 {
     x->repoke = 1;
@@ -455,8 +455,6 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
     }
     return 0;
 }
-
-static void repoke_later(tf_curl_t *c, sock_ctx_t *x);
 
 static void run_timeouts(tf_curl_t *c)
 {

@@ -17,9 +17,9 @@
 #include "tf_mcp.h"
 #include "tf_metrics.h"
 #include "tf_routes.h"
-#include "tf_utf8.h"
 #include "tf_server.h"
 #include "tf_tiers.h"
+#include "tf_utf8.h"
 #include "tf_work.h"
 
 static const char *error_type(int status)
@@ -136,14 +136,13 @@ void tf_respond_rendered(tf_req_t *r, size_t slot, void (*render)(void *ud, int 
 
 void tf_respond_error(tf_req_t *r, int status, const char *code, const char *param, const char *fmt, ...)
 {
-    char raw[512], msg[sizeof(raw) * 3], par[256 * 3];
+    char msg[TF_UTF8_FORMAT_CAP], par[256 * 3];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(raw, sizeof(raw), fmt, ap);
-    va_end(ap);
     /* Messages quote what the client sent (a path, a method) and may be cut
      * mid-sequence: jansson takes only UTF-8, and would leave no body. */
-    tf_utf8_fix(msg, sizeof(msg), raw, n < 0 ? 0 : (size_t)n < sizeof(raw) ? (size_t)n : sizeof(raw) - 1);
+    tf_utf8_vformat(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
     if (param != NULL)
         tf_utf8_fix(par, sizeof(par), param, strnlen(param, 256));
     json_t *err = json_pack("{s:s, s:s, s:s, s:s?}", "type", error_type(status), "code", code, "message", msg, "param",

@@ -95,14 +95,13 @@ static void rpc_result(mcp_req_t *m, json_t *result)
 static void rpc_error(mcp_req_t *m, int status, int code, json_t *data, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 static void rpc_error(mcp_req_t *m, int status, int code, json_t *data, const char *fmt, ...)
 {
-    char raw[512], msg[sizeof(raw) * 3];
+    char msg[TF_UTF8_FORMAT_CAP];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(raw, sizeof(raw), fmt, ap);
-    va_end(ap);
     /* Messages quote headers (MCP-Protocol-Version) and may be cut
      * mid-sequence: jansson takes only UTF-8, and would leave no answer. */
-    tf_utf8_fix(msg, sizeof(msg), raw, strlen(raw));
+    tf_utf8_vformat(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
     if (m->rest) {
         json_decref(data);
         int st = code == TF_RPC_NOT_FOUND ? 404 : status == 200 ? 400 : status;

@@ -3,6 +3,7 @@
  */
 #include "tf_utf8.h"
 
+#include <stdio.h>
 #include <string.h>
 
 size_t tf_utf8_seq(const unsigned char *s, size_t n)
@@ -58,4 +59,21 @@ size_t tf_utf8_fix(char *out, size_t cap, const char *s, size_t n)
     }
     out[len] = '\0';
     return len;
+}
+
+size_t tf_utf8_vformat(char *out, size_t cap, const char *fmt, va_list ap)
+{
+    char raw[TF_UTF8_FORMAT_MAX];
+    int n = vsnprintf(raw, sizeof(raw), fmt, ap);
+    size_t len = n < 0 ? 0 : (size_t)n < sizeof(raw) ? (size_t)n : sizeof(raw) - 1;
+    return tf_utf8_fix(out, cap, raw, len);
+}
+
+size_t tf_utf8_format(char *out, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    size_t n = tf_utf8_vformat(out, cap, fmt, ap);
+    va_end(ap);
+    return n;
 }

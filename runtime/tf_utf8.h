@@ -10,6 +10,7 @@
 #ifndef TF_UTF8_H
 #define TF_UTF8_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 /*
@@ -25,5 +26,16 @@ size_t tf_utf8_seq(const unsigned char *s, size_t n);
  * half a sequence. Returns the length written.
  */
 size_t tf_utf8_fix(char *out, size_t cap, const char *s, size_t n);
+
+/*
+ * printf into out, then tf_utf8_fix: for messages that quote what a client
+ * sent and go into JSON. The formatted text is cut at TF_UTF8_FORMAT_MAX
+ * bytes first; out needs 3 bytes per such byte to hold it whole
+ * (TF_UTF8_FORMAT_CAP). Returns the length written.
+ */
+#define TF_UTF8_FORMAT_MAX 768
+#define TF_UTF8_FORMAT_CAP (TF_UTF8_FORMAT_MAX * 3)
+size_t tf_utf8_vformat(char *out, size_t cap, const char *fmt, va_list ap);
+size_t tf_utf8_format(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -50,13 +50,12 @@ static void arg_error(tf_tool_call_t *call, const char *field, const char *rule,
     __attribute__((format(printf, 4, 5)));
 static void arg_error(tf_tool_call_t *call, const char *field, const char *rule, const char *fmt, ...)
 {
-    char msg[300], raw[500], text[sizeof(raw) * 3];
+    char msg[300], text[TF_UTF8_FORMAT_CAP];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    snprintf(raw, sizeof(raw), "invalid arguments: %s %s (rule: %s)", field, msg, rule);
-    tf_utf8_fix(text, sizeof(text), raw, strlen(raw)); /* the cuts above may split a sequence */
+    tf_utf8_format(text, sizeof(text), "invalid arguments: %s %s (rule: %s)", field, msg, rule); /* the cut above may split a sequence */
     tf_tool_answer(call, json_pack("{s:[{s:s, s:s}], s:b, s:{s:s, s:s}}", "content", "type", "text", "text", text, "isError", 1, "_meta",
                                    "field", field, "rule", rule));
 }

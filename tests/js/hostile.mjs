@@ -11,21 +11,13 @@
 // well-formed UTF-8 and parse; no answer may be a 500. Seeded: a failure
 // names the seed and request to replay. Prints one JSON summary line.
 import net from 'node:net';
+import { seeded } from './seeded.mjs';
 
 const [port, seedArg, countArg, routesJson, token, adminToken] = process.argv.slice(2);
 const routes = JSON.parse(routesJson);
-let seed = Number(seedArg) >>> 0 || 1;
 const count = Number(countArg) || 500;
 
-// xorshift32: the same seed gives the same requests.
-function rnd() {
-  seed ^= seed << 13; seed >>>= 0;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5; seed >>>= 0;
-  return seed / 4294967296;
-}
-const pick = (a) => a[Math.floor(rnd() * a.length)];
-const int = (n) => Math.floor(rnd() * n);
+const { rnd, pick, int } = seeded(seedArg);
 
 function randBytes(n, printable) {
   const b = Buffer.alloc(n);

@@ -11,19 +11,13 @@
 // ones. Every answer must be a JSON-RPC response (in JSON or in SSE events,
 // each event valid JSON) with the request's id, a result or an error, and
 // no HTTP 5xx. Seeded; prints one JSON summary line.
+import { seeded } from './seeded.mjs';
+
 const [url, token, seedArg, countArg, outside, allowedCsv] = process.argv.slice(2);
-let seed = Number(seedArg) >>> 0 || 1;
 const count = Number(countArg) || 300;
 const allowed = new Set(allowedCsv.split(','));
 
-function rnd() {
-  seed ^= seed << 13; seed >>>= 0;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5; seed >>>= 0;
-  return seed / 4294967296;
-}
-const pick = (a) => a[Math.floor(rnd() * a.length)];
-const int = (n) => Math.floor(rnd() * n);
+const { rnd, pick, int } = seeded(seedArg);
 
 const base = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: 'Bearer ' + token };
 let sid = null;
